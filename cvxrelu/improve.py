@@ -1,0 +1,36 @@
+"""A better network from the subsampled convex program (paper Thm. 3, MATH.md section 6).
+
+A Clarke-stationary network is optimal for the convex program restricted to its own
+activation patterns; adding the pattern of a violated dual constraint (a unit u with
+|lam^T (Xt u)_+| > beta) makes that program strictly better. Solving it and mapping the
+solution back with eq. (9) gives a network whose objective is at most the program's value.
+The caller evaluates the objective: this module only proposes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrangements import network_patterns
+from .model import Dataset, Model, Network
+
+#: Blocks with N(w) below this are dropped when mapping a convex solution back (eq. 9).
+BLOCK_TOL = 1e-10
+
+
+def improve_on_patterns(
+    net: Network, data: Dataset, model: Model, extra_direction: np.ndarray | None = None
+) -> Network | None:
+    """Optimal network over the patterns of ``net`` (+ the pattern of ``extra_direction``)."""
+    from .program import network_from_blocks, solve_convex_program
+
+    Xt = model.augment(data.X)
+    pats = [network_patterns(Xt, net.Ut())]
+    if extra_direction is not None:
+        pats.append((Xt @ extra_direction > 0)[None, :])
+    P = np.unique(np.vstack(pats), axis=0)
+    P = P[P.any(axis=1)]
+    if P.shape[0] == 0:
+        return None
+    sol = solve_convex_program(Xt, data.y, P, model)
+    return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
