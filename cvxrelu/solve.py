@@ -1,0 +1,197 @@
+"""solve(): a globally optimal network by convex optimization (MATH.md sections 2, 7, 9).
+
+Patterns:
+
+* ``exact`` (default when the arrangement can be explored): exact column generation
+  (colgen.py). The program is solved on a growing working set; the exact engine prices every
+  cell, so the result is optimal over **all** patterns, with a certified lower bound.
+* ``sampled`` (``patterns=N``): the program over the patterns of N Gaussian directions
+  (deduplicated), i.e. the best network with those activation patterns. Its lower bound is
+  certified only when the exact engine can still price all cells.
+
+The network is read off the solution with eq. (9) and reduced to at most n + 1 neurons
+without changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .arrangements import estimate_cells, sample_patterns, MAX_CELLS
+from .errors import InputError, TooLargeError
+from .model import Dataset, Model, Network, objective, predict
+
+#: Blocks with N(w) <= BLOCK_TOL * max N are read as zero when forming the network (eq. 9).
+BLOCK_TOL = 1e-9
+#: Stop column generation at this relative certified gap.
+COLGEN_TOL = 1e-9
+
+
+@dataclass
+class SolveResult:
+    network: Network
+    objective: float
+    lower_bound: float | None
+    patterns: str
+    n_patterns: int
+    solver: dict
+    iterations: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        from .certificate import _jsonable
+
+        gap = None if self.lower_bound is None else self.objective - self.lower_bound
+        out = {
+            "objective": self.objective,
+            "lower_bound": self.lower_bound,
+            "gap": gap,
+            "relative_gap": None if gap is None else gap / max(1.0, abs(self.objective)),
+            "neurons": int(np.count_nonzero(self.network.alpha)),
+            "width": int(self.network.n_neurons),
+            "patterns": self.patterns,
+            "n_patterns": self.n_patterns,
+            "solver": self.solver,
+            "iterations": self.iterations,
+            "seconds": self.seconds,
+        }
+        out.update(self.extra)
+        return _jsonable(out)
+
+
+def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
+    """At most n + 1 neurons with the same predictions and penalty (Lemma 1, Prop. 6).
+
+    With scaled neurons t_j = |alpha_j| N(ut_j) and unit atoms a_j = sign(alpha_j) relu(Xt ut_j)/t_j,
+    predictions are sum t_j a_j and the penalty beta sum t_j. While more than n + 1 atoms are
+    used, [a_j; 1] are dependent: moving t along a null vector keeps both, until a t_j hits 0.
+    """
+    from .model import scaled
+
+    net = scaled(net, model)
+    Xt = model.augment(X)
+    Ut = net.Ut()
+    N = model.neuron_norm(Ut)
+    live = np.flatnonzero((net.alpha != 0) & (N > 0))
+    n = X.shape[0]
+    if live.size <= n + 1:
+        return net
+    t = np.abs(net.alpha[live]) * N[live]
+    A = np.sign(net.alpha[live])[None, :] * np.maximum(Xt @ Ut[:, live], 0.0) / t[None, :]
+    act = np.ones(live.size, dtype=bool)
+    while act.sum() > n + 1:
+        idx = np.flatnonzero(act)
+        K = np.vstack([A[:, idx], np.ones((1, idx.size))])
+        c = np.linalg.svd(K)[2][-1]
+        if not np.any(c > 0):
+            c = -c
+        ratio = np.where(c > 0, t[idx] / np.where(c > 0, c, 1), np.inf)
+        j = int(np.argmin(ratio))
+        t[idx] = t[idx] - ratio[j] * c
+        t[idx[j]] = 0.0
+        t = np.maximum(t, 0.0)
+        act = t > 0
+    keep = live[act]
+    tk = t[act]
+    u = Ut[:, keep] / N[keep][None, :]
+    Ut_new = u * np.sqrt(tk)[None, :]
+    alpha_new = np.sign(net.alpha[keep]) * np.sqrt(tk)
+    return Network.from_augmented(Ut_new, alpha_new, model, net.c)
+
+
+def set_width(net: Network, width: int | None, model: Model) -> Network:
+    """Exactly ``width`` neurons: pad with zero neurons, or split the largest (Thm. 1)."""
+    if width is None:
+        return net
+    live = np.flatnonzero(net.alpha != 0)
+    if width < live.size:
+        raise InputError(
+            f"--width {width} is too small: the optimal network needs {live.size} neurons"
+        )
+    Ut, alpha = net.Ut()[:, live], net.alpha[live]
+    cols, al = [Ut[:, j] for j in range(live.size)], list(alpha)
+    if live.size and width > live.size:
+        # splitting a neuron into (u sqrt(g), alpha sqrt(g)) pieces keeps L: do it to fill width
+        j = int(np.argmax(np.abs(alpha)))
+        extra = width - live.size
+        g = 1.0 / (extra + 1)
+        cols[j], al[j] = Ut[:, j] * np.sqrt(g), alpha[j] * np.sqrt(g)
+        for _ in range(extra):
+            cols.append(Ut[:, j] * np.sqrt(g))
+            al.append(alpha[j] * np.sqrt(g))
+    while len(al) < width:
+        cols.append(np.zeros(Ut.shape[0]))
+        al.append(0.0)
+    return Network.from_augmented(np.array(cols).T.reshape(Ut.shape[0], -1), np.array(al), model, net.c)
+
+
+def solve(
+    data: Dataset,
+    model: Model,
+    patterns: int | None = None,
+    seed: int = 0,
+    solver: str = "auto",
+    width: int | None = None,
+    progress=None,
+) -> SolveResult:
+    """Train a globally optimal network (exact patterns) or the best over sampled patterns."""
+    from .certificate import dual_bound
+    from .colgen import column_generation
+    from .program import network_from_blocks, solve_convex_program
+
+    if solver not in ("auto", "clarabel", "first-order"):
+        raise InputError(f"--solver must be auto, clarabel or first-order, got {solver!r}")
+    msg = model.loss_fn.check_labels(data.y)
+    if msg:
+        raise InputError(msg)
+    t0 = time.perf_counter()
+    Xt = model.augment(data.X)
+    r, cells = estimate_cells(Xt)
+    infos = []
+
+    def on_patterns(P):
+        P = P[P.any(axis=1)] if P.shape[0] > 1 else P
+        if solver == "first-order":
+            from .first_order import solve_first_order
+
+            sol = solve_first_order(Xt, data.y, P, model)
+        else:
+            sol = solve_convex_program(Xt, data.y, P, model)
+        infos.append(sol.solver_info)
+        return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
+
+    extra = {}
+    if patterns is None:
+        if cells > MAX_CELLS:
+            raise TooLargeError(
+                f"exact patterns need about {cells:.3g} cells (rank {r}); "
+                "pass --patterns N to sample N patterns"
+            )
+        cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress)
+        net, lb, n_pat, iters, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
+        extra["history"] = cg.history
+    else:
+        if patterns < 1:
+            raise InputError(f"--patterns must be >= 1, got {patterns}")
+        P = sample_patterns(Xt, patterns, seed)
+        net = on_patterns(P)
+        n_pat, iters, kind = P.shape[0], 1, "sampled"
+        lb = None
+        if cells <= MAX_CELLS:
+            lb = dual_bound(net, data, model).lower_bound
+    net = caratheodory_reduce(net, data.X, model)
+    net = set_width(net, width, model)
+    L = objective(net, data, model)
+    if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
+        from .errors import SolverError
+
+        raise SolverError("the solver returned a network with a non-finite objective")
+    info = dict(infos[-1]) if infos else {}
+    info["calls"] = len(infos)
+    extra["estimated_cells"] = cells
+    return SolveResult(net, float(L), None if lb is None else float(lb), kind, int(n_pat), info,
+                       iters, time.perf_counter() - t0, extra)
