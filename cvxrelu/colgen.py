@@ -48,11 +48,38 @@ def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int) -> np.ndarra
     return (Xt @ np.array(dirs).T > 0).T
 
 
+def restricted_pricing(Xt: np.ndarray, lam: np.ndarray, candidates: np.ndarray, beta: float):
+    """max over the candidate cells of max_{u in C_i, ||u|| <= 1} |lam^T D_i Xt u|.
+
+    Exact per cell: the norm of the projection of +-g_i = +-Xt^T D_i lam onto the cone
+    C_i = {u : (2 D_i - I) Xt u >= 0}, i.e. min_{zeta >= 0} ||+-g_i + A_i^T zeta|| (NNLS).
+    Only cells with ||g_i|| > beta can violate; they are checked largest first.
+    Returns (value, index of the best cell, list of violating cell indices).
+    """
+    from scipy.optimize import nnls
+
+    G = (candidates * lam[None, :]) @ Xt  # (p, dt) rows g_i
+    gn = np.linalg.norm(G, axis=1)
+    best, best_i, viol = 0.0, None, []
+    for i in np.argsort(-gn):
+        if gn[i] <= max(best, 0.0) and gn[i] <= beta:
+            break
+        A = (2 * candidates[i] - 1.0)[:, None] * Xt
+        for sg in (1.0, -1.0):
+            _, r = nnls(A.T, -sg * G[i], maxiter=50 * Xt.shape[1] + 100)
+            if r > best:
+                best, best_i = float(r), int(i)
+            if r > beta:
+                viol.append(int(i))
+    return best, best_i, sorted(set(viol))
+
+
 def column_generation(
     data: Dataset,
     model: Model,
     solve_on_patterns: Callable[[np.ndarray], Network],
     *,
+    candidates: np.ndarray | None = None,
     initial: np.ndarray | None = None,
     tol: float = 1e-7,
     max_rounds: int = 200,
@@ -72,6 +99,8 @@ def column_generation(
     """
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
+    if candidates is not None:
+        return _restricted(data, model, solve_on_patterns, candidates, tol, max_rounds, progress)
     if initial is None:
         G = rng.standard_normal((Xt.shape[1], 8))
         initial = (Xt @ G > 0).T
@@ -100,3 +129,35 @@ def column_generation(
     if task and hasattr(task, "close"):
         task.close()
     return ColgenResult(net, float(L), float(lb), work, len(history), history)
+
+
+#: Violating candidate cells added per round of restricted column generation.
+BATCH = 20
+
+
+def _restricted(data, model, solve_on_patterns, candidates, tol, max_rounds, progress):
+    """Column generation inside a fixed candidate set (sampled patterns)."""
+    from .model import predict
+
+    Xt = model.augment(data.X)
+    cand = np.unique(np.asarray(candidates, dtype=bool), axis=0)
+    cand = cand[cand.any(axis=1)]
+    # start with the cells most correlated with the gradient at the zero network
+    lam0 = model.loss_fn.gradient(np.zeros_like(data.y), data.y)
+    G = np.linalg.norm((cand * lam0[None, :]) @ Xt, axis=1)
+    in_work = np.zeros(cand.shape[0], dtype=bool)
+    in_work[np.argsort(-G)[: min(BATCH, cand.shape[0])]] = True
+    history = []
+    net = None
+    L = np.inf
+    for rnd in range(1, max_rounds + 1):
+        net = solve_on_patterns(cand[in_work])
+        L = objective(net, data, model)
+        lam = model.loss_fn.gradient(predict(net, data.X), data.y)
+        rest = np.flatnonzero(~in_work)
+        M, _, viol = restricted_pricing(Xt, lam, cand[rest], model.beta) if rest.size else (0.0, None, [])
+        history.append({"round": rnd, "patterns": int(in_work.sum()), "objective": L, "M_rest": M})
+        if M <= model.beta * (1 + tol) or not viol:
+            break
+        in_work[rest[np.array(viol[:BATCH])]] = True
+    return ColgenResult(net, float(L), -np.inf, cand, len(history), history)

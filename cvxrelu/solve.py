@@ -178,8 +178,11 @@ def solve(
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
         P = sample_patterns(Xt, patterns, seed)
-        net = on_patterns(P)
-        n_pat, iters, kind = P.shape[0], 1, "sampled"
+        # optimal over all sampled patterns, by column generation inside the sample
+        cg = column_generation(data, model, on_patterns, candidates=P, tol=COLGEN_TOL, progress=progress)
+        net = cg.network
+        n_pat, iters, kind = P.shape[0], cg.rounds, "sampled"
+        extra["history"] = cg.history
         lb = None
         if cells <= MAX_CELLS:
             lb = dual_bound(net, data, model).lower_bound
