@@ -66,7 +66,7 @@ class SolveResult:
 def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
     """At most n + 1 neurons with the same predictions and penalty (Lemma 1, Prop. 6).
 
-    With scaled neurons t_j = |alpha_j| N(ut_j) and unit atoms a_j = sign(alpha_j) relu(Xt ut_j)/t_j,
+    With scaled neurons t_j = |alpha_j| N(ut_j) and atoms a_j = sign(alpha_j) relu(Xt ut_j / N(ut_j)),
     predictions are sum t_j a_j and the penalty beta sum t_j. While more than n + 1 atoms are
     used, [a_j; 1] are dependent: moving t along a null vector keeps both, until a t_j hits 0.
     """
@@ -81,7 +81,8 @@ def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
     if live.size <= n + 1:
         return net
     t = np.abs(net.alpha[live]) * N[live]
-    A = np.sign(net.alpha[live])[None, :] * np.maximum(Xt @ Ut[:, live], 0.0) / t[None, :]
+    unit = Ut[:, live] / N[live][None, :]
+    A = np.sign(net.alpha[live])[None, :] * np.maximum(Xt @ unit, 0.0)  # neuron j = t_j * A[:, j]
     act = np.ones(live.size, dtype=bool)
     while act.sum() > n + 1:
         idx = np.flatnonzero(act)
