@@ -207,7 +207,7 @@ def analyze(
         margin = 32.0 * (2 * m + 4 * r + 8) * UNIT * S * (r + 1)
     ctx = _Ctx(nu=nu_k, margin=margin, progress=progress)
     payload = np.eye(A.shape[0]) if patterns else np.zeros((A.shape[0], 0))
-    sums, smax = _explore(Q, payload, Vr, ctx, top=True)
+    sums, smax, _, _ = _explore(Q, payload, Vr, ctx, top=True)
 
     pats = None
     if patterns:
@@ -246,6 +246,9 @@ def analyze(
 
 # ----------------------------------------------------------------------------- the engine
 
+_NO_ROWS = np.zeros((1, 0), dtype=np.intp)
+_NO_ACT = np.zeros((1, 0), dtype=bool)
+
 
 def _explore(Q, payload, E, ctx: _Ctx, top=False):
     """Cells of the arrangement of rows Q (m, s) in R^s, and max of +-f on the sphere.
@@ -263,7 +266,7 @@ def _explore(Q, payload, E, ctx: _Ctx, top=False):
             smax.update(0.0, E[:, 0].copy(), +1)
             smax.update(0.0, E[:, 0].copy(), -1)
         ctx.cells_seen += 1
-        return np.zeros((1, payload.shape[1])), smax
+        return np.zeros((1, payload.shape[1])), smax, _NO_ROWS, _NO_ACT
     if s == 2:
         return _sweep_2d(Q, payload, E, ctx)
 
@@ -275,7 +278,7 @@ def _explore(Q, payload, E, ctx: _Ctx, top=False):
     norms = np.linalg.norm(Q, axis=1)
     unit = Q / norms[:, None]
     assigned = np.zeros(m, dtype=bool)
-    pieces = []
+    pieces, rows_p, act_p = [], [], []
     smax = SphereMax()
     reps = []
     for k in range(m):
@@ -300,34 +303,50 @@ def _explore(Q, payload, E, ctx: _Ctx, top=False):
             child_ext = ext[rest]
             saved = ctx.nu
             ctx.nu = None if nu is None else nu[rest]
-            child_sums, child_max = _explore(child_Q, child_ext, E @ B, ctx)
+            child_sums, child_max, c_rows, c_act = _explore(child_Q, child_ext, E @ B, ctx)
             ctx.nu = saved
             smax.merge(child_max)
             plus = ext[group & (orient > 0)].sum(axis=0)
             minus = ext[group & (orient < 0)].sum(axis=0)
             pieces.append(child_sums + plus[None, :])
             pieces.append(child_sums + minus[None, :])
+            # known signs of each lifted cell: the child's (re-indexed) and row k itself
+            rest_idx = np.flatnonzero(rest)
+            mapped = rest_idx[c_rows] if c_rows.size else c_rows.reshape(child_sums.shape[0], 0)
+            kcol = np.full((child_sums.shape[0], 1), k)
+            rows_p += [np.hstack([mapped, kcol]), np.hstack([mapped, kcol])]
+            act_p += [np.hstack([c_act, np.ones_like(kcol, dtype=bool)]),
+                      np.hstack([c_act, np.zeros_like(kcol, dtype=bool)])]
             if task is not None:
                 task(1)
     finally:
         if task is not None and hasattr(task, "close"):
             task.close()
     sums = np.vstack(pieces)
+    rows, act = np.vstack(rows_p), np.vstack(act_p)
     ctx.cells_seen += sums.shape[0]
     if nu is not None:
-        _interior_candidates(Q, nu, sums[:, :g], E, ctx, smax)
-    return sums[:, g:], smax
+        _interior_candidates(Q, nu, sums[:, :g], E, ctx, smax, rows, act)
+    return sums[:, g:], smax, rows, act
 
 
-def _interior_candidates(Q, nu, H, E, ctx: _Ctx, smax: SphereMax, chunk: int = 4096):
+def _interior_candidates(Q, nu, H, E, ctx: _Ctx, smax: SphereMax, rows, act, chunk: int = 4096):
     """Cells whose gradient h points into the cell: max of f there is ||h|| at h/||h||.
 
     A candidate matters only if ||h|| exceeds what is already known; it is valid iff
     f(h/||h||) = ||h|| (for +f) or f(-h/||h||) = -||h|| (for -f), checked with ctx.margin.
+    Before that O(n) check, an O(1) necessary one: h/||h|| (resp. -h/||h||) must lie on the
+    cell's side of the few facet rows whose signs are known (``rows``, ``act``). A candidate
+    cut there lies outside its closed cell, so its cell's maximum is on a hyperplane (covered).
     """
     hn = np.linalg.norm(H, axis=1)
     known = max(smax.plus, smax.minus, 0.0)
     idx = np.flatnonzero(hn > known)
+    if idx.size and rows.shape[1]:
+        dots = np.einsum("ckj,cj->ck", Q[rows[idx]], H[idx])
+        okp = np.all(np.where(act[idx], dots >= 0, dots <= 0), axis=1)
+        okm = np.all(np.where(act[idx], dots <= 0, dots >= 0), axis=1)
+        idx = idx[okp | okm]
     if idx.size == 0:
         return
     # larger norms first, so that the threshold rises quickly
@@ -369,7 +388,7 @@ def _explore_1d(Q, payload, E, ctx: _Ctx):
         smax.update(-fp, e.copy(), -1)
         smax.update(fm, -e, +1)
         smax.update(-fm, -e, -1)
-    return sums, smax
+    return sums, smax, _NO_ROWS.reshape(2, 0), _NO_ACT.reshape(2, 0)
 
 
 def _sweep_2d(Q, payload, E, ctx: _Ctx):
@@ -401,6 +420,12 @@ def _sweep_2d(Q, payload, E, ctx: _Ctx):
     keep = length > ANGLE_TOL
     if not np.any(keep):  # cannot happen (entries and exits are pi apart); be safe
         keep[:] = True
+    ev_row = order % m
+    ev_entry = order < m
+    nxt_i = np.append(np.arange(1, 2 * m), 0)
+    # the rows of the crossings bounding each arc, and whether they are active on it
+    rows = np.column_stack([ev_row, ev_row[nxt_i]])[keep]
+    act = np.column_stack([ev_entry, ~ev_entry[nxt_i]])[keep]
     states, lo, hi = states[keep], theta[keep], nxt[keep]
     ctx.cells_seen += states.shape[0]
     smax = SphereMax()
@@ -420,7 +445,7 @@ def _sweep_2d(Q, payload, E, ctx: _Ctx):
             j = int(np.argmax(best))
             z = np.array([np.cos(at[j]), np.sin(at[j])])
             smax.update(float(best[j]), E @ z, sgn)
-    return states[:, g:], smax
+    return states[:, g:], smax, rows, act
 
 
 def f_value(Xt: np.ndarray, nu: np.ndarray, u: np.ndarray) -> float:
