@@ -1,0 +1,213 @@
+"""The convex program (MATH.md section 2, paper eq. 4) in Clarabel's native conic form.
+
+    min  loss( sum_i D_i Xt (w_i - v_i) + c 1 ) + beta sum_i (N(w_i) + N(v_i)) [+ beta/2 c^2]
+    s.t. (2 D_i - I) Xt w_i >= 0,  (2 D_i - I) Xt v_i >= 0
+
+Variables, in order: w (p dt), v (p dt), tw (p), tv (p), [c], z (n) [, l (n), a (n), b (n)].
+z is the prediction (one equality block); tw, tv are the norm epigraphs (one second-order cone
+per block); the squared loss is the quadratic 1/2 ||z - y||^2, the logistic loss uses two
+exponential cones per sample: l_k >= log(1 + exp(-y_k z_k)) <=> a_k + b_k <= 1,
+(-l_k, 1, a_k) and (-y_k z_k - l_k, 1, b_k) in K_exp = {(x, y, z): y exp(x/y) <= z}.
+The matrices are assembled once from COO index arrays (no loop over samples or patterns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import Model, Network
+
+
+@dataclass
+class ConvexSolution:
+    """Solution of the program on p patterns: W, V (p, dt), c, objective (recomputed)."""
+
+    W: np.ndarray
+    V: np.ndarray
+    c: float | None
+    objective: float
+    prediction: np.ndarray
+    solver_info: dict = field(default_factory=dict)
+
+    def nonzero_blocks(self, model: Model, tol: float = 1e-9) -> int:
+        N = np.concatenate([model.neuron_norm(self.W.T), model.neuron_norm(self.V.T)])
+        return int(np.sum(N > tol * max(1.0, N.max(initial=0.0))))
+
+
+def block_predictions(Xt: np.ndarray, patterns: np.ndarray, W: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """sum_i D_i Xt (w_i - v_i), shape (n,)."""
+    Z = Xt @ (W - V).T  # (n, p)
+    return np.sum(Z * patterns.T, axis=1)
+
+
+def convex_objective(Xt, y, patterns, W, V, c, model: Model) -> float:
+    """The program's objective at (W, V, c), evaluated in numpy."""
+    z = block_predictions(Xt, patterns, W, V)
+    if c is not None:
+        z = z + c
+    val = model.loss_fn.value(z, y) + model.beta * (
+        float(np.sum(model.neuron_norm(W.T))) + float(np.sum(model.neuron_norm(V.T)))
+    )
+    if c is not None and model.effective_output_bias == "penalized":
+        val += 0.5 * model.beta * c * c
+    return val
+
+
+def solve_convex_program(
+    Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, settings: dict | None = None
+) -> ConvexSolution:
+    """Solve the program over the given patterns with Clarabel.
+
+    Parameters
+    ----------
+    Xt : (n, dt) augmented data; y : (n,) labels; patterns : (p, n) bool (rows D_i).
+    """
+    from .solvers.clarabel import solve_conic
+
+    Xt = np.asarray(Xt, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    S = np.asarray(patterns, dtype=bool)
+    n, dt = Xt.shape
+    p = S.shape[0]
+    ob = model.effective_output_bias
+    has_c = ob != "none"
+    logistic = model.loss == "logistic"
+    free_hb = model.hidden_bias == "free"
+    # variable offsets
+    o_w, o_v = 0, p * dt
+    o_tw, o_tv = 2 * p * dt, 2 * p * dt + p
+    o_c = 2 * p * dt + 2 * p
+    o_z = o_c + (1 if has_c else 0)
+    o_l = o_z + n
+    nvar = o_l + (3 * n if logistic else 0)
+    o_a, o_b = o_l + n, o_l + 2 * n
+
+    rows, cols, vals, b, cones = [], [], [], [], []
+    r0 = 0
+
+    def add(r, c, v):
+        rows.append(np.asarray(r, dtype=np.int64).ravel())
+        cols.append(np.asarray(c, dtype=np.int64).ravel())
+        vals.append(np.asarray(v, dtype=np.float64).ravel())
+
+    # 1. equality: z - sum_i D_i Xt (w_i - v_i) - c 1 = 0
+    ii, kk = np.nonzero(S)  # active (pattern, sample) pairs
+    jj = np.arange(dt)
+    rr = np.repeat(kk, dt)
+    cw = (ii[:, None] * dt + jj[None, :]).ravel()
+    xv = Xt[kk].ravel()
+    add(r0 + rr, o_w + cw, -xv)
+    add(r0 + rr, o_v + cw, xv)
+    if has_c:
+        add(r0 + np.arange(n), np.full(n, o_c), -np.ones(n))
+    add(r0 + np.arange(n), o_z + np.arange(n), np.ones(n))
+    b.append(np.zeros(n))
+    cones.append(("zero", n))
+    r0 += n
+    # 2. cone constraints: -(2 D_i - I) Xt w_i + s = 0, s >= 0 (and the same for v)
+    sgn = (2.0 * S - 1.0)  # (p, n)
+    ip = np.repeat(np.arange(p), n)
+    kp = np.tile(np.arange(n), p)
+    rows_c = (ip * n + kp)[:, None].repeat(dt, axis=1).ravel()
+    cols_c = (ip[:, None] * dt + jj[None, :]).ravel()
+    vals_c = (-(sgn.ravel()[:, None]) * Xt[kp]).ravel()
+    for off in (o_w, o_v):
+        add(r0 + rows_c, off + cols_c, vals_c)
+        b.append(np.zeros(p * n))
+        cones.append(("nonneg", p * n))
+        r0 += p * n
+    # 3. second-order cones (t_i, N-part of w_i)
+    nd = dt - 1 if free_hb else dt
+    for off, ot in ((o_w, o_tw), (o_v, o_tv)):
+        for i in range(p):
+            add([r0], [ot + i], [-1.0])
+            add(r0 + 1 + np.arange(nd), off + i * dt + np.arange(nd), -np.ones(nd))
+            b.append(np.zeros(nd + 1))
+            cones.append(("soc", nd + 1))
+            r0 += nd + 1
+    # 4. logistic epigraph
+    if logistic:
+        for k in range(n):
+            # (-l_k, 1, a_k) in K_exp
+            add([r0, r0 + 2], [o_l + k, o_a + k], [1.0, -1.0])
+            b.append(np.array([0.0, 1.0, 0.0]))
+            cones.append(("exp", 3))
+            r0 += 3
+            # (-y_k z_k - l_k, 1, b_k) in K_exp
+            add([r0, r0, r0 + 2], [o_z + k, o_l + k, o_b + k], [y[k], 1.0, -1.0])
+            b.append(np.array([0.0, 1.0, 0.0]))
+            cones.append(("exp", 3))
+            r0 += 3
+        # a_k + b_k <= 1
+        add(r0 + np.arange(n), o_a + np.arange(n), np.ones(n))
+        add(r0 + np.arange(n), o_b + np.arange(n), np.ones(n))
+        b.append(np.ones(n))
+        cones.append(("nonneg", n))
+        r0 += n
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, nvar))
+    bvec = np.concatenate(b)
+    # merge consecutive cones of one kind (exp cones stay separate)
+    merged: list[tuple[str, int]] = []
+    for kind, dim in cones:
+        if merged and kind == merged[-1][0] and kind in ("zero", "nonneg"):
+            merged[-1] = (kind, merged[-1][1] + dim)
+        else:
+            merged.append((kind, dim))
+    q = np.zeros(nvar)
+    q[o_tw : o_tw + 2 * p] = model.beta
+    Pd = np.zeros(nvar)
+    if logistic:
+        q[o_l : o_l + n] = 1.0
+    else:
+        Pd[o_z : o_z + n] = 1.0
+        q[o_z : o_z + n] = -y
+    if has_c and ob == "penalized":
+        Pd[o_c] = model.beta
+    P = sp.diags(Pd, format="csc")
+    x, _, info = solve_conic(P, q, A, bvec, merged, settings)
+    W = x[o_w:o_v].reshape(p, dt)
+    V = x[o_v:o_tw].reshape(p, dt)
+    c = float(x[o_c]) if has_c else None
+    pred = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0)
+    obj = convex_objective(Xt, y, S, W, V, c, model)
+    info.update({"n_patterns": p, "n_variables": nvar, "n_constraints": r0, "nnz": int(A.nnz)})
+    return ConvexSolution(W, V, c, obj, pred, info)
+
+
+def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
+    """Paper eq. (9): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
+
+    With a free hidden bias a block may have N(w) = 0 but a bias part b > 0: it predicts the
+    constant +-b. Such constants and the program's free constant c become one neuron (0, B)
+    with alpha = const / B for a large B, whose penalty beta/2 alpha^2 is negligible (the
+    infimum is not attained; MATH.md 3.1); the network's own c is then 0.
+    """
+    dt = W.shape[1] if W.size else (V.shape[1] if V.size else 0)
+    blocks = [(w, 1.0) for w in W] + [(v, -1.0) for v in V]
+    N = np.array([float(model.neuron_norm(w[:, None])[0]) for w, _ in blocks]) if blocks else np.zeros(0)
+    scale = max(1.0, float(N.max(initial=0.0)))
+    cols, alphas = [], []
+    const = 0.0
+    for (w, sg), Nw in zip(blocks, N):
+        if Nw > tol * scale:
+            cols.append(w / np.sqrt(Nw))
+            alphas.append(sg * np.sqrt(Nw))
+        elif model.hidden_bias == "free" and w[-1] > tol * scale:
+            const += sg * w[-1]
+    if model.hidden_bias == "free":
+        # the program's free constant (and pure-bias blocks) become one bias neuron
+        const += c if c is not None else 0.0
+        c_out = 0.0 if model.output_bias != "none" else None
+        if const != 0.0:
+            B = 1e4 * max(1.0, abs(const))
+            u = np.zeros(dt)
+            u[-1] = B
+            cols.append(u)
+            alphas.append(const / B)
+    else:
+        c_out = c if model.output_bias != "none" else None
+    Ut = np.array(cols).T if cols else np.zeros((dt, 0))
+    return Network.from_augmented(Ut, np.array(alphas, dtype=np.float64), model, c_out)

@@ -1,0 +1,1 @@
+"""Solver seams: one module per backend; each imports its solver lazily."""
