@@ -1,0 +1,83 @@
+"""Rendering of results: rich tables on a terminal; JSON is produced by the CLI directly."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+_HEAD = {
+    "optimal": ("[bold green]CERTIFIED GLOBALLY OPTIMAL[/]", "within the tolerance"),
+    "suboptimal": ("[bold red]SUBOPTIMAL[/]", "a strictly better network is known"),
+    "inconclusive": ("[bold yellow]INCONCLUSIVE[/]", "neither optimality nor a better network established"),
+}
+
+
+def _fmt(x, spec=".10g"):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return format(x, spec)
+    return str(x)
+
+
+def render_certificate(d: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    head, sub = _HEAD.get(d.get("status"), (d.get("status"), ""))
+    console.print(f"{head}  ({sub})")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("objective L(theta)", _fmt(d.get("objective")))
+    t.add_row("certified lower bound", _fmt(d.get("lower_bound")))
+    t.add_row("gap", _fmt(d.get("gap"), ".3e"))
+    t.add_row("relative gap", f"{_fmt(d.get('relative_gap'), '.3e')}  (upper bound "
+              f"{_fmt(d.get('relative_gap_upper_bound'), '.3e')}, tolerance {_fmt(d.get('tolerance'), '.1e')})")
+    arr = d.get("arrangement") or {}
+    t.add_row("patterns", f"{d.get('patterns')}: {arr.get('cells_visited', '-')} cells visited, "
+              f"rank {arr.get('rank', '-')}, network uses {arr.get('network_patterns', '-')}")
+    dual = d.get("dual") or {}
+    if dual:
+        t.add_row("dual constraint", f"max |lam^T (Xt u)_+| = {_fmt(dual.get('M'))} vs beta = "
+                  f"{_fmt(dual.get('beta'))} (error bound {_fmt(dual.get('M_error_bound'), '.1e')})")
+    nz = d.get("neurons") or {}
+    if nz:
+        t.add_row("neurons", f"{nz.get('given')} given, {nz.get('nonzero')} non-zero, "
+                  f"{nz.get('after_merge')} after merging; nearly minimal: {nz.get('nearly_minimal')}")
+    kkt = d.get("kkt") or {}
+    worst = kkt.get("worst") or []
+    if worst:
+        w = worst[0]
+        t.add_row("worst KKT residual", f"{_fmt(w.get('residual'), '.2e')} (block of neurons "
+                  f"{w.get('neurons')}, sign {w.get('sign'):+d})")
+    if kkt.get("zero_blocks_max_violation") is not None:
+        t.add_row("zero blocks", f"max violation {_fmt(kkt['zero_blocks_max_violation'], '.2e')} (<= 0 is feasible)")
+    wit = d.get("witness")
+    if wit:
+        t.add_row("better network", f"objective {_fmt(wit.get('objective'))} "
+                  f"(-{_fmt(wit.get('improvement'), '.3e')}), {wit.get('kind')}")
+    if d.get("reason"):
+        t.add_row("reason", d["reason"])
+    tm = d.get("timings") or {}
+    if "total_s" in tm:
+        t.add_row("time", f"{tm['total_s']:.3f} s")
+    console.print(t)
+
+
+def render_solve(d: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold green]SOLVED[/]  patterns: {d.get('patterns')} ({d.get('n_patterns')})")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("objective", _fmt(d.get("objective")))
+    t.add_row("lower bound", _fmt(d.get("lower_bound")) + ("" if d.get("lower_bound") is not None else
+              " (not certified: the patterns cannot all be priced)"))
+    t.add_row("relative gap", _fmt(d.get("relative_gap"), ".3e"))
+    t.add_row("neurons", f"{d.get('neurons')} non-zero (width {d.get('width')})")
+    s = d.get("solver") or {}
+    t.add_row("solver", f"{s.get('solver', '-')} {s.get('version', '')} status {s.get('status', '-')}, "
+              f"{d.get('iterations')} rounds, {s.get('calls', '-')} solves")
+    t.add_row("time", f"{d.get('seconds', 0):.3f} s")
+    if d.get("output"):
+        t.add_row("written", d["output"])
+    console.print(t)
