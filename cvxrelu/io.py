@@ -171,7 +171,7 @@ def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scala
         pos = np.argwhere(bad)[0] if arr.ndim else ()
         val = arr[tuple(pos)] if arr.ndim else float(arr)
         kind = "NaN" if np.isnan(val) else "inf"
-        at = {0: "", 1: f" at index {pos[0]}", 2: f" at row {pos[0]}, column {pos[1]}"}[arr.ndim]
+        at = "" if arr.ndim == 0 else (f" at index {pos[0]}" if arr.ndim == 1 else f" at row {pos[0]}, column {pos[1]}")
         raise InputError(f"{path}: {where} contains {kind}{at} ({int(bad.sum())} non-finite entries)")
     return arr
 
