@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	-$(BIN)/cvxrelu verify fixtures/example1_optimal.h5
-	-$(BIN)/cvxrelu verify fixtures/example1_perturbed.h5 --witness $(VENV)/better.h5
+	@echo "== paper Example 1, an optimal network split in two neurons (exit 0) =="
+	$(BIN)/cvxrelu verify fixtures/example1_optimal.h5
+	@echo "== the same network perturbed: suboptimal (exit 1), better network written =="
+	$(BIN)/cvxrelu verify fixtures/example1_perturbed.h5 --witness $(VENV)/better.h5 || test $$? -eq 1
+	@echo "== the better network, checked in turn =="
+	$(BIN)/cvxrelu verify $(VENV)/better.h5
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
