@@ -10,7 +10,8 @@ Patterns:
   certified only when the exact engine can still price all cells.
 
 The network is read off the solution with eq. (9) and reduced to at most n + 1 neurons
-without changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6).
+without changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6); with a free hidden
+bias and no output bias, one more neuron (u = 0) carries the free output constant.
 """
 
 from __future__ import annotations
@@ -104,6 +105,55 @@ def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
     return Network.from_augmented(Ut_new, alpha_new, model, net.c)
 
 
+def snap_kinks_1d(net: Network, X: np.ndarray, model: Model) -> Network:
+    """1-D data, free hidden bias: move every kink -b/u onto a data point (Ergen & Pilanci, Cor. 3.2).
+
+    On the data, relu(u (x - t)) with x_lo < t < x_hi (consecutive data points) equals
+    lam relu(u (x - x_lo)) + (1 - lam) relu(u (x - x_hi)), lam = (x_hi - t) / (x_hi - x_lo), and the
+    scaled penalty |alpha| |u| splits the same way: the optimum is not unique there, and this
+    picks its extreme points. A kink beyond the data on the neuron's active side is moved to the
+    extreme data point; the constant it leaves goes to the free output constant (c, or a bias
+    neuron when the output bias is "none"). Neurons of one cone are merged afterwards.
+    """
+    from .model import merged, scaled
+
+    if X.shape[1] != 1 or model.hidden_bias != "free" or net.n_neurons == 0:
+        return net
+    net = scaled(net, model)
+    xs = np.unique(X[:, 0])
+    U, b, alpha = net.U[0], net.b, net.alpha
+    cols_u, cols_b, al = [], [], []
+    const = 0.0
+    for u, bj, a in zip(U, b, alpha):
+        if u == 0 or a == 0:
+            cols_u.append(u), cols_b.append(bj), al.append(a)
+            continue
+        t = -bj / u
+        k = int(np.searchsorted(xs, t))
+        if k < xs.size and xs[k] == t:
+            cols_u.append(u), cols_b.append(bj), al.append(a)
+        elif 0 < k < xs.size:
+            lo, hi = xs[k - 1], xs[k]
+            lam = (hi - t) / (hi - lo)
+            for tt, w in ((lo, lam), (hi, 1.0 - lam)):
+                cols_u.append(u), cols_b.append(-u * tt), al.append(a * w)
+        elif (k == 0 and u > 0) or (k == xs.size and u < 0):  # active on every data point
+            tt = xs[0] if k == 0 else xs[-1]
+            cols_u.append(u), cols_b.append(-u * tt), al.append(a)
+            const += a * u * (tt - t)
+        else:  # inactive on every data point: contributes nothing
+            continue
+    c = net.c
+    if const != 0.0:
+        if model.output_bias == "free":
+            c = (c or 0.0) + const
+        else:
+            B = 1e4 * max(1.0, abs(const))
+            cols_u.append(0.0), cols_b.append(B), al.append(const / B)
+    out = Network(U=np.array(cols_u)[None, :], alpha=np.array(al), b=np.array(cols_b), c=c)
+    return merged(scaled(out, model), model.augment(X), model)
+
+
 def set_width(net: Network, width: int | None, model: Model) -> Network:
     """Exactly ``width`` neurons: pad with zero neurons, or split the largest (Thm. 1)."""
     if width is None:
@@ -188,6 +238,7 @@ def solve(
         if cells <= MAX_CELLS:
             lb = dual_bound(net, data, model).lower_bound
     net = caratheodory_reduce(net, data.X, model)
+    net = snap_kinks_1d(net, data.X, model)
     net = set_width(net, width, model)
     L = objective(net, data, model)
     if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):

@@ -1,0 +1,90 @@
+"""solve(): exact column generation against the full program, 1-D kinks, logistic loss."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from cvxrelu.arrangements import analyze
+from cvxrelu.certificate import Status, verify
+from cvxrelu.model import Dataset, Model, objective
+from cvxrelu.program import solve_convex_program
+from cvxrelu.solve import solve
+
+warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kinks_sit_at_data_points_1d_free_bias(seed):
+    """Ergen & Pilanci, Cor. 3.2: the optimal 1-D network is a spline with knots at data points."""
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-2, 2, 15))
+    data = Dataset(x[:, None], np.sin(2 * x) + 0.1 * rng.standard_normal(15))
+    model = Model(beta=0.05, hidden_bias="free")
+    res = solve(data, model)
+    net = res.network
+    live = (net.alpha != 0) & (net.U[0] != 0)
+    kinks = -net.b[live] / net.U[0, live]
+    assert kinks.size >= 1
+    assert max(np.min(np.abs(x - k)) for k in kinks) <= 1e-9
+    assert verify(net, data, model).status is Status.OPTIMAL
+
+
+CASES = [
+    ("squared", "none", "none"),
+    ("squared", "penalized", "free"),
+    ("squared", "free", "none"),
+    ("logistic", "penalized", "none"),
+    ("logistic", "none", "free"),
+]
+
+
+@pytest.mark.parametrize("loss,hb,ob", CASES)
+def test_exact_solve_matches_full_program_and_certifies(loss, hb, ob):
+    rng = np.random.default_rng(7)
+    n, d = 9, 2
+    X = rng.standard_normal((n, d))
+    y = np.sign(X[:, 0] + 0.5 * rng.standard_normal(n)) if loss == "logistic" else rng.standard_normal(n)
+    data = Dataset(X, y)
+    model = Model(beta=0.2, loss=loss, hidden_bias=hb, output_bias=ob)
+    Xt = model.augment(X)
+    full = solve_convex_program(Xt, y, analyze(Xt, patterns=True).patterns, model).objective
+    res = solve(data, model)
+    assert res.patterns == "exact"
+    assert res.objective == pytest.approx(full, rel=1e-6)
+    # Lemma 1: at most n + 1 penalized neurons (+ one constant neuron for a free hidden bias)
+    assert np.count_nonzero(res.network.alpha) <= n + 1 + (hb == "free")
+    assert objective(res.network, data, model) == pytest.approx(res.objective, rel=1e-12)
+    assert verify(res.network, data, model).status is Status.OPTIMAL
+
+
+@pytest.mark.parametrize("separable", [True, False])
+def test_logistic_separable_and_not(separable):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 2))
+    y = np.sign(X[:, 0] + X[:, 1]) if separable else np.sign(X[:, 0] + 1.5 * rng.standard_normal(12))
+    y[y == 0] = 1.0
+    data = Dataset(X, y)
+    model = Model(beta=0.1, loss="logistic", hidden_bias="penalized")
+    Xt = model.augment(X)
+    full = solve_convex_program(Xt, y, analyze(Xt, patterns=True).patterns, model).objective
+    res = solve(data, model)
+    assert res.objective == pytest.approx(full, rel=1e-6)
+    cert = verify(res.network, data, model)
+    assert cert.status is Status.OPTIMAL, cert.to_dict()
+
+
+def test_sampled_patterns_are_reported_and_optimal_over_the_sample():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((30, 3))
+    y = rng.standard_normal(30)
+    data = Dataset(X, y)
+    model = Model(beta=0.5, hidden_bias="penalized")
+    from cvxrelu.arrangements import sample_patterns
+
+    P = sample_patterns(model.augment(X), 40, seed=1)
+    full = solve_convex_program(model.augment(X), y, P, model).objective
+    res = solve(data, model, patterns=40, seed=1)
+    assert res.patterns == "sampled" and res.n_patterns == P.shape[0]
+    assert res.objective <= full * (1 + 1e-6) + 1e-9
+    assert res.lower_bound is not None and res.lower_bound <= res.objective
