@@ -139,7 +139,10 @@ def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scala
             raise InputError(
                 f"{path}: {where} uses HDF5 filter {fid}; only {', '.join(ALLOWED_FILTERS.values())} are accepted"
             )
-    dt = ds.dtype
+    try:
+        dt = ds.dtype
+    except (ValueError, TypeError, OSError) as exc:  # e.g. a float type numpy cannot represent
+        raise InputError(f"{path}: {where} has an unsupported HDF5 data type ({exc}); expected float64") from None
     if dt.kind not in "fiu" or dt.fields is not None or dt.subdtype is not None:
         what = {"c": "complex", "S": "string", "U": "string", "O": "object (variable-length)",
                 "V": "compound/opaque", "b": "boolean"}.get(dt.kind, str(dt))
@@ -176,10 +179,19 @@ def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scala
     return arr
 
 
+def _attr(path, obj, where, key):
+    """An attribute's value; an attribute h5py cannot decode is bad input, not a crash."""
+    try:
+        return obj.attrs[key]
+    except (ValueError, TypeError, OSError, KeyError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: attribute {key} of {where} cannot be read ({msg})") from None
+
+
 def _attr_str(path, obj, where, key, default):
     if key not in obj.attrs:
         return default
-    v = obj.attrs[key]
+    v = _attr(path, obj, where, key)
     if isinstance(v, bytes):
         v = v.decode("utf-8", "replace")
     if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "SUO":
@@ -224,7 +236,7 @@ def _load(path: str, kind: str):
         if fmt != FORMAT:
             raise InputError(f"{path}: attribute format of / is {fmt!r}, expected {FORMAT!r}")
         if "version" in f.attrs:
-            ver = f.attrs["version"]
+            ver = _attr(path, f, "/", "version")
             try:
                 ok = int(np.asarray(ver).item()) == VERSION
             except (TypeError, ValueError):
@@ -236,10 +248,11 @@ def _load(path: str, kind: str):
             raise InputError(f"{path}: /model is not a group")
         if "beta" not in grp.attrs:
             raise InputError(f"{path}: /model has no attribute beta (the weight decay, a number > 0)")
+        beta_attr = _attr(path, grp, "/model", "beta")
         try:
-            beta = float(np.asarray(grp.attrs["beta"]).item())
+            beta = float(np.asarray(beta_attr).item())
         except (TypeError, ValueError):
-            raise InputError(f"{path}: attribute beta of /model is not a number: {grp.attrs['beta']!r}") from None
+            raise InputError(f"{path}: attribute beta of /model is not a number: {beta_attr!r}") from None
         if not (np.isfinite(beta) and beta > 0):
             raise InputError(f"{path}: attribute beta of /model must be a finite number > 0, got {beta!r}")
         loss = _attr_str(path, grp, "/model", "loss", "squared")

@@ -141,6 +141,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--keep", default="fuzz-findings", help="directory for files that triggered a BUG")
+    ap.add_argument("--stop-after", type=int, default=0, help="stop after this many files (0: run for --minutes)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     seeds = [p.read_bytes() for p in SEEDS]
@@ -150,7 +152,7 @@ def main():
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         i = 0
-        while time.time() < t_end:
+        while time.time() < t_end and not (args.stop_after and i >= args.stop_after):
             path = os.path.join(tmp, f"f{i % 4}.h5")
             source = "mutation" if rng.random() < 0.6 else "structure"
             try:
@@ -167,10 +169,14 @@ def main():
                 outcome = classify(str(exc))
                 if outcome == "BUG":
                     bugs.append(str(exc))
-                    Path(tmp, f"bug{len(bugs)}.h5").write_bytes(Path(path).read_bytes())
             except Exception as exc:  # escaped the loader: a bug
                 outcome = "BUG"
                 bugs.append(f"escaped: {type(exc).__name__}: {exc}")
+            if outcome == "BUG":
+                os.makedirs(args.keep, exist_ok=True)
+                kept = Path(args.keep, f"bug{len(bugs)}-seed{args.seed}-file{i}.h5")
+                kept.write_bytes(Path(path).read_bytes())
+                print(f"BUG in file {i} (kept as {kept}): {bugs[-1]}", flush=True)
             counts[(source, outcome)] += 1
             i += 1
             if i % 200 == 0:

@@ -111,6 +111,22 @@ def dtype_case(kind):
     return make
 
 
+def odd_float(where):
+    """A float type numpy cannot represent (exponent bias 4278191103; found by the fuzzer)."""
+    def make(p):
+        kw = {"beta": None} if where == "attribute" else {"model__U": None}
+        good(p, **kw)
+        tid = h5py.h5t.IEEE_F64LE.copy()
+        tid.set_ebias(4278191103)
+        with h5py.File(p, "a") as f:
+            if where == "attribute":
+                h5py.h5a.create(f["model"].id, b"beta", tid, h5py.h5s.create(h5py.h5s.SCALAR))
+            else:
+                h5py.h5d.create(f["model"].id, b"U", tid, h5py.h5s.create_simple((2, 1)))
+        return p
+    return make
+
+
 def text_file(p):
     p.write_text("not an hdf5 file\n")
     return p
@@ -162,6 +178,8 @@ BAD = [
     ("complex dtype", dtype_case("complex"), [], ["/model/U", "complex"]),
     ("compound dtype", dtype_case("compound"), [], ["/model/U", "compound"]),
     ("boolean dtype", dtype_case("bool"), [], ["/model/U", "boolean"]),
+    ("unrepresentable float attribute", odd_float("attribute"), [], ["beta", "/model", "cannot be read"]),
+    ("unrepresentable float dataset", odd_float("dataset"), [], ["/model/U", "unsupported HDF5 data type"]),
     ("soft link", soft_link, [], ["/model/U", "soft link"]),
     ("external link", external_link, [], ["/model/U", "external link"]),
     ("external storage", external_storage, [], ["/model/U", "external storage"]),
