@@ -5,7 +5,12 @@
 
 Variables, in order: w (p dt), v (p dt), tw (p), tv (p), [c], z (n) [, l (n), a (n), b (n)].
 z is the prediction (one equality block); tw, tv are the norm epigraphs (one second-order cone
-per block); the squared loss is the quadratic 1/2 ||z - y||^2, the logistic loss uses two
+per block); the squared loss is the quadratic 1/2 ||z - y||^2 ("z-form"). For the squared loss
+with few blocks (p dt <= PFORM_RATIO * n) the "P-form" is used instead: the variable z is
+replaced by u = w - v (p dt) and the loss by the dense quadratic 1/2 [u; c]^T M^T M [u; c] -
+y^T M [u; c] with M = [D_1 Xt, ..., D_p Xt, 1]; the sparse LDL^T then works on a dense
+(p dt) block instead of the fill that n prediction rows of ~n/2 entries each create (5.5x faster
+at n = 1000, 50 patterns, d = 10: 2.7 s vs 14.9 s). The logistic loss uses two
 exponential cones per sample: l_k >= log(1 + exp(-y_k z_k)) <=> a_k + b_k <= 1,
 (-l_k, 1, a_k) and (-y_k z_k - l_k, 1, b_k) in K_exp = {(x, y, z): y exp(x/y) <= z}.
 The matrices are assembled once from COO index arrays (no loop over samples or patterns).
@@ -19,6 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .model import Model, Network
+
+#: Use the P-form for the squared loss when p * dt <= PFORM_RATIO * n.
+PFORM_RATIO = 1.0
 
 
 @dataclass
@@ -76,12 +84,13 @@ def solve_convex_program(
     has_c = ob != "none"
     logistic = model.loss == "logistic"
     free_hb = model.hidden_bias == "free"
-    # variable offsets
+    pform = not logistic and p * dt <= PFORM_RATIO * n
+    # variable offsets (in the P-form, the n slots of z hold u = w - v instead: p dt slots)
     o_w, o_v = 0, p * dt
     o_tw, o_tv = 2 * p * dt, 2 * p * dt + p
     o_c = 2 * p * dt + 2 * p
     o_z = o_c + (1 if has_c else 0)
-    o_l = o_z + n
+    o_l = o_z + (p * dt if pform else n)
     nvar = o_l + (3 * n if logistic else 0)
     o_a, o_b = o_l + n, o_l + 2 * n
 
@@ -93,20 +102,30 @@ def solve_convex_program(
         cols.append(np.asarray(c, dtype=np.int64).ravel())
         vals.append(np.asarray(v, dtype=np.float64).ravel())
 
-    # 1. equality: z - sum_i D_i Xt (w_i - v_i) - c 1 = 0
-    ii, kk = np.nonzero(S)  # active (pattern, sample) pairs
     jj = np.arange(dt)
-    rr = np.repeat(kk, dt)
-    cw = (ii[:, None] * dt + jj[None, :]).ravel()
-    xv = Xt[kk].ravel()
-    add(r0 + rr, o_w + cw, -xv)
-    add(r0 + rr, o_v + cw, xv)
-    if has_c:
-        add(r0 + np.arange(n), np.full(n, o_c), -np.ones(n))
-    add(r0 + np.arange(n), o_z + np.arange(n), np.ones(n))
-    b.append(np.zeros(n))
-    cones.append(("zero", n))
-    r0 += n
+    if pform:
+        # 1'. equality: u - w + v = 0
+        m = p * dt
+        add(r0 + np.arange(m), o_z + np.arange(m), np.ones(m))
+        add(r0 + np.arange(m), o_w + np.arange(m), -np.ones(m))
+        add(r0 + np.arange(m), o_v + np.arange(m), np.ones(m))
+        b.append(np.zeros(m))
+        cones.append(("zero", m))
+        r0 += m
+    else:
+        # 1. equality: z - sum_i D_i Xt (w_i - v_i) - c 1 = 0
+        ii, kk = np.nonzero(S)  # active (pattern, sample) pairs
+        rr = np.repeat(kk, dt)
+        cw = (ii[:, None] * dt + jj[None, :]).ravel()
+        xv = Xt[kk].ravel()
+        add(r0 + rr, o_w + cw, -xv)
+        add(r0 + rr, o_v + cw, xv)
+        if has_c:
+            add(r0 + np.arange(n), np.full(n, o_c), -np.ones(n))
+        add(r0 + np.arange(n), o_z + np.arange(n), np.ones(n))
+        b.append(np.zeros(n))
+        cones.append(("zero", n))
+        r0 += n
     # 2. cone constraints: -(2 D_i - I) Xt w_i + s = 0, s >= 0 (and the same for v)
     sgn = (2.0 * S - 1.0)  # (p, n)
     ip = np.repeat(np.arange(p), n)
@@ -161,19 +180,31 @@ def solve_convex_program(
     Pd = np.zeros(nvar)
     if logistic:
         q[o_l : o_l + n] = 1.0
-    else:
+    elif not pform:
         Pd[o_z : o_z + n] = 1.0
         q[o_z : o_z + n] = -y
     if has_c and ob == "penalized":
         Pd[o_c] = model.beta
     P = sp.diags(Pd, format="csc")
+    if pform:
+        # loss 1/2 ||M [u; c] - y||^2 on the variables u (and c): dense Gram block
+        M = (S.T[:, :, None] * Xt[:, None, :]).reshape(n, p * dt)
+        idx = np.arange(o_z, o_z + p * dt)
+        if has_c:
+            M = np.hstack([np.ones((n, 1)), M])
+            idx = np.concatenate([[o_c], idx])
+        Gm = np.triu(M.T @ M)
+        gi, gj = np.nonzero(Gm)
+        P = P + sp.csc_matrix((Gm[gi, gj], (idx[gi], idx[gj])), shape=(nvar, nvar))
+        q[idx] += -(M.T @ y)
     x, _, info = solve_conic(P, q, A, bvec, merged, settings)
     W = x[o_w:o_v].reshape(p, dt)
     V = x[o_v:o_tw].reshape(p, dt)
     c = float(x[o_c]) if has_c else None
     pred = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0)
     obj = convex_objective(Xt, y, S, W, V, c, model)
-    info.update({"n_patterns": p, "n_variables": nvar, "n_constraints": r0, "nnz": int(A.nnz)})
+    info.update({"n_patterns": p, "n_variables": nvar, "n_constraints": r0, "nnz": int(A.nnz),
+                 "form": "P" if pform else ("exp-cone" if logistic else "z")})
     return ConvexSolution(W, V, c, obj, pred, info)
 
 
