@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# Deterministic results whatever the machine or the caller's environment: a multithreaded BLAS
+# may sum in a different order from run to run, so the CLI pins every BLAS to one thread
+# (tests/test_cli_determinism.py runs verify under different thread settings).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    os.environ[_var] = "1"
 
 import json  # noqa: E402
 import sys  # noqa: E402
