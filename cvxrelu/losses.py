@@ -110,7 +110,7 @@ class Logistic(Loss):
         bad = ~np.isin(y, (-1.0, 1.0))
         if np.any(bad):
             k = int(np.flatnonzero(bad)[0])
-            return f"logistic loss needs labels -1 or +1, found {y[k]!r} at index {k}"
+            return f"logistic loss needs labels -1 or +1, found {float(y[k]):g} at index {k}"
         return None
 
 
