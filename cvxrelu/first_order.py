@@ -39,26 +39,12 @@ network read off with eq. 9). The final gap is recomputed at the projected point
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .model import Model
-
-try:  # the shared result type, when program.py is present
-    from .program import ConvexSolution  # type: ignore
-except Exception:  # pragma: no cover - program.py not written yet
-
-    @dataclass
-    class ConvexSolution:  # type: ignore[no-redef]
-        """W (p, dt), V (p, dt), c, objective, prediction (n,), solver_info."""
-
-        W: np.ndarray
-        V: np.ndarray
-        c: float | None
-        objective: float
-        prediction: np.ndarray
-        solver_info: dict = field(default_factory=dict)
+from .program import ConvexSolution
 
 
 SOLVER_NAME = "first-order (AL-FISTA)"
