@@ -79,7 +79,6 @@ def column_generation(
     model: Model,
     solve_on_patterns: Callable[[np.ndarray], Network],
     *,
-    candidates: np.ndarray | None = None,
     initial: np.ndarray | None = None,
     tol: float = 1e-7,
     max_rounds: int = 200,
@@ -99,8 +98,6 @@ def column_generation(
     """
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
-    if candidates is not None:
-        return _restricted(data, model, solve_on_patterns, candidates, tol, max_rounds, progress)
     if initial is None:
         G = rng.standard_normal((Xt.shape[1], 8))
         initial = (Xt @ G > 0).T
@@ -129,35 +126,3 @@ def column_generation(
     if task and hasattr(task, "close"):
         task.close()
     return ColgenResult(net, float(L), float(lb), work, len(history), history)
-
-
-#: Violating candidate cells added per round of restricted column generation.
-BATCH = 20
-
-
-def _restricted(data, model, solve_on_patterns, candidates, tol, max_rounds, progress):
-    """Column generation inside a fixed candidate set (sampled patterns)."""
-    from .model import predict
-
-    Xt = model.augment(data.X)
-    cand = np.unique(np.asarray(candidates, dtype=bool), axis=0)
-    cand = cand[cand.any(axis=1)]
-    # start with the cells most correlated with the gradient at the zero network
-    lam0 = model.loss_fn.gradient(np.zeros_like(data.y), data.y)
-    G = np.linalg.norm((cand * lam0[None, :]) @ Xt, axis=1)
-    in_work = np.zeros(cand.shape[0], dtype=bool)
-    in_work[np.argsort(-G)[: min(BATCH, cand.shape[0])]] = True
-    history = []
-    net = None
-    L = np.inf
-    for rnd in range(1, max_rounds + 1):
-        net = solve_on_patterns(cand[in_work])
-        L = objective(net, data, model)
-        lam = model.loss_fn.gradient(predict(net, data.X), data.y)
-        rest = np.flatnonzero(~in_work)
-        M, _, viol = restricted_pricing(Xt, lam, cand[rest], model.beta) if rest.size else (0.0, None, [])
-        history.append({"round": rnd, "patterns": int(in_work.sum()), "objective": L, "M_rest": M})
-        if M <= model.beta * (1 + tol) or not viol:
-            break
-        in_work[rest[np.array(viol[:BATCH])]] = True
-    return ColgenResult(net, float(L), -np.inf, cand, len(history), history)

@@ -10,7 +10,7 @@ with few blocks (p dt <= PFORM_RATIO * n) the "P-form" is used instead: the vari
 replaced by u = w - v (p dt) and the loss by the dense quadratic 1/2 [u; c]^T M^T M [u; c] -
 y^T M [u; c] with M = [D_1 Xt, ..., D_p Xt, 1]; the sparse LDL^T then works on a dense
 (p dt) block instead of the fill that n prediction rows of ~n/2 entries each create (5.5x faster
-at n = 1000, 50 patterns, d = 10: 2.7 s vs 14.9 s). The logistic loss uses two
+at n = 1000, 50 patterns, d = 10: 2.7 s vs 14.9 s; slower beyond about 0.6 n, see PFORM_RATIO). The logistic loss uses two
 exponential cones per sample: l_k >= log(1 + exp(-y_k z_k)) <=> a_k + b_k <= 1,
 (-l_k, 1, a_k) and (-y_k z_k - l_k, 1, b_k) in K_exp = {(x, y, z): y exp(x/y) <= z}.
 The matrices are assembled once from COO index arrays (no loop over samples or patterns).
@@ -25,8 +25,10 @@ import scipy.sparse as sp
 
 from .model import Model, Network
 
-#: Use the P-form for the squared loss when p * dt <= PFORM_RATIO * n.
-PFORM_RATIO = 1.0
+#: Use the P-form for the squared loss when p * dt <= PFORM_RATIO * n. Measured at n = 1000,
+#: d = 10 (docs/benchmarks.md): P-form 2.7 s / 3.7 s vs z-form 15 s / 23 s for 50 / 60 patterns,
+#: but 121 s / 140 s vs 16 s / 22 s for 75 / 100 (the fill of the sparse LDL^T changes abruptly).
+PFORM_RATIO = 0.5
 
 
 @dataclass
