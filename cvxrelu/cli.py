@@ -101,7 +101,8 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
 @click.option("--patterns", type=click.IntRange(min=1), default=None,
               help="Sample this many patterns instead of exact ones.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--solver", type=click.Choice(["auto", "clarabel", "first-order"]), default="auto", show_default=True)
+@click.option("--solver", type=click.Choice(["auto", "ipm", "clarabel", "first-order"]), default="auto", show_default=True,
+              help="ipm: structured interior point (squared loss); auto: ipm, or Clarabel for logistic.")
 @click.option("--width", type=click.IntRange(min=1), default=None, help="Exactly this many neurons.")
 @_json_option
 @_debug_option

@@ -22,7 +22,7 @@ def improve_on_patterns(
     net: Network, data: Dataset, model: Model, extra_direction: np.ndarray | None = None
 ) -> Network | None:
     """Optimal network over the patterns of ``net`` (+ the pattern of ``extra_direction``)."""
-    from .program import network_from_blocks, solve_convex_program
+    from .program import network_from_blocks, solve_program
 
     Xt = model.augment(data.X)
     pats = [network_patterns(Xt, net.Ut())]
@@ -32,5 +32,5 @@ def improve_on_patterns(
     P = P[P.any(axis=1)]
     if P.shape[0] == 0:
         return None
-    sol = solve_convex_program(Xt, data.y, P, model)
+    sol = solve_program(Xt, data.y, P, model)
     return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)

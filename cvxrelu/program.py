@@ -210,6 +210,59 @@ def solve_convex_program(
     return ConvexSolution(W, V, c, obj, pred, info)
 
 
+SOLVERS = ("auto", "ipm", "clarabel", "first-order")
+
+
+def solve_program(
+    Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, solver: str = "auto", progress=None
+) -> ConvexSolution:
+    """The convex program over ``patterns`` with the chosen backend.
+
+    ``ipm``: the structure-exploiting interior-point method of solvers/ipm.py (squared loss);
+    ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
+    ``first-order``: the augmented-Lagrangian method of first_order.py;
+    ``auto``: ``ipm`` for the squared loss (Clarabel if it fails), Clarabel for the logistic loss.
+    """
+    from .errors import InputError, SolverError
+
+    if solver not in SOLVERS:
+        raise InputError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    S = np.asarray(patterns, dtype=bool)
+    if solver == "first-order":
+        from .first_order import solve_first_order
+
+        return solve_first_order(Xt, y, S, model, progress=progress)
+    if solver == "ipm" and model.loss != "squared":
+        raise InputError(f"the interior-point solver handles the squared loss; use --solver clarabel "
+                         f"for the {model.loss} loss")
+    if solver == "clarabel" or model.loss != "squared":
+        return solve_convex_program(Xt, y, S, model)
+    try:
+        return _solve_ipm(Xt, y, S, model, progress)
+    except SolverError as exc:
+        if solver == "ipm":
+            raise
+        sol = solve_convex_program(Xt, y, S, model)
+        sol.solver_info["fallback_from"] = f"ipm: {exc}"
+        return sol
+
+
+def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:
+    from .solvers.ipm import solve_ipm
+
+    Xt = np.asarray(Xt, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    p = S.shape[0]
+    res = solve_ipm(Xt, y, S, model.beta, free_hidden_bias=model.hidden_bias == "free",
+                    output_bias=model.effective_output_bias, progress=progress)
+    W, V = res.U[:p].copy(), res.U[p:].copy()
+    pred = block_predictions(Xt, S, W, V) + (res.c if res.c is not None else 0.0)
+    obj = convex_objective(Xt, y, S, W, V, res.c, model)
+    info = dict(res.info)
+    info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})
+    return ConvexSolution(W, V, res.c, obj, pred, info)
+
+
 def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
     """Paper eq. (9): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
 

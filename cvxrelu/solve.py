@@ -192,10 +192,10 @@ def solve(
     """Train a globally optimal network (exact patterns) or the best over sampled patterns."""
     from .certificate import dual_bound
     from .colgen import column_generation, restricted_pricing
-    from .program import network_from_blocks, solve_convex_program
+    from .program import SOLVERS, network_from_blocks, solve_program
 
-    if solver not in ("auto", "clarabel", "first-order"):
-        raise InputError(f"--solver must be auto, clarabel or first-order, got {solver!r}")
+    if solver not in SOLVERS:
+        raise InputError(f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     msg = model.loss_fn.check_labels(data.y)
     if msg:
         raise InputError(msg)
@@ -206,12 +206,7 @@ def solve(
 
     def on_patterns(P):
         P = P[P.any(axis=1)] if P.shape[0] > 1 else P
-        if solver == "first-order":
-            from .first_order import solve_first_order
-
-            sol = solve_first_order(Xt, data.y, P, model)
-        else:
-            sol = solve_convex_program(Xt, data.y, P, model)
+        sol = solve_program(Xt, data.y, P, model, solver=solver, progress=progress)
         infos.append(sol.solver_info)
         return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
 

@@ -1,0 +1,182 @@
+"""The structured interior-point method (cvxrelu/solvers/ipm.py).
+
+Its cone algebra is checked by identities, its answers against the independent cvxpy
+formulation (tests/_opt.py) and against Clarabel on the conic form of program.py, on random,
+degenerate and both coupling regimes (Woodbury when p dt >= n, Gram otherwise).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cvxrelu.arrangements import analyze, sample_patterns
+from cvxrelu.colgen import restricted_pricing
+from cvxrelu.errors import SolverError
+from cvxrelu.model import Dataset, Model, objective, predict
+from cvxrelu.program import network_from_blocks, solve_convex_program, solve_program
+from cvxrelu.solvers import ipm
+from cvxrelu.solvers.ipm import _SocScaling, _jordan, _jordan_solve, _soc_max_step, solve_ipm
+
+from _opt import cvxpy_program
+
+warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+
+MODES = ["none", "penalized", "free"]
+
+
+def _interior(rng, m, k):
+    x = rng.standard_normal((m, k))
+    x[:, 0] = np.linalg.norm(x[:, 1:], axis=1) * (1 + rng.uniform(1e-3, 2, m))
+    return x
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), k=st.integers(2, 12))
+def test_nt_scaling_identities(seed, k):
+    rng = np.random.default_rng(seed)
+    s, z = _interior(rng, 5, k), _interior(rng, 5, k)
+    sc = _SocScaling.of(s, z)
+    lam = sc.apply(z)
+    np.testing.assert_allclose(lam, sc.apply_inv(s), rtol=1e-9, atol=1e-12 * np.abs(s).max())
+    v = rng.standard_normal((5, k))
+    np.testing.assert_allclose(sc.apply(sc.apply_inv(v)), v, atol=1e-10 * np.abs(v).max())
+    np.testing.assert_allclose(np.einsum("mij,mj->mi", sc.inv_square(), v),
+                               sc.apply_inv(sc.apply_inv(v)), rtol=1e-9, atol=1e-12)
+    # the scaled point lies in the cone (W is an automorphism of it)
+    assert np.all(lam[:, 0] > np.linalg.norm(lam[:, 1:], axis=1))
+    r = rng.standard_normal((5, k))
+    np.testing.assert_allclose(_jordan(lam, _jordan_solve(lam, r)), r, atol=1e-9 * np.abs(r).max())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), k=st.integers(2, 8))
+def test_soc_step_reaches_the_boundary_exactly(seed, k):
+    rng = np.random.default_rng(seed)
+    x, d = _interior(rng, 6, k), rng.standard_normal((6, k))
+    a = _soc_max_step(x, d)
+    for xi, di, ai in zip(x, d, a):
+        if np.isfinite(ai):
+            y = xi + ai * di
+            assert abs(y[0] - np.linalg.norm(y[1:])) <= 1e-9 * (1 + np.abs(y).max())
+            inside = xi + 0.5 * ai * di
+            assert inside[0] > np.linalg.norm(inside[1:])
+        else:  # the whole ray stays in the cone
+            y = xi + 1e6 * di
+            assert y[0] >= np.linalg.norm(y[1:]) - 1e-6 * np.abs(y).max()
+
+
+def _ipm_objective(Xt, y, P, model):
+    return solve_program(Xt, y, P, model, solver="ipm")
+
+
+@settings(max_examples=18, deadline=None)
+@given(seed=st.integers(0, 10**6), hb=st.sampled_from(MODES), ob=st.sampled_from(MODES),
+       n=st.integers(4, 30), d=st.integers(1, 3), n_dirs=st.integers(2, 30))
+def test_objective_matches_cvxpy_oracle(seed, hb, ob, n, d, n_dirs):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    model = Model(beta=float(rng.uniform(0.05, 2.0)), hidden_bias=hb, output_bias=ob)
+    Xt = model.augment(X)
+    P = sample_patterns(Xt, n_dirs, seed)
+    P = P[P.any(axis=1)]
+    sol = _ipm_objective(Xt, y, P, model)
+    ref = cvxpy_program(Xt, y, P, model)
+    assert sol.objective == pytest.approx(ref, rel=1e-7, abs=1e-9)
+    assert sol.solver_info["status"] == "solved" or sol.solver_info["status"].startswith("almost_solved")
+
+
+@pytest.mark.parametrize("n,n_dirs", [(60, 3), (8, 40)])
+def test_both_coupling_regimes_agree_with_clarabel(n, n_dirs):
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 2))
+    y = np.maximum(X @ [1.0, -0.5], 0) + 0.1 * rng.standard_normal(n)
+    model = Model(beta=0.3, hidden_bias="penalized", output_bias="free")
+    Xt = model.augment(X)
+    P = sample_patterns(Xt, n_dirs, 1)
+    P = P[P.any(axis=1)]
+    sol = _ipm_objective(Xt, y, P, model)
+    expected = "gram" if P.shape[0] * Xt.shape[1] < n else "woodbury"
+    assert sol.solver_info["coupling"].startswith(expected)
+    ref = solve_convex_program(Xt, y, P, model).objective
+    assert sol.objective == pytest.approx(ref, rel=1e-8)
+
+
+def _degenerate(kind, rng):
+    n = int(rng.integers(5, 12))
+    if kind == "duplicates":
+        X = rng.integers(-2, 3, (n, 2)).astype(float)
+        X[n // 2:] = X[: n - n // 2]
+    elif kind == "zero rows":
+        X = rng.standard_normal((n, 2))
+        X[:2] = 0.0
+    elif kind == "rank one":
+        X = np.outer(rng.standard_normal(n), rng.standard_normal(3))
+    else:  # d > n
+        n = int(rng.integers(3, 6))
+        X = rng.standard_normal((n, n + 2))
+    return X
+
+
+@pytest.mark.parametrize("kind", ["duplicates", "zero rows", "rank one", "d > n"])
+@pytest.mark.parametrize("hb", MODES)
+def test_degenerate_data_with_exact_patterns(kind, hb):
+    rng = np.random.default_rng(len(kind) + 7 * MODES.index(hb))
+    X = _degenerate(kind, rng)
+    y = rng.standard_normal(X.shape[0])
+    model = Model(beta=0.2, hidden_bias=hb)
+    Xt = model.augment(X)
+    P = analyze(Xt, patterns=True).patterns
+    P = P[P.any(axis=1)]
+    sol = _ipm_objective(Xt, y, P, model)
+    assert sol.objective == pytest.approx(cvxpy_program(Xt, y, P, model), rel=1e-7, abs=1e-9)
+
+
+def test_solution_is_feasible_and_dual_certified_on_its_patterns():
+    """Primal: every block in its cone; dual: max over the cells of the dual constraint <= beta."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((80, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(80)
+    model = Model(beta=0.5)
+    P = sample_patterns(X, 60, 2)
+    P = P[P.any(axis=1)]
+    sol = _ipm_objective(X, y, P, model)
+    for M in (sol.W, sol.V):
+        A = (2 * P - 1.0) * (M @ X.T)  # (p, n): sigma_ik x_k' w_i
+        scale = np.linalg.norm(M, axis=1)[:, None] * np.linalg.norm(X, axis=1)[None, :]
+        assert np.all(A >= -1e-7 * scale)
+    net = network_from_blocks(sol.W, sol.V, sol.c, model, 1e-9)
+    L = objective(net, Dataset(X, y), model)
+    assert L == pytest.approx(sol.objective, rel=1e-7)
+    lam = predict(net, X) - y
+    M, _, _ = restricted_pricing(X, lam, P, model.beta)
+    assert M <= model.beta * (1 + 1e-5)
+
+
+def test_failure_is_an_error_never_an_answer():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    y = rng.standard_normal(30)
+    P = sample_patterns(X, 20, 0)
+    with pytest.raises(SolverError):
+        solve_ipm(X, y, P, 0.3, max_iter=2)
+
+
+def test_auto_falls_back_to_clarabel_when_the_ipm_fails(monkeypatch):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 2))
+    y = rng.standard_normal(20)
+    model = Model(beta=0.3)
+    P = sample_patterns(X, 10, 0)
+
+    def broken(*args, **kwargs):
+        raise SolverError("forced failure")
+
+    monkeypatch.setattr(ipm, "solve_ipm", broken)
+    sol = solve_program(X, y, P, model, solver="auto")
+    assert sol.solver_info["solver"] == "clarabel"
+    assert "forced failure" in sol.solver_info["fallback_from"]
+    with pytest.raises(SolverError):
+        solve_program(X, y, P, model, solver="ipm")
