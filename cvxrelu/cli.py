@@ -104,9 +104,14 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
 @click.option("--solver", type=click.Choice(["auto", "ipm", "clarabel", "first-order"]), default="auto", show_default=True,
               help="ipm: structured interior point (squared loss); auto: ipm, or Clarabel for logistic.")
 @click.option("--width", type=click.IntRange(min=1), default=None, help="Exactly this many neurons.")
+@click.option("--search/--no-search", default=True, show_default=True,
+              help="With sampled patterns, improve them by gradient warm starts and dual-guided search.")
+@click.option("--search-rounds", type=click.IntRange(min=0), default=30, show_default=True,
+              help="At most this many rounds of dual-guided pattern search.")
 @_json_option
 @_debug_option
-def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, as_json):
+def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, search,
+          search_rounds, as_json):
     """Train a globally optimal network on DATA by convex optimization."""
     from .io import load_isolated, save_checkpoint
     from .model import Model
@@ -122,7 +127,8 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
 
         raise InputError(f"{data_path}: /data/y: {msg}")
     with make_progress() as progress:
-        res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, progress=progress)
+        res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
+                        search_rounds=search_rounds, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out

@@ -29,6 +29,8 @@ from .model import Dataset, Model, Network, objective, predict
 BLOCK_TOL = 1e-9
 #: Stop column generation at this relative certified gap.
 COLGEN_TOL = 1e-9
+#: Patterns sampled when exact enumeration does not fit and --patterns is not given.
+DEFAULT_SAMPLED_PATTERNS = 256
 
 
 @dataclass
@@ -187,9 +189,22 @@ def solve(
     seed: int = 0,
     solver: str = "auto",
     width: int | None = None,
+    search: bool = True,
+    search_rounds: int = 30,
     progress=None,
 ) -> SolveResult:
-    """Train a globally optimal network (exact patterns) or the best over sampled patterns."""
+    """Train a globally optimal network (exact patterns) or the best over sampled patterns.
+
+    Parameters
+    ----------
+    patterns : sample this many patterns (Gaussian directions) instead of exact enumeration;
+        exact enumeration is also replaced by DEFAULT_SAMPLED_PATTERNS sampled patterns when it
+        does not fit (the result says why).
+    search : with sampled patterns, improve the pattern set afterwards (search.py: gradient
+        warm starts and dual-guided column generation, at most ``search_rounds`` rounds).
+    solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
+    width : exactly this many neurons in the returned network.
+    """
     from .certificate import dual_bound
     from .colgen import column_generation, restricted_pricing
     from .program import SOLVERS, network_from_blocks, solve_program
@@ -204,19 +219,25 @@ def solve(
     r, cells = estimate_cells(Xt)
     infos = []
 
-    def on_patterns(P):
+    def on_patterns_used(P):
+        """The program over P: (network of eq. 9, mask of the patterns its solution uses)."""
         P = P[P.any(axis=1)] if P.shape[0] > 1 else P
         sol = solve_program(Xt, data.y, P, model, solver=solver, progress=progress)
         infos.append(sol.solver_info)
-        return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
+        N = np.concatenate([np.linalg.norm(sol.W, axis=1)[:, None], np.linalg.norm(sol.V, axis=1)[:, None]], axis=1)
+        used = N.max(axis=1) > BLOCK_TOL * max(1.0, float(N.max(initial=0.0)))
+        return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL), used
+
+    def on_patterns(P):
+        return on_patterns_used(P)[0]
 
     extra = {}
+    if patterns is None and cells > MAX_CELLS:
+        # exact enumeration does not fit: sample (and search), and say so
+        patterns = DEFAULT_SAMPLED_PATTERNS
+        extra["why_sampled"] = (f"exact enumeration needs about {cells:.3g} cells (rank {r}), more than "
+                                f"{MAX_CELLS:.3g}; sampled {patterns} patterns instead")
     if patterns is None:
-        if cells > MAX_CELLS:
-            raise TooLargeError(
-                f"exact patterns need about {cells:.3g} cells (rank {r}); "
-                "pass --patterns N to sample N patterns"
-            )
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress)
         net, lb, n_pat, iters, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
@@ -224,18 +245,35 @@ def solve(
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
         P = sample_patterns(Xt, patterns, seed)
+        P = P[P.any(axis=1)] if P.shape[0] > 1 else P
         # optimal over all sampled patterns in one solve: random patterns are mostly used at the
         # optimum, so column generation inside the sample re-solves nearly the whole program
-        # many times (n = 1000, 250 patterns: 634 s by column generation, 127 s cvxpy, one solve
-        # here is docs/benchmarks.md's figure)
-        net = on_patterns(P)
-        n_pat, kind = P.shape[0], "sampled"
+        # many times (n = 1000, 250 patterns: 634 s by column generation, 127 s cvxpy)
+        ts = time.perf_counter()
+        net, used = on_patterns_used(P)
+        extra["sampled_program"] = {"patterns": int(P.shape[0]), "objective": objective(net, data, model),
+                                    "seconds": time.perf_counter() - ts, "source": "gaussian directions"}
         iters = int(infos[-1].get("iterations", 0))
-        # independent check of optimality within the sample: max over the sampled cells of the
-        # dual constraint at the network's own gradient (exact per cell, colgen.restricted_pricing)
+        kind = "sampled"
+        if search:
+            from .search import pattern_search
+
+            ts = time.perf_counter()
+            res = pattern_search(data, model, P, on_patterns_used, seed=seed, first=(net, used),
+                                 max_rounds=search_rounds, progress=progress)
+            net, P = res.network, res.patterns
+            extra["pattern_search"] = {
+                "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
+                "sources": res.sources, "max_violation_found": res.max_violation_found,
+                "history": res.history,
+                "note": "heuristic pricing: finding no violated constraint does not prove optimality",
+            }
+        n_pat = P.shape[0]
+        # independent check of optimality over the final pattern set: max over those cells of
+        # the dual constraint at the network's own gradient (exact per cell, restricted_pricing);
+        # <= 1 (up to the solver's tolerance) iff the network is optimal over those patterns
         lam = model.loss_fn.gradient(predict(net, data.X), data.y)
         M, _, _ = restricted_pricing(Xt, lam, P[P.any(axis=1)], model.beta)
-        # <= 1 (up to the solver's tolerance) iff the network is optimal over the sampled patterns
         extra["sample_dual_ratio"] = M / model.beta
         lb = None
         if cells <= MAX_CELLS:

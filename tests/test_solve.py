@@ -86,8 +86,8 @@ def test_sampled_patterns_are_reported_and_optimal_over_the_sample():
 
     P = sample_patterns(model.augment(X), 40, seed=1)
     full = solve_convex_program(model.augment(X), y, P, model).objective
-    res = solve(data, model, patterns=40, seed=1)
-    assert res.patterns == "sampled" and res.n_patterns == P.shape[0]
+    res = solve(data, model, patterns=40, seed=1, search=False)
+    assert res.patterns == "sampled" and res.n_patterns == int(P.any(axis=1).sum())  # empty pattern dropped
     assert res.objective <= full * (1 + 1e-6) + 1e-9
     # the independent cvxpy formulation over the same patterns (fixtures/make_fixtures.py)
     oracle = convex_optimum(model.augment(X), y, model.beta, P[P.any(axis=1)], polish=False)[0]
@@ -95,3 +95,26 @@ def test_sampled_patterns_are_reported_and_optimal_over_the_sample():
     # optimal within the sample: the dual constraint holds on every sampled cell
     assert res.extra["sample_dual_ratio"] <= 1 + 1e-6
     assert res.lower_bound is not None and res.lower_bound <= res.objective
+
+
+def test_pattern_search_only_improves_and_beats_its_gradient_warm_starts():
+    """search.py: the objective never rises along the search, ends below the sampled program's
+    and below every gradient warm start it ran (Thm. 3: their patterns are in the program)."""
+    from cvxrelu.search import WARM_RUNS, train_gradient
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((60, 4))
+    y = np.maximum(X @ rng.standard_normal((4, 3)), 0) @ rng.standard_normal(3) + 0.1 * rng.standard_normal(60)
+    data = Dataset(X, y)
+    model = Model(beta=0.05)
+    res = solve(data, model, patterns=30, seed=2, search_rounds=10)
+    hist = [h["objective"] for h in res.extra["pattern_search"]["history"]]
+    assert all(b <= a * (1 + 1e-7) + 1e-9 for a, b in zip(hist, hist[1:]))
+    assert res.objective <= res.extra["sampled_program"]["objective"] * (1 + 1e-9)
+    assert res.objective == pytest.approx(hist[-1], rel=1e-7)
+    width = 30  # the warm starts' width: the number of sampled patterns (at most 256)
+    for r in range(WARM_RUNS):
+        warm = train_gradient(data, model, width, seed=2 * 1000 + r)
+        assert res.objective <= objective(warm, data, model) * (1 + 1e-7)
+    # and the network is optimal over its final pattern set (exact per-cell check)
+    assert res.extra["sample_dual_ratio"] <= 1 + 1e-5
