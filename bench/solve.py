@@ -1,34 +1,56 @@
-"""Benchmark: the convex program over sampled patterns, solved several ways.
+"""Benchmark `solve`: the convex program over sampled patterns, several ways, and gradient training.
 
-Planted data: X (n, 10) Gaussian, y from a 5-neuron ReLU network + noise 0.1, squared loss,
-no biases, beta = 1e-3 * n (1e-3 on the mean-scaled loss; our objective is sum-scaled).
-For each n and number of sampled patterns it times
+Planted data: X (n, 10) Gaussian, y from a 5-neuron ReLU network + noise 0.1, squared loss, no
+biases, beta = 1e-3 * n (1e-3 on the mean-scaled loss; our objective is sum-scaled). For each n
+and number N of sampled Gaussian directions (deduplicated patterns, seed 0) it runs
 
-* ``solve/clarabel``     cvxrelu.solve.solve(..., solver="clarabel") (column generation in the sample)
-* ``solve/first-order``  cvxrelu.solve.solve(..., solver="first-order")
-* ``first-order/all``    cvxrelu.first_order.solve_first_order on all sampled patterns at once
-* ``cvxpy+clarabel``     the full program in cvxpy (subprocess, skipped beyond --cvxpy-timeout)
-* ``adam (5 starts)``    full-batch Adam on the network objective, width = number of patterns
+* ``ipm``             cvxrelu.solve(..., patterns=N, search=False): the structured interior-point
+                      method on exactly the sampled patterns (what cvxpy solves below);
+* ``clarabel``        the same program in Clarabel's native API (program.solve_convex_program);
+* ``cvxpy+clarabel``  the same program written in cvxpy (subprocess, killed after --cvxpy-timeout);
+* ``first-order``     the augmented-Lagrangian solver (first_order.py) on the same patterns;
+* ``solve (search)``  cvxrelu.solve(..., patterns=N): sampled patterns, then gradient warm starts
+                      and dual-guided pattern search (search.py);
+* ``adam``            full-batch Adam on the network objective, width N, 5 random starts; the row
+                      gives the best start, the note the spread.
 
-and prints n, patterns, method, seconds, objective and the relative difference to the best.
+and prints one row per method: seconds, objective, relative difference to the cvxpy optimum
+over the same patterns (when cvxpy finished) and to the best objective of the row group.
+BLAS runs on one thread (as in the CLI) unless --threads says otherwise.
 
-    python bench/solve.py --quick
-    python bench/solve.py --n 20000 --patterns 100 --cvxpy-timeout 0
+    python bench/solve.py                                   # the issue's table (long)
+    python bench/solve.py --n 1000 --patterns 100 250       # the reference figures
+    python bench/solve.py --n 200 --patterns 100 --methods ipm,cvxpy
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
-import numpy as np
+if __name__ == "__main__":  # pin BLAS before numpy loads (the CLI does the same)
+    _threads = "1"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            _threads = sys.argv[i + 1]
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = _threads
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.filterwarnings("ignore")
 
 D_FEATURES = 10
+METHODS = "ipm,clarabel,cvxpy,first-order,search,adam"
 
 
 def planted(n: int, seed: int = 0):
@@ -63,18 +85,18 @@ def run_cvxpy(Xt, y, P, beta, timeout):
             out = subprocess.run([sys.executable, "-c", CVXPY_CHILD, path], capture_output=True,
                                  text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return None, f"> {timeout:g} s"
+            return None, f"> {timeout:g} s (killed)"
         if out.returncode != 0:
-            return None, "error: " + out.stderr.strip().splitlines()[-1][:80]
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        return r, None
+            tail = out.stderr.strip().splitlines()
+            return None, "error: " + (tail[-1][:80] if tail else str(out.returncode))
+        return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
 def adam_train(X, y, beta, width, starts=5, iters=3000, seed=0, lr=1e-2):
-    """Full-batch Adam on 1/2 ||relu(X U) a - y||^2 + beta/2 (||U||^2 + ||a||^2)."""
-    best = np.inf
+    """Full-batch Adam on 1/2 ||relu(X U) a - y||^2 + beta/2 (||U||^2 + ||a||^2); objectives per start."""
+    out = []
     for s in range(starts):
-        rng = np.random.default_rng(seed + s)
+        rng = np.random.default_rng(10_000 + seed + s)
         U = rng.standard_normal((X.shape[1], width)) / np.sqrt(X.shape[1])
         a = rng.standard_normal(width) / np.sqrt(width)
         params = [U, a]
@@ -93,85 +115,105 @@ def adam_train(X, y, beta, width, starts=5, iters=3000, seed=0, lr=1e-2):
                 vq += 0.001 * g * g
                 q -= lr * (mq / (1 - 0.9**t)) / (np.sqrt(vq / (1 - 0.999**t)) + 1e-12)
         H = np.maximum(X @ U, 0)
-        L = 0.5 * float(np.sum((H @ a - y) ** 2)) + beta / 2 * (float(np.sum(U**2)) + float(a @ a))
-        best = min(best, L)
-    return best
+        out.append(0.5 * float(np.sum((H @ a - y) ** 2)) + beta / 2 * (float(np.sum(U**2)) + float(a @ a)))
+    return out
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    try:
+        return f(), time.perf_counter() - t0, None
+    except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
+        return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"[:70]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="n = 200 and 2 000 only")
-    ap.add_argument("--n", type=int, nargs="*", default=None)
+    ap.add_argument("--n", type=int, nargs="*", default=[200, 2000, 20000])
     ap.add_argument("--patterns", type=int, nargs="*", default=[100, 250, 500])
+    ap.add_argument("--methods", default=METHODS)
     ap.add_argument("--cvxpy-timeout", type=float, default=600.0)
-    ap.add_argument("--methods", default="solve/clarabel,solve/first-order,first-order/all,cvxpy,adam")
+    ap.add_argument("--cvxpy-max-n", type=int, default=2000, help="skip cvxpy beyond this n")
+    ap.add_argument("--clarabel-max-n", type=int, default=1000, help="skip native Clarabel beyond this n")
+    ap.add_argument("--first-order-max-n", type=int, default=2000)
     ap.add_argument("--adam-iters", type=int, default=3000)
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args(argv)
-    ns = args.n or ([200, 2000] if args.quick else [200, 2000, 20000])
     methods = args.methods.split(",")
-    print("$ python bench/solve.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print("$ python bench/solve.py " + " ".join(argv if argv is not None else sys.argv[1:]), flush=True)
 
     from cvxrelu.arrangements import sample_patterns
+    from cvxrelu.first_order import solve_first_order
     from cvxrelu.model import Dataset, Model
+    from cvxrelu.program import solve_convex_program
+    from cvxrelu.solve import solve
 
     rows = []
-    for n in ns:
+    for n in args.n:
         X, y = planted(n)
         beta = 1e-3 * n
         model = Model(beta=beta)
         data = Dataset(X, y)
-        Xt = model.augment(X)
         for N in args.patterns:
-            P = sample_patterns(Xt, N, 0)
+            P = sample_patterns(X, N, 0)
             P = P[P.any(axis=1)]
-            res = []
-            for solver in ("clarabel", "first-order"):
-                if f"solve/{solver}" not in methods:
-                    continue
-                try:
-                    from cvxrelu.solve import solve
+            group = []
 
-                    t0 = time.perf_counter()
-                    r = solve(data, model, patterns=N, solver=solver)
-                    res.append((f"solve/{solver}", time.perf_counter() - t0, r.objective, ""))
-                except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
-                    res.append((f"solve/{solver}", np.nan, np.nan, f"{type(e).__name__}: {e}"[:60]))
-            if "first-order/all" in methods:
-                from cvxrelu.first_order import solve_first_order
+            def add(name, sec, obj, note=""):
+                group.append({"n": n, "patterns": int(P.shape[0]), "method": name, "seconds": sec,
+                              "objective": obj, "note": note})
+                o = "" if obj is None else f"{obj:.10g}"
+                print(f"{n:>6} {P.shape[0]:>4} {name:<16} {sec:>9.2f} {o:>18}  {note}", flush=True)
 
+            if "ipm" in methods:
+                r, sec, err = _timed(lambda: solve(data, model, patterns=N, search=False))
+                add("ipm", sec, None if r is None else r.objective,
+                    err or f"{r.solver.get('iterations')} it, {r.solver.get('status')}")
+            if "clarabel" in methods and n <= args.clarabel_max_n:
+                r, sec, err = _timed(lambda: solve_convex_program(X, y, P, model))
+                add("clarabel", sec, None if r is None else r.objective,
+                    err or f"{r.solver_info['iterations']} it, {r.solver_info['status']}, {r.solver_info['form']}-form")
+            if "cvxpy" in methods and n <= args.cvxpy_max_n:
                 t0 = time.perf_counter()
-                s = solve_first_order(Xt, y, P, model)
-                gap = s.solver_info["relative_gap"]
-                res.append(("first-order/all", time.perf_counter() - t0, s.objective,
-                            f"gap {gap:.1e}, {s.solver_info['iterations']} it"))
-            if "cvxpy" in methods:
-                if args.cvxpy_timeout <= 0:
-                    res.append(("cvxpy+clarabel", np.nan, np.nan, "skipped"))
-                else:
-                    t0 = time.perf_counter()
-                    r, err = run_cvxpy(Xt, y, P, beta, args.cvxpy_timeout)
-                    if r is None:
-                        res.append(("cvxpy+clarabel", np.nan, np.nan, err))
-                    else:
-                        res.append(("cvxpy+clarabel", time.perf_counter() - t0, r["objective"], r["status"]))
+                r, err = run_cvxpy(X, y, P, beta, args.cvxpy_timeout)
+                add("cvxpy+clarabel", time.perf_counter() - t0, None if r is None else r["objective"],
+                    err or r["status"])
+            if "first-order" in methods and n <= args.first_order_max_n:
+                r, sec, err = _timed(lambda: solve_first_order(X, y, P, model))
+                add("first-order", sec, None if r is None else r.objective,
+                    err or f"gap {r.solver_info['relative_gap']:.1e}, {r.solver_info['iterations']} it")
+            if "search" in methods:
+                r, sec, err = _timed(lambda: solve(data, model, patterns=N))
+                note = err
+                if r is not None:
+                    ps = r.extra["pattern_search"]
+                    note = (f"{ps['rounds']} rounds, {r.n_patterns} patterns "
+                            f"({ps['sources']['gradient']} from warm starts, {ps['sources']['dual_search']} "
+                            f"from dual search), {r.to_dict()['neurons']} neurons")
+                add("solve (search)", sec, None if r is None else r.objective, note)
             if "adam" in methods:
-                t0 = time.perf_counter()
-                L = adam_train(X, y, beta, P.shape[0], iters=args.adam_iters)
-                res.append(("adam (5 starts)", time.perf_counter() - t0, L, f"width {P.shape[0]}"))
-            best = np.nanmin([r[2] for r in res]) if res else np.nan
-            for name, sec, obj, note in res:
-                rel = (obj - best) / abs(best) if np.isfinite(obj) else np.nan
-                rows.append((n, P.shape[0], name, sec, obj, rel, note))
-                print(f"{n:>6} {P.shape[0]:>5} {name:<18} {sec:>9.2f} {obj:>14.8g} {rel:>10.1e}  {note}",
-                      flush=True)
+                objs, sec, err = _timed(lambda: adam_train(X, y, beta, int(P.shape[0]), iters=args.adam_iters))
+                add("adam (5 starts)", sec, None if objs is None else min(objs),
+                    err or f"width {P.shape[0]}, {args.adam_iters} it, starts {min(objs):.6g} .. {max(objs):.6g}")
+            ref = next((g["objective"] for g in group if g["method"] == "cvxpy+clarabel" and g["objective"]), None)
+            best = min((g["objective"] for g in group if g["objective"] is not None), default=None)
+            for g in group:
+                o = g["objective"]
+                same = g["method"] in ("ipm", "clarabel", "cvxpy+clarabel", "first-order")
+                g["rel_to_cvxpy"] = None if (o is None or ref is None or not same) else (o - ref) / abs(ref)
+                g["rel_to_best"] = None if (o is None or best is None) else (o - best) / abs(best)
+            rows += group
     print()
-    print("| n | patterns | method | seconds | objective | rel. diff to best | note |")
-    print("|---:|---:|---|---:|---:|---:|---|")
-    for n, p, name, sec, obj, rel, note in rows:
-        s = "" if not np.isfinite(sec) else f"{sec:.2f}"
-        o = "" if not np.isfinite(obj) else f"{obj:.8g}"
-        r = "" if not np.isfinite(rel) else f"{rel:.1e}"
-        print(f"| {n} | {p} | {name} | {s} | {o} | {r} | {note} |")
+    print("| n | patterns | method | seconds | objective | rel. to cvxpy (same patterns) | rel. to best | note |")
+    print("|---:|---:|---|---:|---:|---:|---:|---|")
+    for g in rows:
+        f = lambda v, s: "" if v is None else format(v, s)  # noqa: E731
+        print(f"| {g['n']} | {g['patterns']} | {g['method']} | {f(g['seconds'], '.2f')} | "
+              f"{f(g['objective'], '.10g')} | {f(g['rel_to_cvxpy'], '.1e')} | {f(g['rel_to_best'], '.1e')} | "
+              f"{g['note']} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
