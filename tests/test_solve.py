@@ -11,7 +11,7 @@ from cvxrelu.model import Dataset, Model, objective
 from cvxrelu.program import solve_convex_program
 from cvxrelu.solve import solve
 
-from _opt import convex_optimum
+from _opt import convex_optimum, cvxpy_program
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 
@@ -50,7 +50,8 @@ def test_exact_solve_matches_full_program_and_certifies(loss, hb, ob):
     data = Dataset(X, y)
     model = Model(beta=0.2, loss=loss, hidden_bias=hb, output_bias=ob)
     Xt = model.augment(X)
-    full = solve_convex_program(Xt, y, analyze(Xt, patterns=True).patterns, model).objective
+    # the independent cvxpy formulation of the full program over every pattern
+    full = cvxpy_program(Xt, y, analyze(Xt, patterns=True).patterns, model)
     res = solve(data, model)
     assert res.patterns == "exact"
     assert res.objective == pytest.approx(full, rel=1e-6)
@@ -58,6 +59,21 @@ def test_exact_solve_matches_full_program_and_certifies(loss, hb, ob):
     assert np.count_nonzero(res.network.alpha) <= n + 1 + (hb == "free")
     assert objective(res.network, data, model) == pytest.approx(res.objective, rel=1e-12)
     assert verify(res.network, data, model).status is Status.OPTIMAL
+
+
+def test_example1_solve_matches_the_paper_and_certifies():
+    """Paper 000, Example 1 (section 3.1): X = [[1,0],[0,1],[1,1]], y = [1,0,0], beta = 0.1."""
+    X, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 0.0, 0.0])
+    data, model = Dataset(X, y), Model(beta=0.1)
+    res = solve(data, model)
+    P = analyze(X, patterns=True).patterns
+    assert res.objective == pytest.approx(cvxpy_program(X, y, P, model), rel=1e-6)
+    # the optimal network is one neuron, the paper's block w5 = (0.86, -0.79) (rounded)
+    net = res.network
+    assert np.count_nonzero(net.alpha) == 1
+    j = int(np.flatnonzero(net.alpha)[0])
+    np.testing.assert_allclose(net.U[:, j] * abs(net.alpha[j]), [0.86, -0.79], atol=6e-3)
+    assert verify(net, data, model).status is Status.OPTIMAL
 
 
 @pytest.mark.parametrize("separable", [True, False])
@@ -69,7 +85,7 @@ def test_logistic_separable_and_not(separable):
     data = Dataset(X, y)
     model = Model(beta=0.1, loss="logistic", hidden_bias="penalized")
     Xt = model.augment(X)
-    full = solve_convex_program(Xt, y, analyze(Xt, patterns=True).patterns, model).objective
+    full = cvxpy_program(Xt, y, analyze(Xt, patterns=True).patterns, model)
     res = solve(data, model)
     assert res.objective == pytest.approx(full, rel=1e-6)
     cert = verify(res.network, data, model)

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from cvxrelu.errors import InputError
 from cvxrelu.model import Dataset, Model, Network, objective, penalty, predict, scaled
-from cvxrelu.solve import caratheodory_reduce, set_width
+from cvxrelu.solve import caratheodory_reduce, set_width, solve
 
 
 @settings(max_examples=30, deadline=None)
@@ -39,3 +39,36 @@ def test_width_pads_and_splits_without_changing_the_objective():
         assert objective(w, data, model) == pytest.approx(objective(net, data, model), rel=1e-12)
     with pytest.raises(InputError, match="too small"):
         set_width(net, 1, model)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), m=st.integers(1, 6), scale=st.floats(1e-9, 1e-5))
+def test_pruning_never_raises_the_objective(seed, m, scale):
+    from cvxrelu.solve import prune_tiny_neurons
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((12, 2))
+    y = rng.standard_normal(12)
+    data, model = Dataset(X, y), Model(beta=0.3)
+    U = rng.standard_normal((2, m))
+    alpha = rng.standard_normal(m)
+    alpha[0] *= scale  # a tiny neuron among ordinary ones
+    net = Network(U=U, alpha=alpha)
+    pruned = prune_tiny_neurons(net, data, model)
+    assert objective(pruned, data, model) <= objective(net, data, model)
+    assert pruned.n_neurons <= net.n_neurons
+
+
+def test_pruning_removes_a_spurious_neuron_from_an_optimum():
+    from cvxrelu.solve import prune_tiny_neurons
+
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([1.0, 0.0, 0.0])
+    data, model = Dataset(X, y), Model(beta=0.1)
+    best = solve(data, model).network
+    # a 1e-8-sized neuron on a cone whose dual constraint is slack at the optimum
+    spur = Network(U=np.hstack([best.U, [[1e-4], [1e-4]]]), alpha=np.append(best.alpha, 1e-4))
+    assert objective(spur, data, model) > objective(best, data, model)
+    pruned = prune_tiny_neurons(spur, data, model)
+    assert pruned.n_neurons == best.n_neurons
+    assert objective(pruned, data, model) == pytest.approx(objective(best, data, model), rel=1e-12)
