@@ -95,6 +95,18 @@ class IPMResult:
     z_soc: np.ndarray
     info: dict
 
+    @property
+    def support(self) -> np.ndarray:
+        """(2p,) bool: blocks read as non-zero, by strict complementarity of their cone pair.
+
+        A non-zero block has t_b of the order of the largest and a dual slack
+        (z_0 - ||z_1||) / beta near 0; a zero block the reverse. Non-zero iff
+        t_b / max t > (z_0 - ||z_1||) / z_0.
+        """
+        tau = self.t / max(float(np.max(self.t, initial=0.0)), 1e-300)
+        rho = (self.z_soc[:, 0] - np.linalg.norm(self.z_soc[:, 1:], axis=1)) / np.maximum(self.z_soc[:, 0], 1e-300)
+        return tau > rho
+
 
 # ------------------------------------------------------------------------ second-order cones
 # A batch of m cones of one dimension k is an (m, k) array; column 0 is the "t" part.
