@@ -248,9 +248,11 @@ def solve_program(
 
 
 #: The polish holds row k of a non-zero block at zero when (A w)_k <= POLISH_ACTIVE ||xt_k|| ||w||.
-POLISH_ACTIVE = 1e-6
+POLISH_ACTIVE = 1e-9
 #: Polish only when the support has at most this many free coordinates (dense Newton).
 POLISH_MAX_DIM = 4000
+#: Rounds of the polish (a violated row joins the active set between rounds).
+POLISH_ROUNDS = 4
 #: Newton iterations of the polish, and its stopping rule on the relative decrease.
 POLISH_ITERS = 50
 POLISH_TOL = 1e-15
@@ -261,52 +263,78 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
 
     Interior-point solutions are accurate to the solver's tolerance in the objective, hence only
     to about its square root in the predictions and in the dual point lam = yhat - y that verify
-    starts from (docs/benchmarks.md). On the face the solution identifies (its non-zero blocks,
-    each held to the null space of its active rows A_act w = 0) the program is smooth:
+    starts from. On the face the solution identifies (its non-zero blocks, each held to the null
+    space of its active rows A_act w = 0) the program is smooth:
 
         min_v  1/2 ||sum_b sg_b D_b Xt Z_b v_b + c - y||^2 + beta sum_b N(Z_b v_b) [+ h_c/2 c^2],
 
-    and Newton's method with a backtracking line search converges quadratically. The result is
-    returned only when every block stays in its cone, no block collapses, and the program's
-    objective did not rise; otherwise None (the caller keeps the solver's answer).
+    and Newton's method with a backtracking line search converges quadratically. A row that the
+    refined point violates joins its block's active set and the face is solved again (at most
+    POLISH_ROUNDS times). The result is returned only when every block stays in its cone, no
+    block collapses and the program's objective did not rise; otherwise None (the caller keeps
+    the solver's answer).
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
     p = S.shape[0]
-    blocks = [(i, 1.0, W[i]) for i in range(p)] + [(i, -1.0, V[i]) for i in range(p)]
-    N = np.array([float(model.neuron_norm(w[:, None])[0]) for _, _, w in blocks])
-    full = np.linalg.norm(np.vstack([W, V]), axis=1)
+    U = np.vstack([W, V])
+    full = np.linalg.norm(U, axis=1)
     sup = support if support is not None else full > 1e-7 * max(float(full.max(initial=0.0)), 1e-300)
-    sup = np.asarray(sup, dtype=bool) & (full > 0)
-    if not sup.any():
+    sup = np.flatnonzero(np.asarray(sup, dtype=bool) & (full > 0))
+    if sup.size == 0:
         return None
-    if np.any(N[sup] <= 1e-12 * float(N.max())):
+    N = model.neuron_norm(U[sup].T)
+    if np.any(N <= 1e-12 * float(N.max())):
         return None  # a pure-bias block (free hidden bias): N is not smooth there
     xn = np.linalg.norm(Xt, axis=1)
+    A = {int(b): (2.0 * S[b % p] - 1.0)[:, None] * Xt for b in sup}
+    act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
+    for _ in range(POLISH_ROUNDS):
+        out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act)
+        if out is None:
+            return None
+        U2, c2 = out
+        violated = False
+        for b in sup:
+            bad = A[b] @ U2[b] < -1e-12 * xn * np.linalg.norm(U2[b])
+            if bad.any():
+                if np.all(act[b][bad]):
+                    return None
+                act[b] |= bad
+                violated = True
+        if not violated:
+            W2, V2 = U2[:p], U2[p:]
+            if convex_objective(Xt, y, S, W2, V2, c2, model) > convex_objective(Xt, y, S, W, V, c, model):
+                return None
+            return W2, V2, c2
+    return None
+
+
+def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
+    """Newton's method for the face program of :func:`polish_squared`; (U, c) or None."""
+    n, dt = Xt.shape
+    p = S.shape[0]
     E = np.eye(dt)[: dt - 1] if model.hidden_bias == "free" else np.eye(dt)
-    cols, Bs, Zs, vs, idx = [], [], [], [], []
-    for b in np.flatnonzero(sup):
-        i, sg, w = blocks[b]
-        A = (2.0 * S[i] - 1.0)[:, None] * Xt
-        act = np.flatnonzero(A @ w <= POLISH_ACTIVE * xn * np.linalg.norm(w))
-        if act.size:
-            _, sv, vt = np.linalg.svd(A[act], full_matrices=True)
-            rank = int(np.sum(sv > 1e-9 * sv[0])) if sv.size else 0
+    cols, Bs, Zs, vs = [], [], [], []
+    for b in sup:
+        Aa = A[b][act[b]]
+        if Aa.shape[0]:
+            _, sv, vt = np.linalg.svd(Aa, full_matrices=True)
+            rank = int(np.sum(sv > 1e-9 * sv[0]))
             Z = vt[rank:].T
         else:
             Z = np.eye(dt)
         if Z.shape[1] == 0:
             return None
-        cols.append(sg * (S[i][:, None] * (Xt @ Z)))
+        sg = 1.0 if b < p else -1.0
+        cols.append(sg * (S[b % p][:, None] * (Xt @ Z)))
         Bs.append(E @ Z)
         Zs.append(Z)
-        vs.append(Z.T @ w)
-        idx.append(b)
+        vs.append(Z.T @ U[b])
     sizes = [Z.shape[1] for Z in Zs]
-    K = sum(sizes)
     has_c = model.effective_output_bias != "none"
     h_c = model.beta if model.effective_output_bias == "penalized" else 0.0
-    if K + has_c > POLISH_MAX_DIM:
+    if sum(sizes) + has_c > POLISH_MAX_DIM:
         return None
     G = np.hstack(cols + ([np.ones((n, 1))] if has_c else []))
     x = np.concatenate(vs + ([np.array([c if c is not None else 0.0])] if has_c else []))
@@ -319,8 +347,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
                                               for j, B in enumerate(Bs))
         return val + (0.5 * h_c * x[-1] ** 2 if has_c else 0.0)
 
-    GtG = G.T @ G
-    Gty = G.T @ y
+    GtG, Gty = G.T @ G, G.T @ y
     f = F(x)
     norms0 = [float(np.linalg.norm(B @ x[offs[j]:offs[j + 1]])) for j, B in enumerate(Bs)]
     for _ in range(POLISH_ITERS):
@@ -357,18 +384,10 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
         x, f_old, f = x + a * step, f, fn
         if f_old - f <= POLISH_TOL * max(1.0, abs(f)):
             break
-    W2, V2 = np.zeros_like(W), np.zeros_like(V)
-    for j, b in enumerate(idx):
-        i, sg, _ = blocks[b]
-        w = Zs[j] @ x[offs[j]:offs[j + 1]]
-        A = (2.0 * S[i] - 1.0)[:, None] * Xt
-        if np.any(A @ w < -1e-12 * xn * np.linalg.norm(w)):
-            return None  # left its cone: an inactive row was active after all
-        (W2 if sg > 0 else V2)[i] = w
-    c2 = float(x[-1]) if has_c else None
-    if convex_objective(Xt, y, S, W2, V2, c2, model) > convex_objective(Xt, y, S, W, V, c, model):
-        return None
-    return W2, V2, c2
+    U2 = np.zeros_like(U)
+    for j, b in enumerate(sup):
+        U2[b] = Zs[j] @ x[offs[j]:offs[j + 1]]
+    return U2, (float(x[-1]) if has_c else None)
 
 
 def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:

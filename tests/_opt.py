@@ -11,13 +11,22 @@ from make_fixtures import convex_optimum  # noqa: E402,F401
 
 
 def cvxpy_program(Xt, y, P, model):
-    """The convex program of MATH.md section 2 written directly in cvxpy (test oracle)."""
+    """The convex program of MATH.md section 2 written directly in cvxpy (test oracle).
+
+    One cvxpy variable per block and plain sums, so that it is independent of the package's
+    conic assembly and of its interior-point method.
+    """
     p, n = P.shape
     dt = Xt.shape[1]
-    W, V = cp.Variable((p, dt)), cp.Variable((p, dt))
-    D = P.T.astype(float)
-    S = 2 * D - 1
-    pred = cp.sum(cp.multiply(D, Xt @ (W - V).T), axis=1)
+    k = dt - 1 if model.hidden_bias == "free" else dt
+    pred, pen, cons = 0, 0, []
+    for i in range(p):
+        D = P[i].astype(float)
+        A = (2 * D - 1)[:, None] * Xt
+        w, v = cp.Variable(dt), cp.Variable(dt)
+        pred = pred + cp.multiply(D, Xt @ (w - v))
+        pen = pen + cp.norm(w[:k], 2) + cp.norm(v[:k], 2)
+        cons += [A @ w >= 0, A @ v >= 0]
     extra = 0
     cmode = model.effective_output_bias
     if cmode != "none":
@@ -29,9 +38,6 @@ def cvxpy_program(Xt, y, P, model):
         loss = 0.5 * cp.sum_squares(pred - y)
     else:
         loss = cp.sum(cp.logistic(-cp.multiply(y, pred)))
-    k = dt - 1 if model.hidden_bias == "free" else dt
-    pen = cp.sum(cp.norm(W[:, :k], 2, axis=1)) + cp.sum(cp.norm(V[:, :k], 2, axis=1))
-    prob = cp.Problem(cp.Minimize(loss + model.beta * pen + extra),
-                      [cp.multiply(S, Xt @ W.T) >= 0, cp.multiply(S, Xt @ V.T) >= 0])
+    prob = cp.Problem(cp.Minimize(loss + model.beta * pen + extra), cons)
     prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     return prob.value
