@@ -251,8 +251,9 @@ def solve_program(
 POLISH_ACTIVE = 1e-9
 #: Polish only when the support has at most this many free coordinates (dense Newton).
 POLISH_MAX_DIM = 4000
-#: Rounds of the polish (a violated row joins the active set between rounds).
-POLISH_ROUNDS = 4
+#: Rounds of the polish (between rounds a violated row joins its block's active set, and a
+#: block that collapses or turns around leaves the support).
+POLISH_ROUNDS = 8
 #: Newton iterations of the polish, and its stopping rule on the relative decrease.
 POLISH_ITERS = 50
 POLISH_TOL = 1e-15
@@ -286,6 +287,26 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
     N = model.neuron_norm(U[sup].T)
     if np.any(N <= 1e-12 * float(N.max())):
         return None  # a pure-bias block (free hidden bias): N is not smooth there
+    # Blocks of one sign with parallel directions lie on a face shared by their cells (in 1-D
+    # the optimal kinks sit at data points, Cor. 3.2): their sum lies in every one of those
+    # cones and predicts the same, with the same penalty. Merge them, or the split between
+    # them is a singular, non-smooth direction for Newton.
+    U = U.copy()
+    unit = U[sup] / full[sup][:, None]
+    merged_into = {}
+    for a_pos, a in enumerate(sup):
+        if a in merged_into:
+            continue
+        for b_pos in range(a_pos + 1, sup.size):
+            b = sup[b_pos]
+            if b in merged_into or (a < p) != (b < p):
+                continue
+            if float(unit[a_pos] @ unit[b_pos]) >= 1 - 1e-12:
+                U[a] += U[b]
+                U[b] = 0.0
+                merged_into[b] = a
+    sup = np.array([b for b in sup if b not in merged_into], dtype=int)
+    full = np.linalg.norm(U, axis=1)
     xn = np.linalg.norm(Xt, axis=1)
     A = {int(b): (2.0 * S[b % p] - 1.0)[:, None] * Xt for b in sup}
     act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
@@ -293,7 +314,15 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
         out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act)
         if out is None:
             return None
-        U2, c2 = out
+        U2, c2, collapsed = out
+        # a block that shrinks to nothing or turns around wants to be zero: drop it and redo
+        if U2 is not None:
+            collapsed = set(collapsed) | {int(b) for b in sup if float(U2[b] @ U[b]) <= 0.0}
+        if collapsed:
+            sup = np.array([b for b in sup if int(b) not in collapsed], dtype=int)
+            if sup.size == 0:
+                return None
+            continue
         violated = False
         for b in sup:
             bad = A[b] @ U2[b] < -1e-12 * xn * np.linalg.norm(U2[b])
@@ -311,7 +340,11 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
 
 
 def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
-    """Newton's method for the face program of :func:`polish_squared`; (U, c) or None."""
+    """Newton's method for the face program of :func:`polish_squared`.
+
+    Returns (U, c, []) , or (None, None, [b]) when block b collapses, or None when the face has
+    no room (an empty null space) or the Newton system fails.
+    """
     n, dt = Xt.shape
     p = S.shape[0]
     E = np.eye(dt)[: dt - 1] if model.hidden_bias == "free" else np.eye(dt)
@@ -358,7 +391,7 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
             u = B @ x[sl]
             nu = float(np.linalg.norm(u))
             if nu <= 1e-10 * norms0[j]:
-                return None  # a block collapses: the face was misidentified
+                return None, None, [int(sup[j])]  # collapses: it belongs to the zero blocks
             q = u / nu
             g[sl] += beta * (B.T @ q)
             H[sl, sl] += beta * (B.T @ (np.eye(B.shape[0]) - np.outer(q, q)) @ B) / nu
@@ -387,7 +420,7 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
     U2 = np.zeros_like(U)
     for j, b in enumerate(sup):
         U2[b] = Zs[j] @ x[offs[j]:offs[j + 1]]
-    return U2, (float(x[-1]) if has_c else None)
+    return U2, (float(x[-1]) if has_c else None), []
 
 
 def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:

@@ -138,6 +138,20 @@ def prune_tiny_neurons(net: Network, data: Dataset, model: Model) -> Network:
     return Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
 
 
+def merge_cones(net: Network, data: Dataset, model: Model) -> Network:
+    """One neuron per cone (paper Prop. 1), kept only if the objective does not rise.
+
+    Blocks of different patterns can meet on a shared face (in 1-D the optimal kinks sit at data
+    points): eq. (9) then gives parallel neurons of one cone, a non-minimal network.
+    """
+    from .model import merged, scaled
+
+    mg = merged(scaled(net, model), model.augment(data.X), model)
+    if mg.n_neurons < net.n_neurons and objective(mg, data, model) <= objective(net, data, model):
+        return mg
+    return net
+
+
 def snap_kinks_1d(net: Network, X: np.ndarray, model: Model) -> Network:
     """1-D data, free hidden bias: move every kink -b/u onto a data point (Ergen & Pilanci, Cor. 3.2).
 
@@ -311,6 +325,7 @@ def solve(
             lb = dual_bound(net, data, model).lower_bound
     net = caratheodory_reduce(net, data.X, model)
     net = prune_tiny_neurons(net, data, model)
+    net = merge_cones(net, data, model)
     net = snap_kinks_1d(net, data.X, model)
     net = set_width(net, width, model)
     L = objective(net, data, model)
