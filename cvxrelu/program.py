@@ -253,7 +253,9 @@ POLISH_ACTIVE = 1e-9
 POLISH_MAX_DIM = 4000
 #: Rounds of the polish (between rounds a violated row joins its block's active set, and a
 #: block that collapses or turns around leaves the support).
-POLISH_ROUNDS = 8
+POLISH_ROUNDS = 30
+#: A zero block that joins the support starts at this size relative to the largest block.
+POLISH_NEW_BLOCK = 1e-3
 #: Newton iterations of the polish, and its stopping rule on the relative decrease.
 POLISH_ITERS = 50
 POLISH_TOL = 1e-15
@@ -279,6 +281,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
     n, dt = Xt.shape
     p = S.shape[0]
     U = np.vstack([W, V])
+    c0 = c
     full = np.linalg.norm(U, axis=1)
     sup = support if support is not None else full > 1e-7 * max(float(full.max(initial=0.0)), 1e-300)
     sup = np.flatnonzero(np.asarray(sup, dtype=bool) & (full > 0))
@@ -331,12 +334,95 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
                     return None
                 act[b] |= bad
                 violated = True
-        if not violated:
-            W2, V2 = U2[:p], U2[p:]
-            if convex_objective(Xt, y, S, W2, V2, c2, model) > convex_objective(Xt, y, S, W, V, c, model):
-                return None
-            return W2, V2, c2
+        if violated:
+            continue
+        # an active row whose multiplier has the wrong sign holds its block against the optimum:
+        # release it (g_b + beta dN(w_b) = A_act' mu needs mu >= 0)
+        released = _wrong_sign_rows(Xt, y, S, U2, c2, model, sup, A, act)
+        if released:
+            for b, rows in released:
+                act[b][rows] = False
+            U, c = U2.copy(), c2
+            continue
+        if model.hidden_bias != "free":
+            # a zero block whose dual constraint the refined point violates joins the support
+            # along its steepest feasible direction (the face was identified one block short)
+            new = _violated_zero_blocks(Xt, y, S, U2, c2, model, sup)
+            if new:
+                U, c = U2.copy(), c2
+                scale = float(np.max(np.linalg.norm(U2[sup], axis=1)))
+                for b, dvec, rows in new:
+                    U[b] = POLISH_NEW_BLOCK * scale * dvec
+                    A[b] = (2.0 * S[b % p] - 1.0)[:, None] * Xt
+                    act[b] = rows
+                sup = np.concatenate([sup, [b for b, _, _ in new]]).astype(int)
+                continue
+        W2, V2 = U2[:p], U2[p:]
+        if convex_objective(Xt, y, S, W2, V2, c2, model) > convex_objective(Xt, y, S, W, V, c0, model):
+            return None
+        return W2, V2, c2
     return None
+
+
+def _wrong_sign_rows(Xt, y, S, U, c, model: Model, sup, A, act, tol: float = 1e-9):
+    """[(b, rows)]: active rows of support blocks whose Lagrange multipliers are negative.
+
+    On its face, block b satisfies g_b + beta dN(w_b) = A_act' mu (least squares); a row with
+    mu_k < -tol * max|mu| should not be held at zero.
+    """
+    p = S.shape[0]
+    W, V = U[:p], U[p:]
+    lam = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0) - y
+    G = (S * lam[None, :]) @ Xt
+    dt = Xt.shape[1]
+    out = []
+    for b in sup:
+        rows = np.flatnonzero(act[b])
+        if rows.size == 0:
+            continue
+        g = G[b % p] * (1.0 if b < p else -1.0)
+        w = U[b].copy()
+        if model.hidden_bias == "free":
+            w[dt - 1] = 0.0
+        r = g + model.beta * w / max(float(np.linalg.norm(w)), 1e-300)
+        mu, *_ = np.linalg.lstsq(A[b][rows].T, r, rcond=None)
+        bad = mu < -tol * max(float(np.max(np.abs(mu))), 1e-300)
+        if bad.any():
+            out.append((int(b), rows[bad]))
+    return out
+
+
+def _violated_zero_blocks(Xt, y, S, U, c, model: Model, sup, tol: float = 1e-9, limit: int = 16):
+    """Zero blocks whose dual constraint is violated at (U, c), most violated first.
+
+    Block b (pattern D, sign sg) has gradient g = sg Xt' D lam; its steepest feasible direction is
+    the projection of -g onto its cone, d = A'zeta* - g with zeta* = argmin_{zeta >= 0}
+    ||A'zeta - g|| (NNLS); the constraint ||d|| <= beta is violated when ||d|| > beta (1 + tol).
+    Returns [(b, d / ||d||, rows held at zero)] for at most ``limit`` blocks.
+    """
+    from scipy.optimize import nnls
+
+    p = S.shape[0]
+    W, V = U[:p], U[p:]
+    lam = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0) - y
+    G = (S * lam[None, :]) @ Xt
+    grads = np.vstack([G, -G])
+    gn = np.linalg.norm(grads, axis=1)
+    inside = np.zeros(2 * p, dtype=bool)
+    inside[np.asarray(sup, dtype=int)] = True
+    cand = [b for b in np.argsort(-gn) if not inside[b] and gn[b] > model.beta * (1 + tol)]
+    out = []
+    xn = np.linalg.norm(Xt, axis=1)
+    for b in cand:
+        A = (2.0 * S[b % p] - 1.0)[:, None] * Xt
+        zeta, _ = nnls(A.T, grads[b], maxiter=50 * Xt.shape[1] + 100)
+        d = A.T @ zeta - grads[b]
+        nd = float(np.linalg.norm(d))
+        if nd > model.beta * (1 + tol):
+            rows = (zeta > 0) | (A @ d <= POLISH_ACTIVE * xn * nd)
+            out.append((int(b), d / nd, rows, nd))
+    out.sort(key=lambda r: -r[3])
+    return [(b, dvec, rows) for b, dvec, rows, _ in out[:limit]]
 
 
 def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):

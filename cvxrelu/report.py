@@ -70,9 +70,26 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("objective", _fmt(d.get("objective")))
-    t.add_row("lower bound", _fmt(d.get("lower_bound")) + ("" if d.get("lower_bound") is not None else
-              " (not certified: the patterns cannot all be priced)"))
-    t.add_row("relative gap", _fmt(d.get("relative_gap"), ".3e"))
+    if d.get("lower_bound") is not None:
+        t.add_row("lower bound", f"{_fmt(d.get('lower_bound'))}  (certified over every pattern)")
+        t.add_row("relative gap", _fmt(d.get("relative_gap"), ".3e"))
+    else:
+        t.add_row("lower bound", "- (not certified: the patterns cannot all be priced)")
+    if d.get("why_sampled"):
+        t.add_row("patterns", d["why_sampled"])
+    sp = d.get("sampled_program")
+    if sp:
+        t.add_row("sampled program", f"{sp.get('patterns')} patterns from {sp.get('source')}: objective "
+                  f"{_fmt(sp.get('objective'))} in {sp.get('seconds', 0):.2f} s")
+    ps = d.get("pattern_search")
+    if ps:
+        src = ps.get("sources") or {}
+        t.add_row("pattern search", f"{ps.get('rounds')} rounds ({ps.get('stopped')}): "
+                  f"{src.get('gradient', 0)} patterns from gradient warm starts, {src.get('dual_search', 0)} "
+                  f"from dual-guided search, {ps.get('seconds', 0):.2f} s")
+    if d.get("sample_dual_ratio") is not None:
+        t.add_row("optimal over its patterns", f"max dual constraint / beta = {d['sample_dual_ratio']:.8f} "
+                  "(<= 1 up to the solver tolerance)")
     t.add_row("neurons", f"{d.get('neurons')} non-zero (width {d.get('width')})")
     s = d.get("solver") or {}
     t.add_row("solver", f"{s.get('solver', '-')} {s.get('version', '')} status {s.get('status', '-')}, "
