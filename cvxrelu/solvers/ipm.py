@@ -78,6 +78,8 @@ CC_LO, CC_HI = 0.1, 10.0
 #: Iterative refinement of each Newton direction on the full (unreduced) KKT system.
 REFINE_STEPS = 10
 REFINE_TOL = 1e-11
+#: ... looser for the predictor and the centrality correctors, which only shape the step.
+REFINE_TOL_AUX = 1e-6
 
 
 def _norm(parts) -> float:
@@ -469,14 +471,19 @@ class _Newton:
                 b[5] - self.lam_lp * (self.w_lp * dz_lp + ds_lp / self.w_lp),
                 b[6] - _jordan(self.lam_soc, sc.apply(dz_soc) + sc.apply_inv(ds_soc))]
 
-    def solve(self, b):
+    def solve(self, b, tol: float | None = None):
         """A refined direction [dU, dt, dc, ds_lp, ds_soc, dz_lp, dz_soc] for the right-hand side b."""
-        d = self._direction(b)
+        return self.refine(b, self._direction(b), tol)
+
+    def refine(self, b, d, tol: float | None = None):
+        """Iterative refinement of d on the full system until its residual is below
+        tol (1 + ||b||) (REFINE_TOL by default) or stops contracting."""
+        tol = REFINE_TOL if tol is None else tol
         bnorm = _norm(b)
         e = self._residual(b, d)
         enorm = _norm(e)
         for _ in range(REFINE_STEPS):
-            if enorm <= REFINE_TOL * (1.0 + bnorm):
+            if enorm <= tol * (1.0 + bnorm):
                 break
             d2 = [di + ci for di, ci in zip(d, self._direction(e))]
             e2 = self._residual(b, d2)
@@ -595,7 +602,7 @@ def solve_ipm(
             lam_lp, lam_soc = nt.lam_lp, nt.lam_soc
             base = [-rxU, -rxt, -rxc, -rz_lp, -rz_soc]
             # predictor (affine scaling): rs = -lam o lam
-            aff = nt.solve(base + [-lam_lp * lam_lp, -_jordan(lam_soc, lam_soc)])
+            aff = nt.solve(base + [-lam_lp * lam_lp, -_jordan(lam_soc, lam_soc)], tol=REFINE_TOL_AUX)
             a_aff = min(1.0, nt.max_step(aff))
             sigma = (1.0 - a_aff) ** 3
             # corrector: rs = -lam o lam + sigma mu e - (W^-1 ds_a) o (W dz_a)
@@ -604,6 +611,7 @@ def solve_ipm(
             rs_soc[:, 0] += sigma * mu
             d = nt.solve(base + [rs_lp, rs_soc])
             alpha = min(1.0, STEP_FRACTION * nt.max_step(d))
+            rs_total = rs_lp
             # Gondzio's centrality correctors: with 2pn LP pairs some pair always blocks the
             # step; push the outlying products of a longer trial step back into
             # [CC_LO, CC_HI] sigma mu, and keep the corrected direction if it goes further
@@ -616,13 +624,16 @@ def solve_ipm(
                 r = np.clip(v, CC_LO * mu_t, CC_HI * mu_t) - v
                 np.maximum(r, -CC_HI * mu_t, out=r)
                 zero = [np.zeros_like(rxU), np.zeros_like(rxt), 0.0, np.zeros_like(rz_lp), np.zeros_like(rz_soc)]
-                cd = nt.solve(zero + [r, np.zeros_like(rs_soc)])
+                cd = nt.solve(zero + [r, np.zeros_like(rs_soc)], tol=REFINE_TOL_AUX)
                 d2 = [a + b for a, b in zip(d, cd)]
                 a2 = min(1.0, STEP_FRACTION * nt.max_step(d2))
                 if a2 < alpha + CC_GAIN * CC_DELTA:
                     break
-                d, alpha = d2, a2
+                d, alpha, rs_total = d2, a2, rs_total + r
                 correctors += 1
+            if rs_total is not rs_lp:  # the correctors were solved loosely: refine the sum
+                d = nt.refine(base + [rs_total, rs_soc], d)
+                alpha = min(1.0, STEP_FRACTION * nt.max_step(d))
             U, t, c = U + alpha * d[0], t + alpha * d[1], c + alpha * d[2]
             s_lp, s_soc = s_lp + alpha * d[3], s_soc + alpha * d[4]
             z_lp, z_soc = z_lp + alpha * d[5], z_soc + alpha * d[6]
