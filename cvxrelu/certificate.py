@@ -49,7 +49,7 @@ from .model import (
 #: Default relative gap tolerance (CONTRACT.md).
 DEFAULT_TOL = 1e-6
 #: A non-zero block is complementary-slack on row k when (A w)_k <= ACTIVE_TOL * ||xt_k|| N(w).
-ACTIVE_TOL = 1e-9
+ACTIVE_TOL = 1e-6
 
 
 class Status(str, Enum):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrangements import estimate_cells, sample_patterns, MAX_CELLS
-from .errors import InputError, TooLargeError
+from .errors import InputError
 from .model import Dataset, Model, Network, objective, predict
 
 #: Blocks with N(w) <= BLOCK_TOL * max N are read as zero when forming the network (eq. 9).
