@@ -211,6 +211,9 @@ def solve_convex_program(
 
 
 SOLVERS = ("auto", "ipm", "clarabel", "first-order")
+#: ``auto`` leaves the interior-point methods when their dense coupling block (Woodbury n x n, or
+#: Gram p dt x p dt) would exceed this size: 25 000^2 float64 is 5 GB, its factorization hours.
+IPM_MAX_COUPLING = 25_000
 
 
 def solve_program(
@@ -221,13 +224,17 @@ def solve_program(
     ``ipm``: the structure-exploiting interior-point method of solvers/ipm.py (squared loss);
     ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
     ``first-order``: the augmented-Lagrangian method of first_order.py;
-    ``auto``: ``ipm`` for the squared loss (Clarabel if it fails), Clarabel for the logistic loss.
+    ``auto``: ``ipm`` for the squared loss (Clarabel if it fails), Clarabel for the logistic loss,
+    and ``first-order`` when the interior-point method's dense coupling matrix would have more
+    than IPM_MAX_COUPLING rows (min(n, p dt); memory grows with its square).
     """
     from .errors import InputError, SolverError
 
     if solver not in SOLVERS:
         raise InputError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     S = np.asarray(patterns, dtype=bool)
+    if solver == "auto" and min(S.shape[1], S.shape[0] * np.shape(Xt)[1]) > IPM_MAX_COUPLING:
+        solver = "first-order"
     if solver == "first-order":
         from .first_order import solve_first_order
 
