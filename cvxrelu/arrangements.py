@@ -7,25 +7,101 @@ Two jobs share one engine:
 * compute the **dual constraint value** M(nu) = max_{||u|| <= 1} |nu^T (Xt u)_+|
   (MATH.md section 5) exactly over all cells, with an a-priori floating-point error bound.
 
-The engine (``_explore``) rests on two facts about a central arrangement in a subspace S:
+The mathematics
+---------------
+The engine rests on two facts about a central arrangement in a subspace S:
 
 1. every cell has a facet on some hyperplane H_k, and the cells that touch H_k from either
    side are the lifts of the cells of the restricted arrangement in S ∩ H_k; so the cells of
    S are the union over k of those lifts (each cell appears once per facet);
 2. on a cell the function f(u) = nu^T (Xt u)_+ is linear, u -> h^T u; its maximum over the
-   unit sphere of the cell is ||h|| when h/||h|| lies in the cell, and otherwise lies on the
-   cell's boundary, i.e. on some H_k.  Hence max_S f = max(max_k max_{S ∩ H_k} f, interior
-   candidates), and a candidate h/||h|| is valid exactly when f(h/||h||) = ||h||.
+   unit sphere of the cell is ||P_S h|| when P_S h lies in the cell, and otherwise lies on the
+   cell's boundary, i.e. on some S ∩ H_k.  Hence max_S f = max(max_k max_{S ∩ H_k} f, interior
+   candidates), and a candidate z = P_S h/||P_S h|| is valid exactly when f(z) = ||P_S h||.
 
-The recursion stops at dimension 2, where the hyperplanes are lines through the origin and
-an angular sweep visits every cell in order with an O(1) update per crossing, and at
-dimension 1. Cost: about n^(r-2) sweeps of O(n log n) each for rank r, plus the cells' interior
-candidates that survive a norm filter.
+Applied recursively, the subspaces met are the **flats** of the arrangement (intersections of
+hyperplanes). A flat F is identified by its **key**, the set of (original) rows whose
+hyperplanes contain it; its rows are the others. Every flat of dimension 2 is solved by an
+exact angular sweep (the hyperplanes are lines through the origin; the sweep visits every cell
+in order with an O(1) update per crossing and maximizes f on each arc exactly).
 
-Degeneracy (duplicate, parallel, zero or rank-deficient rows) is handled by explicit
-tolerances (below). Their effect on M is bounded and added to the reported error bound;
-for enumeration they decide ties, which is exact for data whose genuine distinctions are
-larger than the tolerances (integer and float data of ordinary size).
+The engine: each flat once
+--------------------------
+A flat of codimension c is reached along every ordering of its c hyperplanes, so a plain
+recursion does about m!/(m-r)! 2^r work for m rows of rank r, however few cells there are
+(9 x 11 Gaussian data, rank 9, 512 cells: out of memory). The engine (``_Engine``) instead
+works on the lattice of flats:
+
+* **discovery** (``_discover``): a depth-first walk from the whole space that creates each
+  flat of dimension >= 3 once (looked up by key), with its row groups (rows whose hyperplanes
+  coincide in the flat, PARALLEL_TOL; a child's key is its parent's key plus the group, so
+  parallel and duplicate rows are identified the same way on every path) and an orthonormal
+  basis (Householder complements of the group normals, in the coordinates of the row space of
+  Xt, taken from the first path that reaches the flat), and counts the distinct parents of
+  every flat (``indeg``);
+* **cells** (``_cells_of``): the cells of a flat are the lifts of its children's cells (fact
+  1); they are computed once, handed to each of the ``indeg`` parents and then dropped.
+  From rank DEDUP_RANK on (and whenever patterns are wanted) the engine carries each cell's
+  sign vector and keeps one copy per cell in every list it hands on, so that copies (one per
+  facet) do not multiply level after level. Flats of dimension 2 are swept, all the children
+  of one 3-dimensional flat in one vectorized batch; the top level's lifts are consumed as
+  they come (patterns, candidates) and never stored.
+
+Everything a flat hands to its parents is coordinate-free: a cell's sign vector (bits over the
+original rows), its gradient h = sum_{l active} nu_l q_l in the coordinates of the row space
+(q_l = row l there), and the original indices of a few rows with known sign on the cell (for a
+cheap necessary test of interior candidates). A parent lifts a child's cell by adding the rows
+of the group it restricted along (those active on the chosen side) to the sign vector and the
+gradient, and the group's first row to the rows of known sign. The interior candidate of a
+cell of a flat with basis B is z = B B^T h/||B^T h||; candidates are kept only when ||B^T h||
+exceeds the best value of |f| attained so far (a warm start, ``_warm_start``, makes that value
+close to M from the beginning) and pass the cheap test, and are checked in batches, largest
+first, against all rows (``_flush``).
+
+Cost: in general position with m rows of rank r, a flat of dimension s >= 3 costs the lifting
+of its children's cells, 2 (m-c) cover(m-c-1, s-1) entries (c = r - s), every flat of dimension
+2 is swept once per parent (r - 2 times), and the number of flats of codimension c is C(m, c).
+The total is a small factor (about 2^(r-1)) times the number of cells; ``estimate_work`` turns
+it into seconds and bytes that ``analyze`` checks before starting (``refusal``).
+
+Soundness of M_error
+--------------------
+M(nu) must never be underestimated by more than the reported ``M_error``. In exact arithmetic
+the engine returns max |f| over the unit sphere of the row space exactly: a maximizer u* lies
+in the relative interior of a cell of the lowest-dimensional flat F containing it (the whole
+space or a flat); if dim F >= 3 that cell is in F's cell list (complete by fact 1, by
+induction from the sweeps up) and u* is its interior candidate; if dim F <= 2, u* lies on the
+closed arc of some sweep, where the maximum is computed exactly. Sharing does not change this:
+each flat's list is the same complete list whichever parent asks for it (each flat is
+explored once instead of once per path, with the same row groups on every path because groups
+are part of the key); deduplication drops only entries whose sign vectors are equal, i.e.
+copies of the same cell (same gradient in exact arithmetic; the rows of known sign kept with
+the first copy are valid for every copy); the cheap test rejects only candidates outside their
+closed cell, whose maximum then lies on a hyperplane, i.e. on a child flat; and candidates are
+skipped only when their norm is at most a value of |f| actually attained at some point (the
+warm start's, the sweeps', accepted candidates'), so a skipped candidate cannot raise the max.
+In floating point, the error terms are:
+
+* rounding (``margin``): a gradient is a sum of at most 3m + r terms nu_l q_l (the sweep's
+  running sum adds and removes each row once, lifting adds each row's group once), its
+  projection and norm are r-term dot products through bases built by at most r Householder
+  steps, f(z) is an m-term sum over all rows (rows of the flat's key vanish on it up to the
+  basis' rounding), and f(-z) = f(z) - (Q^T nu)^T z adds an r-term product; each is bounded by
+  (number of terms + O(r)) u S with S = sum_l |nu_l| ||xt_l||, and margin = 32 (4m + 4r + 8)
+  (r + 1) u S dominates their sum. A candidate is accepted when f(z) >= ||B^T h|| - margin,
+  so an accepted value exceeds an attained one by at most margin, and a true interior
+  maximum is never rejected;
+* decisions by tolerance: rows merged as parallel (sine <= PARALLEL_TOL), arcs shorter than
+  ANGLE_TOL dropped, rows whose projection on the row space is below RANK_TOL times the
+  largest singular value treated as zero. A misjudged merge or a dropped arc hides a sliver of
+  angular width <= tolerance on which f moves by at most S times the width, counted four times
+  per tolerance; a row treated as zero changes f by at most |nu_l| ||xt_l|| (added);
+* the dropped rank: rows are projected on the r leading right singular vectors; on the unit
+  ball the rest changes f by at most sigma_{r+1} ||nu||.
+
+Degeneracy (duplicate, parallel, zero or rank-deficient rows) is handled by those explicit
+tolerances; for enumeration they decide ties, which is exact for data whose genuine
+distinctions are larger than the tolerances (integer and float data of ordinary size).
 """
 
 from __future__ import annotations
@@ -37,8 +113,8 @@ import numpy as np
 
 from .errors import TooLargeError
 
-#: A row whose projection on the current subspace is below RANK_TOL times the largest
-#: singular value of Xt is treated as zero there; singular values below it are dropped.
+#: A row whose projection on the row space is below RANK_TOL times the largest singular value
+#: of Xt is treated as zero; singular values below it are dropped.
 RANK_TOL = 1e-12
 #: Two rows define the same hyperplane of a subspace when the sine of their angle is below this.
 PARALLEL_TOL = 1e-10
@@ -46,10 +122,54 @@ PARALLEL_TOL = 1e-10
 ANGLE_TOL = 1e-12
 #: Unit roundoff.
 UNIT = 2.0**-53
-#: Refuse exact work beyond this many cells (time and memory on a 2-core, 24 GiB machine).
+#: Coarse pre-test of the parallel test (not a tolerance of the result): two rows with
+#: 1 - |cos| >= PARALLEL_PREFILTER have a sine > 1e-4, far above PARALLEL_TOL, and are not
+#: compared further; the others get the exact sine test.
+PARALLEL_PREFILTER = 1e-8
+#: Refuse exact work beyond this many cells (general-position count; also used by solve).
 MAX_CELLS = 3e7
 #: Refuse to materialize explicit patterns beyond this many pattern entries (cells * n).
 MAX_PATTERN_ENTRIES = 4e8
+#: Refuse when the engine's estimated running time (``estimate_work``) exceeds this (seconds,
+#: one core of the 2-core CI machine kind).
+MAX_SECONDS = 600.0
+#: Refuse when the engine's estimated peak memory exceeds this (bytes; the machine has 24 GiB,
+#: and the estimate counts about twice what is used).
+MAX_BYTES = 12 * 2**30
+#: Row entries (children x rows) swept in one vectorized batch (about 200 bytes each).
+SWEEP_BATCH = 2**19
+#: Without patterns, sign vectors are carried (to deduplicate the cell lists of flats) from
+#: this rank on. At rank 4 the flats of dimension 3 only feed the top level, and sorting them
+#: costs about what the copies cost (measured: n = 200, 14 s with, 10 s without).
+DEDUP_RANK = 5
+#: Starting directions and steps of the warm start (a heuristic lower bound on M, see
+#: ``_Engine._warm_start``).
+WARM_STARTS = 64
+WARM_STEPS = 8
+#: Interior candidates checked at once against all rows.
+CANDIDATE_CHUNK = 1024
+#: Deferred interior candidates are checked once this many have accumulated.
+POOL_FLUSH = 2**20
+#: Cost model of ``estimate_work``, seconds on one core of the 2-core CI machine kind: per
+#: lifted cell entry, per row entry of a 2-D sweep, per flat of dimension >= 3, per entry
+#: (cells x samples) of the pattern list. Measured on general-position data of rank 3..16
+#: (e.g. rank 3, n = 3000: 12 s measured, 13 s estimated; rank 5, n = 80: 43 s vs 59 s;
+#: 16 x 16: 80 s vs 151 s).
+COST_PER_ENTRY = 3e-7
+COST_PER_SWEPT = 3e-7
+COST_PER_FLAT = 2e-4
+COST_PER_PATTERN_ENTRY = 5e-9
+#: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
+BASE_BYTES = 80 * 2**20
+
+_WORD = np.dtype("<u8")
+#: Bit reversal of a byte.
+_REV8 = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
+#: Constants of the splitmix64 word hash in ``_unique_index`` (an optimization only).
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_TWO_PI = 2.0 * np.pi
 
 
 def cover_count(n: int, r: int) -> int:
@@ -69,12 +189,14 @@ class SphereMax:
     minus_at: np.ndarray | None = None
 
     def update(self, value: float, point: np.ndarray, sign: int) -> None:
+        """Record ``value`` of ``sign * f`` at ``point`` if it beats the current best."""
         if sign > 0 and value > self.plus:
             self.plus, self.plus_at = float(value), point
         elif sign < 0 and value > self.minus:
             self.minus, self.minus_at = float(value), point
 
     def merge(self, other: "SphereMax") -> None:
+        """Take the better of each side of ``other``."""
         if other.plus_at is not None:
             self.update(other.plus, other.plus_at, +1)
         if other.minus_at is not None:
@@ -82,16 +204,8 @@ class SphereMax:
 
     @property
     def value(self) -> float:
+        """max(max f, max -f, 0)."""
         return max(self.plus, self.minus, 0.0)
-
-
-@dataclass
-class _Ctx:
-    nu: np.ndarray | None  # weights of the rows (None: enumeration only)
-    margin: float  # validity margin of interior candidates (error scale of f)
-    progress: object | None = None
-    cells_seen: int = 0
-    candidates_checked: int = 0
 
 
 @dataclass
@@ -101,7 +215,8 @@ class ArrangementResult:
     Attributes
     ----------
     patterns : (p, n) bool or None
-        The distinct activation patterns of the full-dimensional cells (zero rows are 0).
+        The distinct activation patterns of the full-dimensional cells (zero rows are 0),
+        in lexicographic order.
     M : float or None
         Computed max_{||u||<=1} |nu^T (Xt u)_+|.
     M_error : float
@@ -110,8 +225,15 @@ class ArrangementResult:
         A unit vector where |f| is (about) M; ``argmax_sign`` says whether f or -f.
     rank : int
         Rank of Xt used (singular values above RANK_TOL * largest).
+    n_rows_used : int
+        Rows that are not zero (see RANK_TOL).
     cells_visited : int
-        Cells visited by the engine, with repetitions (one per facet).
+        Cell entries produced by the engine: swept arcs and lifted cells, with repetitions
+        (a cell of a flat is produced once per facet, each flat once).
+    candidates_checked : int
+        Interior candidates evaluated against all rows.
+    tolerances : dict
+        The tolerances used (``tolerances()``).
     """
 
     patterns: np.ndarray | None
@@ -131,6 +253,7 @@ class ArrangementResult:
 
 
 def tolerances() -> dict:
+    """The named tolerances that decide ties (reported with every certificate)."""
     return {
         "rank_tol": RANK_TOL,
         "parallel_tol": PARALLEL_TOL,
@@ -138,15 +261,143 @@ def tolerances() -> dict:
     }
 
 
-def estimate_cells(Xt: np.ndarray) -> tuple[int, int]:
-    """(rank, general-position cell count) of the arrangement of Xt's rows."""
-    Xt = np.asarray(Xt, dtype=np.float64)
-    nz = np.linalg.norm(Xt, axis=1) > 0
-    if not np.any(nz):
-        return 0, 1
-    s = np.linalg.svd(Xt[nz], compute_uv=False)
+def _rank_and_rows(Xt: np.ndarray):
+    """Row space of Xt: (rank r, singular values, V (dt, r), nonzero row indices, Q (m, r))."""
+    norms = np.linalg.norm(Xt, axis=1)
+    nz = np.flatnonzero(norms > 0)
+    if nz.size == 0:
+        return 0, np.zeros(0), np.zeros((Xt.shape[1], 0)), nz, np.zeros((0, 0))
+    _, s, Vt = np.linalg.svd(Xt[nz], full_matrices=False)
     r = int(np.sum(s > RANK_TOL * s[0]))
-    return r, cover_count(int(nz.sum()), r)
+    Vr = Vt[:r].T
+    Q = Xt[nz] @ Vr
+    # rows (numerically) outside the kept row space are zero there (RANK_TOL)
+    qn = np.linalg.norm(Q, axis=1)
+    ok = qn > RANK_TOL * s[0]
+    return r, s, Vr, nz[ok], Q[ok]
+
+
+def estimate_cells(Xt: np.ndarray) -> tuple[int, int]:
+    """(rank, general-position cell count) of the arrangement of Xt's rows.
+
+    The general-position count ``cover_count(m, r)`` of the m non-zero rows is an upper bound
+    on the number of cells of any arrangement of m hyperplanes of rank r.
+    """
+    Xt = np.asarray(Xt, dtype=np.float64)
+    r, _, _, rows, _ = _rank_and_rows(Xt)
+    if r == 0:
+        return 0, 1
+    return r, cover_count(int(rows.size), r)
+
+
+def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = None,
+                  with_nu: bool = True) -> dict:
+    """Estimated cost of the engine on m non-zero rows of rank r.
+
+    The counts are those of general position, which bound every arrangement of m hyperplanes
+    of rank r: at most C(m, c) flats of codimension c, at most cover_count(k, s) cells in a
+    flat of dimension s cut by k rows, and each flat of dimension 2 swept once per parent
+    (r - 2 parents in general position; a degenerate flat may have more parents, but then
+    the arrangement has fewer flats and cells).
+
+    Parameters
+    ----------
+    m, r : int
+        Non-zero rows and rank.
+    patterns : bool
+        Whether the explicit pattern list is wanted.
+    n : int, optional
+        Samples (columns of the pattern list); default m.
+    with_nu : bool
+        Whether M(nu) is computed (cell gradients are carried).
+
+    Returns
+    -------
+    dict
+        ``cells`` (general-position cell count), ``flats`` (flats of dimension >= 3),
+        ``entries`` (lifted cell entries), ``swept`` (row entries of the 2-D sweeps),
+        ``seconds`` (running time, from COST_PER_* measured on the 2-core CI machine kind; it
+        over-estimates by up to about 2x) and ``bytes`` (peak memory, counting every
+        shared cell list as alive at once: also an over-estimate).
+    """
+    n = m if n is None else n
+    cells = cover_count(m, r) if r > 0 else 1
+    W = (m + 63) // 64 if (patterns or r >= DEDUP_RANK) else 0
+    entry = 8 * W + (8 * r if with_nu else 0) + 5 * max(r, 2) + 16  # one cell entry, bytes
+    flats = entries = swept = memo = peak_node = 0
+    if r <= 2:
+        swept = m if r == 2 else 0
+        entries = cells
+    else:
+        for c in range(0, r - 2):
+            s, k = r - c, m - c
+            if k <= 0:
+                break
+            count = math.comb(m, c)
+            lifted = 2 * k * cover_count(k - 1, s - 1)  # lifts of the children's cells
+            flats += count
+            entries += count * lifted
+            if c >= 1:
+                peak_node = max(peak_node, lifted)
+            if c >= 2:  # shared lists, kept until their last parent is done
+                memo += count * cover_count(k, s)
+            if s == 3:
+                swept += count * k * max(k - 1, 0)
+    seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
+    nbytes = (BASE_BYTES + entry * (memo + peak_node) + 300 * flats * (1 + r)
+              + min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
+    if patterns:
+        top = 2 * m * cover_count(max(m - 1, 0), max(r - 1, 0))  # top-level lifts, kept
+        nbytes += 8 * W * min(top, 4 * POOL_FLUSH + cells) + 2 * cells * n
+        seconds += COST_PER_PATTERN_ENTRY * cells * n
+    return {"cells": cells, "flats": flats, "entries": entries, "swept": swept,
+            "seconds": seconds, "bytes": nbytes}
+
+
+def refusal(Xt: np.ndarray, *, nu: bool = True, patterns: bool = False,
+            max_cells: float = MAX_CELLS) -> str | None:
+    """Why ``analyze(Xt, ...)`` would refuse (a one-line message), or None if it would run.
+
+    Parameters
+    ----------
+    Xt : (n, dt) array
+        Augmented data.
+    nu : bool
+        Whether M(nu) is wanted.
+    patterns : bool
+        Whether the explicit pattern list is wanted.
+    max_cells : float
+        Limit on the cell count.
+    """
+    Xt = np.asarray(Xt, dtype=np.float64)
+    n = Xt.shape[0]
+    r, _, _, rows, _ = _rank_and_rows(Xt)
+    return _refusal(int(rows.size), r, n, nu=nu, patterns=patterns, max_cells=max_cells)
+
+
+def _refusal(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float) -> str | None:
+    est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu)
+    cells = est["cells"]
+    over = []
+    if cells > max_cells:
+        over.append(f"{max_cells:.3g} patterns")
+    if est["seconds"] > MAX_SECONDS:
+        over.append(f"{MAX_SECONDS:.0f} s")
+    if est["bytes"] > MAX_BYTES:
+        over.append(f"{MAX_BYTES / 2**30:.0f} GiB")
+    if over:
+        return (
+            f"exact enumeration needs about {cells:.3g} activation patterns (n={n}, rank {r}; "
+            f"estimated {est['seconds']:.2g} s and {est['bytes'] / 2**30:.2g} GiB), more than the "
+            f"limit of {' and '.join(over)}; "
+            "use sampled patterns (solve --patterns N) or fewer samples"
+        )
+    if patterns and cells * n > MAX_PATTERN_ENTRIES:
+        return (
+            f"the exact pattern list would have about {cells:.3g} patterns of {n} samples, "
+            f"more than fits in memory here; use sampled patterns (--patterns N)"
+        )
+    return None
 
 
 def analyze(
@@ -170,64 +421,67 @@ def analyze(
     progress : object with ``task(description, total)``, optional
     max_cells : float
         Refuse (TooLargeError) when the general-position cell count exceeds this.
+
+    Returns
+    -------
+    ArrangementResult
+
+    Raises
+    ------
+    TooLargeError
+        Before any work, when the cell count exceeds ``max_cells``, or the engine's estimated
+        time or memory (``estimate_work``) exceeds MAX_SECONDS or MAX_BYTES, or the pattern
+        list would exceed MAX_PATTERN_ENTRIES; the one-line message (``refusal``) names the
+        estimates.
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
-    norms = np.linalg.norm(Xt, axis=1)
-    keep = np.flatnonzero(norms > 0)
-    r, est = estimate_cells(Xt)
-    if est > max_cells:
-        raise TooLargeError(
-            f"exact enumeration needs about {est:.3g} activation patterns "
-            f"(n={n}, rank {r}), more than the limit {max_cells:.3g}; "
-            "use sampled patterns (solve --patterns N) or fewer samples"
-        )
-    if patterns and est * n > MAX_PATTERN_ENTRIES:
-        raise TooLargeError(
-            f"the exact pattern list would have about {est:.3g} patterns of {n} samples, "
-            f"more than fits in memory here; use sampled patterns (--patterns N)"
-        )
-    nu_k = None if nu is None else np.asarray(nu, dtype=np.float64)[keep]
-    A = Xt[keep]
+    r, sv, Vr, keep, Q = _rank_and_rows(Xt)
+    m = int(keep.size)
+    why = _refusal(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells)
+    if why is not None:
+        raise TooLargeError(why)
     if r == 0:
         pats = np.zeros((1, n), dtype=bool) if patterns else None
-        return ArrangementResult(pats, 0.0 if nu is not None else None, 0.0, None, 1, 0, 0, 1, 0, tolerances())
-    _, s, Vt = np.linalg.svd(A, full_matrices=False)
-    Vr = Vt[:r].T  # (dt, r) orthonormal basis of the row space
-    Q = A @ Vr  # (m, r) coordinates of the rows
-    dropped_sigma = float(s[r]) if r < s.size else 0.0
+        return ArrangementResult(pats, 0.0 if nu is not None else None, 0.0, None, 1, 0, 0, 1, 0,
+                                 tolerances())
+    nu_all = None if nu is None else np.asarray(nu, dtype=np.float64)
+    nu_k = None if nu_all is None else nu_all[keep]
+    dropped_sigma = float(sv[r]) if r < sv.size else 0.0
 
     margin = 0.0
     S = 0.0
+    zero_rows = 0.0
     if nu_k is not None:
-        S = float(np.abs(nu_k) @ np.linalg.norm(A, axis=1))
-        m = A.shape[0]
-        # a-priori error scale of any computed f value, cell gradient or candidate norm:
-        # sums of at most 2m terms |nu_l| ||xt_l||, projections in r dims, nested r levels.
-        margin = 32.0 * (2 * m + 4 * r + 8) * UNIT * S * (r + 1)
-    ctx = _Ctx(nu=nu_k, margin=margin, progress=progress)
-    payload = np.eye(A.shape[0]) if patterns else np.zeros((A.shape[0], 0))
-    sums, smax, _, _ = _explore(Q, payload, Vr, ctx, top=True)
+        S = float(np.abs(nu_k) @ np.linalg.norm(Xt[keep], axis=1))
+        # a-priori error scale of any computed f value, cell gradient or candidate norm
+        # (module docstring, "Soundness of M_error")
+        margin = 32.0 * (4 * m + 4 * r + 8) * UNIT * S * (r + 1)
+        # rows treated as zero (RANK_TOL) change f by at most |nu_l| ||xt_l|| on the unit ball
+        zero = np.ones(n, dtype=bool)
+        zero[keep] = False
+        others = np.flatnonzero(zero)
+        if others.size:
+            zero_rows = float(np.abs(nu_all[others]) @ np.linalg.norm(Xt[others], axis=1))
+    eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress)
+    eng.run()
 
     pats = None
     if patterns:
-        inner = sums > 0.5
-        inner = np.unique(inner, axis=0)
-        pats = np.zeros((inner.shape[0], n), dtype=bool)
-        pats[:, keep] = inner
+        pats = _spread_columns(eng.patterns(), keep, n)
     M = M_err = None
     argmax, sign = None, 1
     if nu_k is not None:
+        smax = eng.best
         M = smax.value
         if smax.plus >= smax.minus:
             argmax, sign = smax.plus_at, 1
         else:
             argmax, sign = smax.minus_at, -1
-        # Tolerances: a misjudged tie or a near-parallel row hides at most a sliver of
-        # angular width ~ tol, on which f moves by at most S * width.
         M_err = (
             margin
             + S * (PARALLEL_TOL + ANGLE_TOL) * 4
+            + zero_rows
             + dropped_sigma * float(np.linalg.norm(nu_k))
         )
     return ArrangementResult(
@@ -237,215 +491,796 @@ def analyze(
         argmax=argmax,
         argmax_sign=sign,
         rank=r,
-        n_rows_used=int(keep.size),
-        cells_visited=ctx.cells_seen,
-        candidates_checked=ctx.candidates_checked,
+        n_rows_used=m,
+        cells_visited=eng.cells_seen,
+        candidates_checked=eng.candidates_checked,
         tolerances=tolerances(),
     )
 
 
 # ----------------------------------------------------------------------------- the engine
 
-_NO_ROWS = np.zeros((1, 0), dtype=np.intp)
-_NO_ACT = np.zeros((1, 0), dtype=bool)
 
+class _Cells:
+    """Cells of one flat (or lifts of them), coordinate-free.
 
-def _explore(Q, payload, E, ctx: _Ctx, top=False):
-    """Cells of the arrangement of rows Q (m, s) in R^s, and max of +-f on the sphere.
-
-    Returns (sums, smax): ``sums[c] = sum_{l active in cell c} payload[l]`` for every cell
-    (with repetitions), and the SphereMax of f(z) = nu^T (Q z)_+ over ||z|| = 1, with points
-    mapped by the embedding E (dt, s) to original coordinates.
+    Attributes
+    ----------
+    bits : (N, W) uint64
+        Sign vector of each cell over the original rows (bit l of word l // 64 set iff row l
+        is active); W = 0 when the engine carries no sign vectors.
+    grads : (N, r) float or None
+        Gradient sum_{l active} nu_l q_l in row-space coordinates (None without nu).
+    rows : (N, w) int32
+        Original indices of rows with known sign on the cell (m = none, a zero row).
+    act : (N, w) bool
+        Whether each of those rows is active on the cell.
     """
-    m, s = Q.shape
-    if s == 1:
-        return _explore_1d(Q, payload, E, ctx)
-    if m == 0:
-        smax = SphereMax()
-        if ctx.nu is not None:
-            smax.update(0.0, E[:, 0].copy(), +1)
-            smax.update(0.0, E[:, 0].copy(), -1)
-        ctx.cells_seen += 1
-        return np.zeros((1, payload.shape[1])), smax, _NO_ROWS, _NO_ACT
-    if s == 2:
-        return _sweep_2d(Q, payload, E, ctx)
 
-    nu = ctx.nu
-    # gradient prefix: the child returns, per cell, sum of nu_l Q_l (this level's coordinates)
-    grad_rows = (nu[:, None] * Q) if nu is not None else np.zeros((m, 0))
-    ext = np.hstack([grad_rows, payload])
-    g = grad_rows.shape[1]
-    norms = np.linalg.norm(Q, axis=1)
-    unit = Q / norms[:, None]
-    assigned = np.zeros(m, dtype=bool)
-    pieces, rows_p, act_p = [], [], []
-    smax = SphereMax()
-    reps = []
-    for k in range(m):
-        if assigned[k]:
+    __slots__ = ("bits", "grads", "rows", "act")
+
+    def __init__(self, bits, grads, rows, act):
+        self.bits, self.grads, self.rows, self.act = bits, grads, rows, act
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    def take(self, idx) -> "_Cells":
+        return _Cells(self.bits[idx], None if self.grads is None else self.grads[idx],
+                      self.rows[idx], self.act[idx])
+
+    @staticmethod
+    def concat(parts: list) -> "_Cells":
+        if len(parts) == 1:
+            return parts[0]
+        g = None if parts[0].grads is None else np.concatenate([p.grads for p in parts])
+        return _Cells(np.concatenate([p.bits for p in parts]), g,
+                      np.concatenate([p.rows for p in parts]),
+                      np.concatenate([p.act for p in parts]))
+
+
+@dataclass
+class _Node:
+    """A flat of dimension >= 3.
+
+    Attributes
+    ----------
+    key : frozenset
+        Original rows whose hyperplanes contain the flat.
+    rest : (k,) int
+        The other rows (ascending).
+    B : (r, s) float
+        Orthonormal basis of the flat in row-space coordinates.
+    label : (k,) int
+        Group of each row of ``rest`` (rows whose hyperplanes coincide in the flat), 0..K-1
+        in the order of the groups' first rows.
+    orient : (k,) float
+        +1 or -1: the row's normal points like (or against) its group's first row.
+    normals : (K, s) float
+        Unit normal of each group (its first row) in flat coordinates; the child flat along
+        group j has basis ``B @ _complements(normals)[j]``.
+    indeg : int
+        Number of distinct parents (flats one dimension up that restrict to this one).
+    """
+
+    key: frozenset
+    rest: np.ndarray
+    B: np.ndarray
+    label: np.ndarray
+    orient: np.ndarray
+    normals: np.ndarray
+    singletons: bool
+    indeg: int = 0
+
+    @property
+    def dim(self) -> int:
+        return self.B.shape[1]
+
+    def child_key(self, j: int) -> frozenset:
+        return self.key | frozenset(self.rest[self.label == j].tolist())
+
+
+def _parallel_groups(P: np.ndarray):
+    """Group the rows of P (k, s) whose hyperplanes coincide: sine of their angle <= PARALLEL_TOL.
+
+    Greedy in row order: the first unassigned row starts a group and takes every unassigned
+    row parallel or antiparallel to it. Returns (label (k,), orient (k,), unit normals of the
+    groups' first rows (K, s)).
+    """
+    k = P.shape[0]
+    norms = np.linalg.norm(P, axis=1)
+    unit = P / norms[:, None]
+    label = np.arange(k)
+    orient = np.ones(k)
+    # coarse pre-test on |cos|; exact sine test only on the few surviving pairs
+    block = max(1, 2**22 // max(k, 1))
+    ii, jj = [], []
+    for lo in range(0, k, block):
+        C = unit[lo:lo + block] @ unit.T
+        a, b = np.nonzero(np.abs(C) >= 1.0 - PARALLEL_PREFILTER)
+        off = (a + lo) != b
+        ii.append(a[off] + lo)
+        jj.append(b[off])
+    ii = np.concatenate(ii) if ii else np.zeros(0, dtype=np.intp)
+    jj = np.concatenate(jj) if jj else np.zeros(0, dtype=np.intp)
+    if ii.size == 0:
+        return label, orient, unit
+    order = np.lexsort((jj, ii))
+    ii, jj = ii[order], jj[order]
+    starts = np.searchsorted(ii, np.arange(k + 1))
+    assigned = np.zeros(k, dtype=bool)
+    rep_of = np.arange(k)
+    for i in np.unique(ii):
+        if assigned[i]:
             continue
-        cosk = unit @ unit[k]
-        sin = np.linalg.norm(unit - cosk[:, None] * unit[k][None, :], axis=1)
-        group = (sin <= PARALLEL_TOL) & ~assigned
-        group[k] = True
-        assigned |= group
-        reps.append((k, group, np.sign(cosk)))
-    task = None
-    if top and ctx.progress is not None:
-        task = ctx.progress.task("Exploring activation patterns", total=len(reps))
-    try:
-        for k, group, orient in reps:
-            # orthonormal basis of the hyperplane unit[k]^perp inside R^s
-            _, _, vt = np.linalg.svd(unit[k][None, :])
-            B = vt[1:].T  # (s, s-1)
-            rest = ~group
-            child_Q = Q[rest] @ B
-            child_ext = ext[rest]
-            saved = ctx.nu
-            ctx.nu = None if nu is None else nu[rest]
-            child_sums, child_max, c_rows, c_act = _explore(child_Q, child_ext, E @ B, ctx)
-            ctx.nu = saved
-            smax.merge(child_max)
-            plus = ext[group & (orient > 0)].sum(axis=0)
-            minus = ext[group & (orient < 0)].sum(axis=0)
-            pieces.append(child_sums + plus[None, :])
-            pieces.append(child_sums + minus[None, :])
-            # known signs of each lifted cell: the child's (re-indexed) and row k itself
-            rest_idx = np.flatnonzero(rest)
-            mapped = rest_idx[c_rows] if c_rows.size else c_rows.reshape(child_sums.shape[0], 0)
-            kcol = np.full((child_sums.shape[0], 1), k)
-            rows_p += [np.hstack([mapped, kcol]), np.hstack([mapped, kcol])]
-            act_p += [np.hstack([c_act, np.ones_like(kcol, dtype=bool)]),
-                      np.hstack([c_act, np.zeros_like(kcol, dtype=bool)])]
-            if task is not None:
-                task(1)
-    finally:
-        if task is not None and hasattr(task, "close"):
-            task.close()
-    sums = np.vstack(pieces)
-    rows, act = np.vstack(rows_p), np.vstack(act_p)
-    ctx.cells_seen += sums.shape[0]
-    if nu is not None:
-        _interior_candidates(Q, nu, sums[:, :g], E, ctx, smax, rows, act)
-    return sums[:, g:], smax, rows, act
+        assigned[i] = True
+        cand = jj[starts[i]:starts[i + 1]]
+        cand = cand[~assigned[cand]]
+        if cand.size == 0:
+            continue
+        cos = unit[cand] @ unit[i]
+        sin = np.linalg.norm(unit[cand] - cos[:, None] * unit[i][None, :], axis=1)
+        sel = sin <= PARALLEL_TOL
+        cand, cos = cand[sel], cos[sel]
+        assigned[cand] = True
+        rep_of[cand] = i
+        orient[cand] = np.sign(cos)
+    reps, label = np.unique(rep_of, return_inverse=True)
+    return label, orient, unit[reps]
 
 
-def _interior_candidates(Q, nu, H, E, ctx: _Ctx, smax: SphereMax, rows, act, chunk: int = 4096):
-    """Cells whose gradient h points into the cell: max of f there is ||h|| at h/||h||.
+def _complements(U: np.ndarray) -> np.ndarray:
+    """Orthonormal bases (K, s, s-1) of the orthogonal complements of the unit rows U (K, s).
 
-    A candidate matters only if ||h|| exceeds what is already known; it is valid iff
-    f(h/||h||) = ||h|| (for +f) or f(-h/||h||) = -||h|| (for -f), checked with ctx.margin.
-    Before that O(n) check, an O(1) necessary one: h/||h|| (resp. -h/||h||) must lie on the
-    cell's side of the few facet rows whose signs are known (``rows``, ``act``). A candidate
-    cut there lies outside its closed cell, so its cell's maximum is on a hyperplane (covered).
+    Householder: with j = argmax |u_j| and v = u + sign(u_j) e_j, the reflection
+    I - 2 v v^T / v^T v maps u to -sign(u_j) e_j, so its other columns span u's complement.
     """
-    hn = np.linalg.norm(H, axis=1)
-    known = max(smax.plus, smax.minus, 0.0)
-    idx = np.flatnonzero(hn > known)
-    if idx.size and rows.shape[1]:
-        dots = np.einsum("ckj,cj->ck", Q[rows[idx]], H[idx])
-        okp = np.all(np.where(act[idx], dots >= 0, dots <= 0), axis=1)
-        okm = np.all(np.where(act[idx], dots <= 0, dots >= 0), axis=1)
-        idx = idx[okp | okm]
-    if idx.size == 0:
-        return
-    # larger norms first, so that the threshold rises quickly
-    idx = idx[np.argsort(-hn[idx], kind="stable")]
-    for start in range(0, idx.size, chunk):
-        sel = idx[start : start + chunk]
-        known = max(smax.plus, smax.minus, 0.0)
-        sel = sel[hn[sel] > known]
-        if sel.size == 0:
-            break
-        Z = H[sel] / hn[sel][:, None]  # (c, s)
-        P = Q @ Z.T  # (m, c)
-        fplus = nu @ np.maximum(P, 0.0)
-        fminus = nu @ np.maximum(-P, 0.0)  # f(-z)
-        ctx.candidates_checked += sel.size
-        okp = fplus >= hn[sel] - ctx.margin
-        okm = -fminus >= hn[sel] - ctx.margin
-        if np.any(okp):
-            j = int(np.argmax(np.where(okp, hn[sel], -np.inf)))
-            smax.update(float(hn[sel][j]), E @ Z[j], +1)
-        if np.any(okm):
-            j = int(np.argmax(np.where(okm, hn[sel], -np.inf)))
-            smax.update(float(hn[sel][j]), -(E @ Z[j]), -1)
+    K, s = U.shape
+    ar = np.arange(K)
+    j = np.argmax(np.abs(U), axis=1)
+    V = U.copy()
+    V[ar, j] += np.where(U[ar, j] >= 0, 1.0, -1.0)
+    vv = np.einsum("ki,ki->k", V, V)
+    Hh = np.eye(s)[None, :, :] - (2.0 / vv)[:, None, None] * V[:, :, None] * V[:, None, :]
+    cols = np.arange(s)[None, :]
+    keep = cols != j[:, None]  # (K, s)
+    idx = np.nonzero(keep)[1].reshape(K, s - 1)
+    return np.take_along_axis(Hh, idx[:, None, :], axis=2)
 
 
-def _explore_1d(Q, payload, E, ctx: _Ctx):
-    """R^1: the two half-lines z = +1 and z = -1."""
-    q = Q[:, 0]
-    pos, neg = q > 0, q < 0
-    sums = np.vstack([payload[pos].sum(axis=0), payload[neg].sum(axis=0)])
-    ctx.cells_seen += 2
-    smax = SphereMax()
-    if ctx.nu is not None:
-        nu = ctx.nu
-        e = E[:, 0]
-        fp = float(nu @ np.maximum(q, 0.0))  # f(+1)
-        fm = float(nu @ np.maximum(-q, 0.0))  # f(-1)
-        smax.update(fp, e.copy(), +1)
-        smax.update(-fp, e.copy(), -1)
-        smax.update(fm, -e, +1)
-        smax.update(-fm, -e, -1)
-    return sums, smax, _NO_ROWS.reshape(2, 0), _NO_ACT.reshape(2, 0)
+class _Engine:
+    """The lattice-of-flats engine (module docstring). One instance per ``analyze`` call."""
 
+    def __init__(self, Q, Vr, nu, *, patterns: bool, margin: float, progress=None):
+        m, r = Q.shape
+        self.m, self.r = m, r
+        self.Q = Q
+        self.Qs = np.vstack([Q, np.zeros((1, r))])  # row m: the "no row" sentinel
+        self.Vr = Vr
+        self.nu = nu
+        if nu is not None:
+            self.nus = np.append(nu, 0.0)
+            self.Gs = self.nus[:, None] * self.Qs
+        self.want_patterns = patterns
+        # sign vectors: for the patterns, and to deduplicate flats' cell lists
+        self.W = (m + 63) // 64 if (patterns or r >= DEDUP_RANK) else 0
+        bits = np.zeros((m + 1, self.W), dtype=_WORD)
+        if self.W:
+            rows = np.arange(m)
+            bits[rows, rows // 64] = np.left_shift(np.uint64(1), (rows % 64).astype(np.uint64))
+        self.rowbits = bits
+        self.margin = margin
+        self.progress = progress
+        self.best = SphereMax()
+        self.nodes: dict = {}
+        self.memo: dict = {}
+        self.pool: list = []
+        self.pool_size = 0
+        self.top_bits: list = []
+        self.top_bits_size = 0
+        self.cells_seen = 0
+        self.candidates_checked = 0
 
-def _sweep_2d(Q, payload, E, ctx: _Ctx):
-    """R^2: sweep the angle; row l is active on the open half-circle around its direction.
+    # ------------------------------------------------------------------ driver
 
-    Row l enters at a_l = phi_l - pi/2 and leaves at e_l = phi_l + pi/2 (mod 2 pi).
-    Cells are the arcs between consecutive distinct crossings.
-    """
-    m = Q.shape[0]
-    nu = ctx.nu
-    two_pi = 2.0 * np.pi
-    phi = np.arctan2(Q[:, 1], Q[:, 0])
-    a = np.mod(phi - np.pi / 2, two_pi)
-    e = np.mod(phi + np.pi / 2, two_pi)
-    grad_rows = (nu[:, None] * Q) if nu is not None else np.zeros((m, 0))
-    ext = np.hstack([grad_rows, payload])
-    g = grad_rows.shape[1]
-    theta = np.concatenate([a, e])
-    delta = np.vstack([ext, -ext])
-    order = np.argsort(theta, kind="stable")
-    theta = theta[order]
-    delta = delta[order]
-    # active just before the first crossing: rows whose exit comes before their entry
-    start = ext[e < a].sum(axis=0)
-    states = start[None, :] + np.cumsum(delta, axis=0)  # state after each crossing
-    # arc j runs from theta[j] to theta[j+1] (the last one wraps around)
-    nxt = np.append(theta[1:], theta[0] + two_pi)
-    length = nxt - theta
-    keep = length > ANGLE_TOL
-    if not np.any(keep):  # cannot happen (entries and exits are pi apart); be safe
-        keep[:] = True
-    ev_row = order % m
-    ev_entry = order < m
-    nxt_i = np.append(np.arange(1, 2 * m), 0)
-    # the rows of the crossings bounding each arc, and whether they are active on it
-    rows = np.column_stack([ev_row, ev_row[nxt_i]])[keep]
-    act = np.column_stack([ev_entry, ~ev_entry[nxt_i]])[keep]
-    states, lo, hi = states[keep], theta[keep], nxt[keep]
-    ctx.cells_seen += states.shape[0]
-    smax = SphereMax()
-    if nu is not None:
-        H = states[:, :g]  # (c, 2) gradient of f on each arc
-        hn = np.linalg.norm(H, axis=1)
-        psi = np.arctan2(H[:, 1], H[:, 0])
+    def run(self) -> None:
+        """Explore the whole row space; results in ``best`` and ``patterns()``."""
+        m, r = self.m, self.r
+        if self.nu is not None and r >= 3:
+            self._warm_start()
+        if r == 1:
+            self._line()
+        elif r == 2:
+            y = self.Q[None, :, :]
+            top = np.arange(m)[None, :]
+            cells, _ = self._sweep(y, top, np.array([m]), np.eye(2)[None, :, :], None)
+            self._take_top(cells, candidates=False)  # the sweep maximized f on every arc
+        else:
+            root = self._discover(frozenset(), np.arange(m), np.eye(r))
+            self._node_cells(root, top=True)
+        self._flush()
+
+    def patterns(self) -> np.ndarray:
+        """Distinct sign vectors of the top-level cells, bool (p, m), lexicographic order."""
+        bits = np.concatenate(self.top_bits) if self.top_bits else np.zeros((1, self.W), _WORD)
+        bits = _unique_rows(bits)
+        # keys whose unsigned order is the lexicographic order of the columns (row 0 first):
+        # reverse the bits of each byte, read each word big-endian
+        keys = _REV8[bits.view(np.uint8)].view(">u8").astype(_WORD)
+        order = np.lexsort(keys.T[::-1])
+        keys = keys[order]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = np.any(keys[1:] != keys[:-1], axis=1)  # exact: drops what the hash left in
+        bits = bits[order[first]]
+        inner = np.unpackbits(bits.view(np.uint8), axis=1, count=self.m, bitorder="little")
+        return inner.view(bool)
+
+    def _warm_start(self) -> None:
+        """A good attained value of +-f before the exploration, so that the norm test of
+        interior candidates discards most of them from the start.
+
+        From WARM_STARTS directions (the data rows, the overall gradient Q^T nu, and Gaussian
+        ones) iterate z <- sgn h(z)/||h(z)||, where h(z) is the gradient of the cell containing
+        z, and record every value of sgn f met. Only a heuristic: every recorded value is
+        f evaluated at its point, so it never exceeds M (beyond rounding, within ``margin``).
+        """
+        Q, nu, r = self.Q, self.nu, self.r
+        rng = np.random.default_rng(0)
+        picks = Q[np.linspace(0, self.m - 1, min(self.m, WARM_STARTS // 2)).astype(int)]
+        Z0 = np.vstack([Q.T @ nu, picks, rng.standard_normal((WARM_STARTS // 2, r))])
+        for sgn in (+1.0, -1.0):
+            Z = Z0 * sgn
+            for _ in range(WARM_STEPS):
+                n = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+                Z = Z[n > 0] / n[n > 0, None]
+                if Z.shape[0] == 0:
+                    break
+                P = Q @ Z.T
+                act = P > 0
+                fv = nu @ np.where(act, P, 0.0)
+                j = int(np.argmax(sgn * fv))
+                self.best.update(float(sgn * fv[j]), self.Vr @ Z[j], int(sgn))
+                Z = sgn * ((act * nu[:, None]).T @ Q)
+
+    def _line(self) -> None:
+        """Rank 1: the two half-lines u = +v and u = -v."""
+        q = self.Q[:, 0]
+        e = self.Vr[:, 0]
+        for sgn, act in ((1.0, q > 0), (-1.0, q < 0)):
+            if self.want_patterns:
+                self.top_bits.append(np.bitwise_or.reduce(self.rowbits[:-1][act], axis=0,
+                                                          initial=np.uint64(0))[None, :])
+            if self.nu is not None:
+                fv = float(self.nu @ np.maximum(sgn * q, 0.0))
+                self.best.update(fv, sgn * e, +1)
+                self.best.update(-fv, sgn * e, -1)
+        self.cells_seen += 2
+
+    # ------------------------------------------------------------------ discovery
+
+    def _discover(self, key: frozenset, rest: np.ndarray, B: np.ndarray) -> _Node:
+        """The node of the flat ``key`` (created once), and recursively its children of dim >= 3."""
+        node = self.nodes.get(key)
+        if node is not None:
+            return node
+        s = B.shape[1]
+        if rest.size:
+            label, orient, normals = _parallel_groups(self.Q[rest] @ B)
+        else:
+            label, orient, normals = np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros((0, s))
+        node = _Node(key, rest.astype(np.int32), B, label.astype(np.int32), orient.astype(np.int8),
+                     normals, singletons=normals.shape[0] == rest.size)
+        self.nodes[key] = node
+        if s - 1 >= 3 and rest.size:
+            H = _complements(normals)
+            for j in range(normals.shape[0]):
+                members = label == j
+                child = self._discover(key | frozenset(rest[members].tolist()), rest[~members],
+                                       B @ H[j])
+                child.indeg += 1
+        return node
+
+    # ------------------------------------------------------------------ cells of flats
+
+    def _cells_of(self, key: frozenset) -> _Cells:
+        """Cells of the flat ``key`` (dim >= 3): computed at the first request, kept until each
+        of its ``indeg`` parents has asked for them (the counts are exact: every parent is
+        itself computed once), then dropped."""
+        entry = self.memo.get(key)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.memo[key]
+            return entry[0]
+        node = self.nodes[key]
+        cells = self._node_cells(node, top=False)
+        if node.indeg > 1:
+            self.memo[key] = [cells, node.indeg - 1]
+        return cells
+
+    def _group_sums(self, node: _Node):
+        """Per group: gradient and bits of its rows active on the + and - side, and its first row.
+
+        Returns (plus_g (K, r) or None, minus_g, plus_b (K, W), minus_b, first (K,)); the minus
+        terms are None when every group is a single row (nothing is active on its - side).
+        """
+        K, r, W = node.normals.shape[0], self.r, self.W
+        rest = node.rest
+        first = np.zeros(K, dtype=np.int32)
+        if node.singletons:
+            first[:] = rest
+            plus_g = self.Gs[rest] if self.nu is not None else None
+            # the - side of a lone row adds nothing (None)
+            return plus_g, None, self.rowbits[rest], None, first
+        lab = node.label
+        first[:] = rest[np.unique(lab, return_index=True)[1]]  # the first row of each group
+        pos = node.orient > 0
+        plus_g = minus_g = None
+        if self.nu is not None:
+            plus_g = np.zeros((K, r))
+            minus_g = np.zeros((K, r))
+            np.add.at(plus_g, lab[pos], self.Gs[rest[pos]])
+            np.add.at(minus_g, lab[~pos], self.Gs[rest[~pos]])
+        plus_b = np.zeros((K, W), dtype=_WORD)
+        minus_b = np.zeros((K, W), dtype=_WORD)
+        if W:
+            np.bitwise_or.at(plus_b, lab[pos], self.rowbits[rest[pos]])
+            np.bitwise_or.at(minus_b, lab[~pos], self.rowbits[rest[~pos]])
+        return plus_g, minus_g, plus_b, minus_b, first
+
+    def _lift(self, c: _Cells, kk: np.ndarray, sums) -> _Cells:
+        """Both lifts of child cells ``c`` (child group ``kk`` each) into the parent flat.
+
+        The first half lies on the side where the group's first row is active (the group's
+        rows oriented like it are active), the second half on the other side.
+        """
+        plus_g, minus_g, plus_b, minus_b, first = sums
+        n, w = c.rows.shape
+        rows = np.empty((2 * n, w + 1), dtype=np.int32)
+        rows[:n, :w] = c.rows
+        rows[n:, :w] = c.rows
+        rows[:n, w] = first[kk]
+        rows[n:, w] = rows[:n, w]
+        act = np.empty((2 * n, w + 1), dtype=bool)
+        act[:n, :w] = c.act
+        act[n:, :w] = c.act
+        act[:n, w] = True
+        act[n:, w] = False
+        bits = np.empty((2 * n, self.W), dtype=_WORD)
+        np.bitwise_or(c.bits, plus_b[kk], out=bits[:n])
+        if minus_b is None:
+            bits[n:] = c.bits
+        else:
+            np.bitwise_or(c.bits, minus_b[kk], out=bits[n:])
+        grads = None
+        if c.grads is not None:
+            grads = np.empty((2 * n, self.r))
+            np.add(c.grads, plus_g[kk], out=grads[:n])
+            if minus_g is None:
+                grads[n:] = c.grads
+            else:
+                np.add(c.grads, minus_g[kk], out=grads[n:])
+        return _Cells(bits, grads, rows, act)
+
+    def _node_cells(self, node: _Node, top: bool) -> _Cells | None:
+        """Cells of a flat of dimension >= 3 from its children's (fact 1), with its candidates.
+
+        For the top flat the lifted cells are consumed on the fly (patterns, candidates) and
+        nothing is returned; otherwise the deduplicated cell list is returned.
+        """
+        s = node.dim
+        if node.rest.size == 0:
+            # no row cuts this flat: one cell, on which f = 0
+            self._zero_cell(node.B)
+            cells = self._empty_cells(s, 1)
+            self.cells_seen += 1
+            if top:
+                self._take_top(cells)
+                return None
+            return cells
+        sums = self._group_sums(node)
+        K = node.normals.shape[0]
+        task = None
+        if top and self.progress is not None:
+            task = self.progress.task("Exploring activation patterns", total=K)
+        parts = []
+        try:
+            if s == 3:
+                P = self.Q[node.rest] @ node.B
+                H = _complements(node.normals)
+                k = node.rest.size
+                per = max(1, SWEEP_BATCH // max(k, 1))
+                for lo in range(0, K, per):
+                    js = np.arange(lo, min(K, lo + per))
+                    arcs, kk = self._sweep_children(node, js, P, H)
+                    if top:
+                        self._take_top_lifts(arcs, kk, sums)
+                    else:
+                        parts.append(self._lift(arcs, kk, sums))
+                        self.cells_seen += len(parts[-1])
+                    if task is not None:
+                        task(js.size)
+            else:
+                for j in range(K):
+                    c = self._cells_of(node.child_key(j))
+                    kk = np.full(len(c), j, dtype=np.intp)
+                    if top:
+                        self._take_top_lifts(c, kk, sums)
+                    else:
+                        parts.append(self._lift(c, kk, sums))
+                        self.cells_seen += len(parts[-1])
+                    if task is not None:
+                        task(1)
+        finally:
+            if task is not None and hasattr(task, "close"):
+                task.close()
+        if top:
+            return None
+        cells = _Cells.concat(parts)
+        if self.W:
+            # one copy per cell, so that copies do not multiply level after level
+            cells = cells.take(_unique_index(cells.bits))
+        self._candidates(cells, node.B)
+        return cells
+
+    def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
+        """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
+        if self.want_patterns:
+            self._keep_bits(cells.bits)
+        if candidates:
+            self._candidates(cells, None)
+
+    def _keep_bits(self, bits: np.ndarray) -> None:
+        """Collect top-level sign vectors, merging duplicates now and then."""
+        self.top_bits.append(bits)
+        self.top_bits_size += bits.shape[0]
+        if self.top_bits_size > 4 * POOL_FLUSH:
+            merged = _unique_rows(np.concatenate(self.top_bits))
+            self.top_bits, self.top_bits_size = [merged], merged.shape[0]
+
+    def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums) -> None:
+        """``_take_top(self._lift(c, kk, sums))`` without building the lifted rows that the
+        norm test discards: the top-level list is the largest and is not kept."""
+        plus_g, minus_g, plus_b, minus_b, first = sums
+        n = len(c)
+        self.cells_seen += 2 * n
+        if self.want_patterns:
+            self._keep_bits(c.bits | plus_b[kk])
+            self._keep_bits(c.bits if minus_b is None else c.bits | minus_b[kk])
+        if self.nu is None or n == 0:
+            return
+        for side_g, side in ((plus_g, True), (minus_g, False)):
+            g = c.grads if side_g is None else c.grads + side_g[kk]
+            idx = _above(g, self.best.value)
+            if idx.size == 0:
+                continue
+            rows = np.empty((idx.size, c.rows.shape[1] + 1), dtype=np.int32)
+            rows[:, :-1] = c.rows[idx]
+            rows[:, -1] = first[kk[idx]]
+            act = np.empty(rows.shape, dtype=bool)
+            act[:, :-1] = c.act[idx]
+            act[:, -1] = side
+            self._push(g[idx], rows, act)
+
+    def _empty_cells(self, w: int, count: int) -> _Cells:
+        """``count`` cells with no active row and no known row (w sentinel columns)."""
+        g = None if self.nu is None else np.zeros((count, self.r))
+        return _Cells(np.zeros((count, self.W), _WORD), g, np.full((count, w), self.m, np.int32),
+                      np.zeros((count, w), bool))
+
+    def _zero_cell(self, B: np.ndarray) -> None:
+        """A flat no row cuts: f = 0 on it."""
+        if self.nu is not None:
+            p = self.Vr @ B[:, 0]
+            self.best.update(0.0, p, +1)
+            self.best.update(0.0, p.copy(), -1)
+
+    # ------------------------------------------------------------------ 2-D sweeps
+
+    def _sweep_children(self, node: _Node, js: np.ndarray, P: np.ndarray, H: np.ndarray):
+        """Sweep the 2-D children ``js`` of a 3-D flat in one batch.
+
+        Returns (cells, kk): the arcs of all those children and the child index of each.
+        """
+        k = node.rest.size
+        Kc = js.size
+        if node.singletons:
+            L = k - 1
+            base = np.arange(L)
+            loc = base[None, :] + (base[None, :] >= js[:, None])
+            counts = np.full(Kc, L)
+            valid = None
+        else:
+            mask = node.label[None, :] != js[:, None]
+            counts = mask.sum(axis=1)
+            L = int(counts.max()) if Kc else 0
+            ii, jj = np.nonzero(mask)
+            starts = np.cumsum(counts) - counts
+            col = np.arange(ii.size) - np.repeat(starts, counts)
+            loc = np.zeros((Kc, L), dtype=np.intp)
+            loc[ii, col] = jj
+            valid = np.arange(L)[None, :] < counts[:, None]
+        Hj = H[js]  # (Kc, 3, 2): bases of the children in the flat's coordinates
+        y = np.einsum("kls,kst->klt", P[loc], Hj)
+        top = node.rest[loc]
+        if valid is not None:
+            top = np.where(valid, top, self.m)
+            y[~valid] = 0.0
+        Bl = np.einsum("rs,kst->krt", node.B, Hj)
+        cells, kk = self._sweep(y, top, counts, Bl, valid)
+        return cells, js[kk]
+
+    def _sweep(self, y, top, counts, Bl, valid):
+        """Exact angular sweep of K planes at once.
+
+        Row l (direction phi_l in its plane) is active on the open half-circle around phi_l: it
+        enters at phi_l - pi/2 and leaves at phi_l + pi/2. The cells of a plane are the arcs
+        between consecutive crossings (arcs shorter than ANGLE_TOL are dropped); the state of
+        an arc is a running sum (gradients) or running xor (sign vectors) over the crossings.
+        Every arc is shorter than pi, so the max of a linear function h^T z on it is ||h|| if h
+        points into it and else its value at an end; both signs are recorded in ``best``.
+
+        Parameters
+        ----------
+        y : (K, L, 2)
+            Rows in each plane's coordinates (padding entries must be 0).
+        top : (K, L) int
+            Their original indices (padding: m).
+        counts : (K,) int
+            Rows of each plane.
+        Bl : (K, r, 2)
+            Each plane's basis in row-space coordinates.
+        valid : (K, L) bool or None
+            Which entries are rows (None: all).
+
+        Returns
+        -------
+        (cells, kk)
+            The arcs of all planes, and the plane of each arc.
+        """
+        K, L = top.shape
+        empty = np.flatnonzero(counts == 0)
+        out, outk = [], []
+        for k in empty:  # a plane no row cuts: one cell, f = 0 there
+            self._zero_cell(Bl[k])
+            out.append(self._empty_cells(2, 1))
+            outk.append(np.array([k]))
+        self.cells_seen += empty.size
+        if L == 0:
+            return _Cells.concat(out), np.concatenate(outk)
+        norm = np.hypot(y[..., 0], y[..., 1])
+        if valid is not None:
+            norm[~valid] = 1.0
+        yh = y / norm[..., None]
+        phi = np.arctan2(yh[..., 1], yh[..., 0])
+        a = phi - np.pi / 2  # entry angle, in [-3 pi/2, pi/2]
+        a[a < 0] += _TWO_PI
+        e = np.where(a >= np.pi, a - np.pi, a + np.pi)  # exit angle
+        start = e < a  # active just before angle 0
+        if valid is not None:
+            a[~valid] = np.inf
+            e[~valid] = np.inf
+            start &= valid
+        order = np.argsort(np.concatenate([a, e], axis=1), axis=1, kind="stable")
+        row = order % L
+        entry = order < L
+        th = np.take_along_axis(np.concatenate([a, e], axis=1), order, axis=1)
+        # direction of each crossing: entry phi - pi/2 -> (yh1, -yh0), exit -> (-yh1, yh0)
+        sgn = np.where(entry, 1.0, -1.0)
+        d = np.take_along_axis(yh, row[..., None], axis=1)
+        dirs = np.stack([d[..., 1], -d[..., 0]], axis=2) * sgn[..., None]
+        n_ev = 2 * counts
+        full = valid is None  # every plane has 2L crossings
+        if full:
+            nxt_th = np.roll(th, -1, axis=1)
+            nxt_th[:, -1] += _TWO_PI
+            keep = nxt_th - th > ANGLE_TOL
+            full = bool(keep.all())
+        else:
+            ar = np.arange(K)
+            has = n_ev > 0
+            nxt_i = np.minimum(np.arange(1, 2 * L + 1), 2 * L - 1)[None, :].repeat(K, axis=0)
+            nxt_i[ar[has], n_ev[has] - 1] = 0
+            nxt_th = np.take_along_axis(th, nxt_i, axis=1)
+            nxt_th[ar[has], n_ev[has] - 1] += _TWO_PI
+            with np.errstate(invalid="ignore"):  # padding: inf - inf
+                keep = (np.arange(2 * L)[None, :] < n_ev[:, None]) & (nxt_th - th > ANGLE_TOL)
+        if not full and valid is None:
+            nxt_i = np.broadcast_to((np.arange(1, 2 * L + 1) % (2 * L))[None, :], (K, 2 * L))
+
+        if full:
+            def pick(X):
+                return X.reshape((K * 2 * L,) + X.shape[2:])
+
+            def pick_next(X):
+                return np.roll(X, -1, axis=1).reshape((K * 2 * L,) + X.shape[2:])
+
+            kk = np.repeat(np.arange(K), 2 * L)
+        else:
+            def pick(X):
+                return X[keep]
+
+            def pick_next(X):
+                idx = nxt_i if X.ndim == 2 else nxt_i[..., None]
+                return np.take_along_axis(X, idx, axis=1)[keep]
+
+            kk = np.nonzero(keep)[0]
+        top_ev = np.take_along_axis(top, row, axis=1)
+        rows = np.column_stack([pick(top_ev), pick_next(top_ev)]).astype(np.int32)
+        act = np.column_stack([pick(entry), ~pick_next(entry)])
+        W = self.W
+        if W:
+            Bb = np.take_along_axis(self.rowbits[top], row[..., None], axis=1)  # (K, 2L, W)
+            sb = np.bitwise_or.reduce(np.where(start[..., None], self.rowbits[top], np.uint64(0)),
+                                      axis=1)
+            bits = pick(np.bitwise_xor.accumulate(Bb, axis=1) ^ sb[:, None, :])
+        else:
+            bits = np.zeros((kk.size, 0), _WORD)
+        grads = None
+        if self.nu is not None:
+            r = self.r
+            D = np.concatenate([self.Gs[top], self.nus[top][..., None] * y], axis=2)  # (K, L, r+2)
+            st = np.einsum("kl,klc->kc", start.astype(np.float64), D)
+            Dev = np.take_along_axis(D, row[..., None], axis=1)
+            Dev *= sgn[..., None]
+            np.cumsum(Dev, axis=1, out=Dev)
+            Dev += st[:, None, :]
+            sel = pick(Dev)
+            grads = np.ascontiguousarray(sel[:, :r])
+            self._arc_max(sel[:, r:], pick(dirs), pick_next(dirs), Bl, kk)
+        self.cells_seen += kk.size
+        cells = _Cells(bits, grads, rows, act)
+        if out:
+            cells = _Cells.concat(out + [cells])
+            kk = np.concatenate(outk + [kk])
+        return cells, kk
+
+    def _arc_max(self, H, dlo, dhi, Bl, kk) -> None:
+        """Exact max of +f and -f on each arc from direction dlo to dhi (counterclockwise, at
+        most pi) with gradient H (plane coordinates): ||H|| if +-H points into the arc, else
+        the larger value at an end."""
+        if H.shape[0] == 0:
+            return
+        hn = np.hypot(H[:, 0], H[:, 1])
+        c_lo = dlo[:, 0] * H[:, 1] - dlo[:, 1] * H[:, 0]  # cross(dlo, H)
+        c_hi = H[:, 0] * dhi[:, 1] - H[:, 1] * dhi[:, 0]  # cross(H, dhi)
+        v_lo = np.einsum("ij,ij->i", H, dlo)
+        v_hi = np.einsum("ij,ij->i", H, dhi)
         for sgn in (+1, -1):
-            direction = psi if sgn > 0 else psi + np.pi
-            inside = np.mod(direction - lo, two_pi) <= (hi - lo)
-            v_lo = sgn * (H[:, 0] * np.cos(lo) + H[:, 1] * np.sin(lo))
-            v_hi = sgn * (H[:, 0] * np.cos(hi) + H[:, 1] * np.sin(hi))
-            best = np.maximum(v_lo, v_hi)
-            at = np.where(v_lo >= v_hi, lo, hi)
-            best = np.where(inside & (hn > 0), hn, best)
-            at = np.where(inside & (hn > 0), direction, at)
+            inside = (sgn * c_lo >= 0) & (sgn * c_hi >= 0) & (hn > 0)
+            best = np.where(inside, hn, np.maximum(sgn * v_lo, sgn * v_hi))
             j = int(np.argmax(best))
-            z = np.array([np.cos(at[j]), np.sin(at[j])])
-            smax.update(float(best[j]), E @ z, sgn)
-    return states[:, g:], smax, rows, act
+            if inside[j]:
+                z = sgn * H[j] / hn[j]
+            else:
+                z = dlo[j] if sgn * v_lo[j] >= sgn * v_hi[j] else dhi[j]
+            self.best.update(float(best[j]), self.Vr @ (Bl[kk[j]] @ z), sgn)
+
+    # ------------------------------------------------------------------ interior candidates
+
+    def _candidates(self, cells: _Cells, B: np.ndarray | None) -> None:
+        """Interior candidates of ``cells`` in the flat with basis B (None: the whole space).
+
+        A candidate z = B B^T h / ||B^T h|| matters only if ||B^T h|| exceeds the best value
+        known (an attained value of f, see ``_flush``); the others are skipped here.
+        """
+        if self.nu is None or len(cells) == 0:
+            return
+        hF = cells.grads if B is None else cells.grads @ B
+        idx = _above(hF, self.best.value)
+        if idx.size == 0:
+            return
+        U = hF[idx] if B is None else hF[idx] @ B.T
+        self._push(U, cells.rows[idx], cells.act[idx])
+
+    def _push(self, U, rows, act) -> None:
+        """Defer candidates z = U/||U|| (row-space coordinates) after an O(1) necessary test.
+
+        z (resp. -z) must lie on the cell's side of its rows of known sign (``rows``, ``act``);
+        a candidate cut there lies outside its closed cell, whose maximum is then on a
+        hyperplane (covered by the children). Survivors are checked by ``_flush``.
+        """
+        dots = np.einsum("nwr,nr->nw", self.Qs[rows], U)
+        okp = np.all(np.where(act, dots >= 0, dots <= 0), axis=1)
+        okm = np.all(np.where(act, dots <= 0, dots >= 0), axis=1)
+        sel = okp | okm
+        if not np.any(sel):
+            return
+        U = U[sel]
+        h = np.sqrt(np.einsum("ij,ij->i", U, U))
+        self.pool.append((U / h[:, None], h, okp[sel], okm[sel]))
+        self.pool_size += h.size
+        if self.pool_size >= POOL_FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Check the deferred candidates, largest norm first: valid iff f(+-z) = +-||h||."""
+        if not self.pool:
+            return
+        Z = np.concatenate([p[0] for p in self.pool])
+        hn = np.concatenate([p[1] for p in self.pool])
+        okp = np.concatenate([p[2] for p in self.pool])
+        okm = np.concatenate([p[3] for p in self.pool])
+        self.pool, self.pool_size = [], 0
+        order = np.argsort(-hn, kind="stable")
+        nu, margin = self.nu, self.margin
+        g_all = self.Q.T @ nu  # nu^T Q z = f(z) - f(-z)
+        for lo in range(0, order.size, CANDIDATE_CHUNK):
+            sel = order[lo:lo + CANDIDATE_CHUNK]
+            sel = sel[hn[sel] > self.best.value]
+            if sel.size == 0:
+                break
+            Zs = Z[sel]
+            Pm = self.Q @ Zs.T  # (m, c)
+            np.maximum(Pm, 0.0, out=Pm)
+            fplus = nu @ Pm  # f(z)
+            fminus = fplus - Zs @ g_all  # f(-z)
+            self.candidates_checked += sel.size
+            h = hn[sel]
+            vp = okp[sel] & (fplus >= h - margin)
+            vm = okm[sel] & (-fminus >= h - margin)
+            if np.any(vp):
+                j = int(np.argmax(np.where(vp, h, -np.inf)))
+                self.best.update(float(h[j]), self.Vr @ Zs[j], +1)
+            if np.any(vm):
+                j = int(np.argmax(np.where(vm, h, -np.inf)))
+                self.best.update(float(h[j]), -(self.Vr @ Zs[j]), -1)
+
+
+def _spread_columns(inner: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """(p, n) bool with columns ``keep`` (ascending) from ``inner`` (p, len(keep)), others 0."""
+    if keep.size == n:
+        return np.ascontiguousarray(inner)
+    out = np.zeros((inner.shape[0], n), dtype=bool)
+    # copy runs of consecutive columns as slices (zero rows are usually few)
+    breaks = np.flatnonzero(np.diff(keep) != 1) + 1
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, keep.size]):
+        out[:, keep[lo]:keep[lo] + hi - lo] = inner[:, lo:hi]
+    return out
+
+
+def _above(H: np.ndarray, known: float) -> np.ndarray:
+    """Indices of the rows of H (N, s) whose norm exceeds ``known`` (>= 0)."""
+    return np.flatnonzero(np.einsum("ij,ij->i", H, H) > known * known)
+
+
+def _unique_index(bits: np.ndarray) -> np.ndarray:
+    """Indices of rows of ``bits`` (N, W) uint64 with every exact duplicate but one removed.
+
+    Rows are sorted by a 64-bit hash of their words and a row is dropped only when it equals
+    its predecessor word for word, so a hash collision can only leave a duplicate in, never
+    drop a distinct row. (Used where extra copies are harmless; ``_Engine.patterns`` removes
+    the last ones exactly.)
+    """
+    N, W = bits.shape
+    if N < 2:
+        return np.arange(N)
+    if W == 1:
+        h = bits[:, 0]
+    else:
+        h = np.zeros(N, dtype=_WORD)
+        for w in range(W):  # splitmix64 finalizer over h + word
+            h += bits[:, w]
+            h += _HASH_MUL
+            h ^= h >> np.uint64(30)
+            h *= _MIX1
+            h ^= h >> np.uint64(27)
+            h *= _MIX2
+            h ^= h >> np.uint64(31)
+    order = np.argsort(h)
+    hs = h[order]
+    same = hs[1:] == hs[:-1]
+    if W > 1 and np.any(same):
+        bs = bits[order]
+        same &= np.all(bs[1:] == bs[:-1], axis=1)
+    keep = np.ones(N, dtype=bool)
+    keep[1:] = ~same
+    return order[keep]
+
+
+def _unique_rows(bits: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``bits`` (N, W) uint64."""
+    return bits[_unique_index(bits)]
 
 
 def f_value(Xt: np.ndarray, nu: np.ndarray, u: np.ndarray) -> float:

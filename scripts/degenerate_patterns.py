@@ -5,7 +5,7 @@
 For each instance (n <= 12), every sign vector is tested for a full-dimensional cell with an LP
 (cvxrelu.arrangements.brute_force_patterns); the engine's pattern set must be equal. Kinds:
 duplicates (incl. negative multiples), collinear points with a bias column, zero rows,
-rank-deficient X, d > n, small integer grids. Exit 1 on any mismatch.
+rank-deficient X, d > n (n up to 12, d = n + 1..3), small integer grids. Exit 1 on any mismatch.
 """
 
 import argparse
@@ -37,8 +37,7 @@ def instance(rng, kind):
     elif kind == "rank deficient":
         d = int(rng.integers(2, 5))
         X = rng.integers(-2, 3, size=(n, d - 1)).astype(float) @ rng.integers(-1, 2, size=(d - 1, d)).astype(float)
-    elif kind == "d > n":
-        n = int(rng.integers(2, 6))
+    elif kind == "d > n":  # n up to 12, d = n + 1..3: rank n, every sign vector a cell
         X = rng.standard_normal((n, n + int(rng.integers(1, 4))))
     elif kind == "integer grid + bias":
         d = int(rng.integers(1, 3))
