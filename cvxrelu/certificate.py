@@ -172,6 +172,34 @@ def exact_zero_sum(nu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return out
 
 
+def bound_cost(data: Dataset, model: Model) -> dict:
+    """Estimated cost of one exact dual bound (``dual_bound``) and why it would be refused.
+
+    Returns {"seconds", "bytes", "refusal"}: the arrangement engine's estimate
+    (arrangements.estimate_work); with a free hidden bias the bound explores n arrangements of
+    n - 1 rows (one per kink, see _dual_constraint), n times the work of one. ``refusal`` is a
+    one-line message when that exceeds the engine's limits, else None.
+    """
+    from .arrangements import MAX_SECONDS, _rank_and_rows, estimate_work, refusal
+
+    X = data.X
+    n = data.n_samples
+    if model.hidden_bias != "free":
+        Xt = model.augment(X)
+        r, _, _, rows, _ = _rank_and_rows(Xt)
+        est = estimate_work(int(rows.size), r)
+        return {"seconds": est["seconds"], "bytes": est["bytes"], "refusal": refusal(Xt)}
+    r, _, _, rows, _ = _rank_and_rows(X - X[0][None, :])
+    est = estimate_work(max(int(rows.size), 0), r)
+    total = n * est["seconds"]
+    msg = refusal(X - X[0][None, :])
+    if msg is None and total > MAX_SECONDS:
+        msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
+               f"of rank {r}, estimated {total:.2g} s in all, more than the limit of {MAX_SECONDS:.0f} s; "
+               "use sampled patterns (solve --patterns N) or fewer samples")
+    return {"seconds": total, "bytes": est["bytes"], "refusal": msg}
+
+
 def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
     """M(nu) and its error bound, argmax (augmented coordinates) and sign.
 
@@ -187,6 +215,11 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
         am = res.argmax
         return res.M, res.M_error, am, res.argmax_sign, res, np.linalg.norm(Xt, axis=1)
     n, d = X.shape
+    why = bound_cost(Dataset(X, nu), model)["refusal"]
+    if why is not None:
+        from .errors import TooLargeError
+
+        raise TooLargeError(why)
     g = X.T @ nu
     gn = float(np.linalg.norm(g))
     best, best_at, best_sign = gn, None, 1

@@ -58,7 +58,7 @@ def cli():
 def verify(checkpoint, data_path, tol, witness_path, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective."""
     from .certificate import verify as run_verify
-    from .errors import InputError
+    from .errors import InputError, TooLargeError
     from .io import check_data_for, load_isolated, save_checkpoint, sha256_file
     from .progress import make_progress
     from .report import render_certificate
@@ -73,7 +73,10 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
     if data is None:
         raise InputError(f"{checkpoint}: no /data in the checkpoint; pass --data DATA")
     with make_progress() as progress:
-        cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress)
+        try:
+            cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress)
+        except TooLargeError as exc:  # name the input whose arrangement is too large
+            raise InputError(f"{data_path or checkpoint}: /data/X: {exc}") from None
     d = cert.to_dict()
     d["inputs"] = inputs
     if witness_path is not None:

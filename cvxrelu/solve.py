@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrangements import estimate_cells, sample_patterns, MAX_CELLS
+from .arrangements import estimate_cells, sample_patterns
 from .errors import InputError
 from .model import Dataset, Model, Network, objective, predict
 
@@ -31,6 +31,9 @@ BLOCK_TOL = 1e-9
 COLGEN_TOL = 1e-9
 #: Neurons this small relative to the largest are candidates for removal (prune_tiny_neurons).
 PRUNE_REL = 1e-4
+#: Exact column generation prices every cell in each round: it is used when one pricing is
+#: estimated (certificate.bound_cost) at no more than this many seconds.
+EXACT_PRICING_SECONDS = 30.0
 #: Patterns sampled when exact enumeration does not fit and --patterns is not given.
 DEFAULT_SAMPLED_PATTERNS = 256
 
@@ -250,7 +253,7 @@ def solve(
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
     """
-    from .certificate import dual_bound
+    from .certificate import bound_cost, dual_bound
     from .colgen import column_generation, restricted_pricing
     from .program import SOLVERS, network_from_blocks, solve_program
 
@@ -277,11 +280,15 @@ def solve(
         return on_patterns_used(P)[0]
 
     extra = {}
-    if patterns is None and cells > MAX_CELLS:
-        # exact enumeration does not fit: sample (and search), and say so
+    cost = bound_cost(data, model)
+    if patterns is None and (cost["refusal"] is not None or cost["seconds"] > EXACT_PRICING_SECONDS):
+        # exact pricing does not fit (column generation prices every cell once per round):
+        # sample (and search), and say so
         patterns = DEFAULT_SAMPLED_PATTERNS
-        extra["why_sampled"] = (f"exact enumeration needs about {cells:.3g} cells (rank {r}), more than "
-                                f"{MAX_CELLS:.3g}; sampled {patterns} patterns instead")
+        why = cost["refusal"] or (f"exact pricing of all {cells:.3g} cells (rank {r}) is estimated at "
+                                  f"{cost['seconds']:.2g} s per round, more than {EXACT_PRICING_SECONDS:g} s")
+        extra["why_sampled"] = f"{why.split('; use')[0]}; sampled {patterns} patterns instead"
+
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress)
         net, lb, n_pat, iters, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
@@ -321,7 +328,7 @@ def solve(
         M, _, _ = restricted_pricing(Xt, lam, P[P.any(axis=1)], model.beta)
         extra["sample_dual_ratio"] = M / model.beta
         lb = None
-        if cells <= MAX_CELLS:
+        if cost["refusal"] is None:  # the patterns cannot all be enumerated, but can be priced
             lb = dual_bound(net, data, model).lower_bound
     net = caratheodory_reduce(net, data.X, model)
     net = prune_tiny_neurons(net, data, model)

@@ -192,6 +192,9 @@ BAD = [
     ("--tol negative", good, ["--tol", "-1"], ["--tol"]),
     ("--tol >= 1", good, ["--tol", "1"], ["--tol"]),
     ("--data with wrong columns", good, ["--data", "WRONGDATA"], ["/model/U", "columns"]),
+    ("arrangement too large to enumerate (20 x 22 data)", lambda p: good(
+        p, data__X=np.random.default_rng(0).standard_normal((20, 22)), data__y=np.ones(20),
+        model__U=np.ones((22, 1))), [], ["/data/X", "activation patterns", "limit"]),
 ]
 
 
