@@ -572,6 +572,8 @@ def verify(
         if w is not None:
             kind, witness, wobj = w
             details["witness_kind"] = kind
+            if "solver" in witness.meta:  # the subsampled program's solver: a hint, re-evaluated
+                details["witness_solver"] = witness.meta["solver"]
             status = Status.SUBOPTIMAL
             # the bound holds whatever network supplies the dual point: the witness's gradient
             # is often a much better one

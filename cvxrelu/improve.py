@@ -33,4 +33,8 @@ def improve_on_patterns(
     if P.shape[0] == 0:
         return None
     sol = solve_program(Xt, data.y, P, model)
-    return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
+    net = network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
+    info = sol.solver_info
+    net.meta["solver"] = {k: info.get(k) for k in ("solver", "version", "status", "iterations", "settings",
+                                                   "polished", "fallback_from") if k in info}
+    return net
