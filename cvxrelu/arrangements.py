@@ -126,6 +126,8 @@ UNIT = 2.0**-53
 #: 1 - |cos| >= PARALLEL_PREFILTER have a sine > 1e-4, far above PARALLEL_TOL, and are not
 #: compared further; the others get the exact sine test.
 PARALLEL_PREFILTER = 1e-8
+#: The advice that ends every refusal message (``refusal``).
+ADVICE = "; use sampled patterns (solve --patterns N) or fewer samples"
 #: Refuse exact work beyond this many cells (general-position count; also used by solve).
 MAX_CELLS = 3e7
 #: Refuse to materialize explicit patterns beyond this many pattern entries (cells * n).
@@ -389,8 +391,7 @@ def _refusal(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: flo
         return (
             f"exact enumeration needs about {cells:.3g} activation patterns (n={n}, rank {r}; "
             f"estimated {est['seconds']:.2g} s and {est['bytes'] / 2**30:.2g} GiB), more than the "
-            f"limit of {' and '.join(over)}; "
-            "use sampled patterns (solve --patterns N) or fewer samples"
+            f"limit of {' and '.join(over)}" + ADVICE
         )
     if patterns and cells * n > MAX_PATTERN_ENTRIES:
         return (

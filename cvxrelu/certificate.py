@@ -29,7 +29,7 @@ from enum import Enum
 import numpy as np
 
 from . import __version__
-from .arrangements import analyze, network_patterns
+from .arrangements import MAX_CELLS, analyze, network_patterns
 from .errors import InputError
 from .losses import EPS
 from .model import (
@@ -48,7 +48,8 @@ from .model import (
 
 #: Default relative gap tolerance (CONTRACT.md).
 DEFAULT_TOL = 1e-6
-#: A non-zero block is complementary-slack on row k when (A w)_k <= ACTIVE_TOL * ||xt_k|| N(w).
+#: KKT report only (never the verdict): a non-zero block's row k may carry a multiplier when
+#: (A w)_k <= ACTIVE_TOL * ||xt_k|| ||w|| (numerical optima are accurate to about 1e-8).
 ACTIVE_TOL = 1e-6
 
 
@@ -172,32 +173,28 @@ def exact_zero_sum(nu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return out
 
 
-def bound_cost(data: Dataset, model: Model) -> dict:
-    """Estimated cost of one exact dual bound (``dual_bound``) and why it would be refused.
+def bound_cost(X: np.ndarray, model: Model) -> dict:
+    """Estimated cost of one exact dual bound (``dual_bound``) on data X, and whether it is refused.
 
-    Returns {"seconds", "bytes", "refusal"}: the arrangement engine's estimate
+    Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
     (arrangements.estimate_work); with a free hidden bias the bound explores n arrangements of
-    n - 1 rows (one per kink, see _dual_constraint), n times the work of one. ``refusal`` is a
-    one-line message when that exceeds the engine's limits, else None.
+    the n - 1 differences x_l - x_k (one per kink, see _dual_constraint), n times the work of
+    one. ``refusal`` is the one-line message when that exceeds the engine's limits (else None),
+    ``reason`` the same without the advice.
     """
-    from .arrangements import MAX_SECONDS, _rank_and_rows, estimate_work, refusal
+    from .arrangements import ADVICE, MAX_SECONDS, _rank_and_rows, _refusal, estimate_work
 
-    X = data.X
-    n = data.n_samples
-    if model.hidden_bias != "free":
-        Xt = model.augment(X)
-        r, _, _, rows, _ = _rank_and_rows(Xt)
-        est = estimate_work(int(rows.size), r)
-        return {"seconds": est["seconds"], "bytes": est["bytes"], "refusal": refusal(Xt)}
-    r, _, _, rows, _ = _rank_and_rows(X - X[0][None, :])
-    est = estimate_work(max(int(rows.size), 0), r)
-    total = n * est["seconds"]
-    msg = refusal(X - X[0][None, :])
-    if msg is None and total > MAX_SECONDS:
+    n = X.shape[0]
+    free = model.hidden_bias == "free"
+    A = X - X[0][None, :] if free else model.augment(X)
+    r, _, _, rows, _ = _rank_and_rows(A)
+    seconds = estimate_work(int(rows.size), r)["seconds"] * (n if free else 1)
+    msg = _refusal(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
+    if msg is None and seconds > MAX_SECONDS:
         msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
-               f"of rank {r}, estimated {total:.2g} s in all, more than the limit of {MAX_SECONDS:.0f} s; "
-               "use sampled patterns (solve --patterns N) or fewer samples")
-    return {"seconds": total, "bytes": est["bytes"], "refusal": msg}
+               f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
+               f"{MAX_SECONDS:.0f} s" + ADVICE)
+    return {"seconds": seconds, "refusal": msg, "reason": None if msg is None else msg.removesuffix(ADVICE)}
 
 
 def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
@@ -215,7 +212,7 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
         am = res.argmax
         return res.M, res.M_error, am, res.argmax_sign, res, np.linalg.norm(Xt, axis=1)
     n, d = X.shape
-    why = bound_cost(Dataset(X, nu), model)["refusal"]
+    why = bound_cost(X, model)["refusal"]
     if why is not None:
         from .errors import TooLargeError
 
@@ -406,8 +403,13 @@ def _best_output_bias(net, data, model):
     return replace_c(net, c)
 
 
-def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt):
-    """Candidate better networks (MATH.md section 6); returns (kind, network, objective) or None."""
+def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt, errors: list | None = None):
+    """Candidate better networks (MATH.md section 6); returns (kind, network, objective) or None.
+
+    Failures of a route (e.g. the subsampled program's solver) are appended to ``errors``: they
+    only mean no witness from that route, never a verdict.
+    """
+    errors = [] if errors is None else errors
     cands = []
     sc = scaled(net, model)
     cands.append(("rescaled neurons", sc))
@@ -428,8 +430,9 @@ def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt)
         extra = None if bound.argmax is None else bound.argmax
         try:
             better = improve_on_patterns(mg, data, model, extra_direction=extra)
-        except Exception:  # a solver failure only means no witness from this route
+        except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
             better = None
+            errors.append(f"{type(exc).__name__}: {exc}")
         if better is not None:
             cands.append(("convex program on the network's patterns (Thm. 3)", better))
     best = None
@@ -567,7 +570,10 @@ def verify(
         t3 = time.perf_counter()
         if bound is None:
             bound = DualBound(-math.inf, math.nan, 0.0, 1.0, -math.inf, 0.0, None, 1, 0, 0, 0, 0.0, {})
-        w = find_witness(net, data, model, bound, L, errL, Xt)
+        witness_errors: list = []
+        w = find_witness(net, data, model, bound, L, errL, Xt, witness_errors)
+        if witness_errors:
+            details["witness_errors"] = witness_errors
         details.setdefault("timings", {})["witness_s"] = time.perf_counter() - t3
         if w is not None:
             kind, witness, wobj = w

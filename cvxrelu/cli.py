@@ -105,7 +105,8 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
               help="Sample this many patterns instead of exact ones.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--solver", type=click.Choice(["auto", "ipm", "clarabel", "first-order"]), default="auto", show_default=True,
-              help="ipm: structured interior point (squared loss); auto: ipm, or Clarabel for logistic.")
+              help="ipm: structured interior point (squared loss); auto: ipm, Clarabel for the logistic "
+                   "loss, first-order when the interior point would not fit in memory.")
 @click.option("--width", type=click.IntRange(min=1), default=None, help="Exactly this many neurons.")
 @click.option("--search/--no-search", default=True, show_default=True,
               help="With sampled patterns, improve them by gradient warm starts and dual-guided search.")

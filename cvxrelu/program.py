@@ -46,6 +46,12 @@ class ConvexSolution:
         N = np.concatenate([model.neuron_norm(self.W.T), model.neuron_norm(self.V.T)])
         return int(np.sum(N > tol * max(1.0, N.max(initial=0.0))))
 
+    def used_patterns(self, tol: float = 1e-9) -> np.ndarray:
+        """(p,) bool: patterns whose w or v block is non-zero (Euclidean norm above tol times
+        the largest, at least 1), i.e. the patterns the solution's network uses."""
+        N = np.maximum(np.linalg.norm(self.W, axis=1), np.linalg.norm(self.V, axis=1))
+        return N > tol * max(1.0, float(N.max(initial=0.0)))
+
 
 def block_predictions(Xt: np.ndarray, patterns: np.ndarray, W: np.ndarray, V: np.ndarray) -> np.ndarray:
     """sum_i D_i Xt (w_i - v_i), shape (n,)."""
@@ -211,9 +217,20 @@ def solve_convex_program(
 
 
 SOLVERS = ("auto", "ipm", "clarabel", "first-order")
-#: ``auto`` leaves the interior-point methods when their dense coupling block (Woodbury n x n, or
-#: Gram p dt x p dt) would exceed this size: 25 000^2 float64 is 5 GB, its factorization hours.
-IPM_MAX_COUPLING = 25_000
+#: ``auto`` leaves the interior-point method for the first-order one when its estimated memory
+#: (``ipm_bytes``) exceeds this (the machine has 24 GiB).
+IPM_MAX_BYTES = 12 * 2**30
+
+
+def ipm_bytes(n: int, p: int, dt: int) -> int:
+    """Estimated peak memory of solvers/ipm.py on n samples, p patterns, dt coordinates.
+
+    The dense coupling block (min(n, p dt)^2), the n x p dt factor it is built from (B in the
+    Woodbury form, M in the Gram form), and about 30 arrays of the 2p x n cone variables
+    (slacks, multipliers, scalings, residuals, directions and their refinements).
+    """
+    k = min(n, p * dt)
+    return 8 * (2 * k * k + 2 * n * p * dt + 30 * 2 * p * n)
 
 
 def solve_program(
@@ -225,15 +242,15 @@ def solve_program(
     ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
     ``first-order``: the augmented-Lagrangian method of first_order.py;
     ``auto``: ``ipm`` for the squared loss (Clarabel if it fails), Clarabel for the logistic loss,
-    and ``first-order`` when the interior-point method's dense coupling matrix would have more
-    than IPM_MAX_COUPLING rows (min(n, p dt); memory grows with its square).
+    and ``first-order`` when the interior-point method would need more than IPM_MAX_BYTES
+    (``ipm_bytes``).
     """
     from .errors import InputError, SolverError
 
     if solver not in SOLVERS:
         raise InputError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     S = np.asarray(patterns, dtype=bool)
-    if solver == "auto" and min(S.shape[1], S.shape[0] * np.shape(Xt)[1]) > IPM_MAX_COUPLING:
+    if solver == "auto" and ipm_bytes(S.shape[1], S.shape[0], np.shape(Xt)[1]) > IPM_MAX_BYTES:
         solver = "first-order"
     if solver == "first-order":
         from .first_order import solve_first_order
@@ -258,9 +275,15 @@ def solve_program(
 POLISH_ACTIVE = 1e-9
 #: Polish only when the support has at most this many free coordinates (dense Newton).
 POLISH_MAX_DIM = 4000
-#: Rounds of the polish (between rounds a violated row joins its block's active set, and a
-#: block that collapses or turns around leaves the support).
+#: Rounds of the polish (its active-set corrections happen between rounds), and its time budget.
 POLISH_ROUNDS = 30
+POLISH_SECONDS = 60.0
+#: Without a support from the solver, blocks above this times the largest are non-zero.
+POLISH_SUPPORT = 1e-7
+#: Blocks of one sign whose directions have 1 - cos below this are merged (parallel).
+POLISH_PARALLEL = 1e-12
+#: The polished blocks must satisfy A w >= -POLISH_FEAS ||xt_k|| ||w|| on every row.
+POLISH_FEAS = 1e-12
 #: A zero block that joins the support starts at this size relative to the largest block.
 POLISH_NEW_BLOCK = 1e-3
 #: Newton iterations of the polish, and its stopping rule on the relative decrease.
@@ -268,7 +291,7 @@ POLISH_ITERS = 50
 POLISH_TOL = 1e-15
 
 
-def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
+def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: float = None):
     """Newton refinement of a squared-loss solution on its identified face (to full precision).
 
     Interior-point solutions are accurate to the solver's tolerance in the objective, hence only
@@ -278,19 +301,25 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
 
         min_v  1/2 ||sum_b sg_b D_b Xt Z_b v_b + c - y||^2 + beta sum_b N(Z_b v_b) [+ h_c/2 c^2],
 
-    and Newton's method with a backtracking line search converges quadratically. A row that the
-    refined point violates joins its block's active set and the face is solved again (at most
-    POLISH_ROUNDS times). The result is returned only when every block stays in its cone, no
-    block collapses and the program's objective did not rise; otherwise None (the caller keeps
-    the solver's answer).
+    and Newton's method with a backtracking line search converges quadratically. Between
+    rounds (at most POLISH_ROUNDS, within ``time_limit`` seconds, POLISH_SECONDS by default) the
+    face is corrected as in an active-set method: a row the refined point violates joins its
+    block's active set, an active row with a negative multiplier is released, a block that
+    collapses or turns around leaves the support, and a zero block whose dual constraint is
+    violated joins it. Blocks of one sign with parallel directions are merged first. The result
+    is returned only when every block is in its cone (to POLISH_FEAS) and the program's
+    objective did not rise; otherwise None (the caller keeps the solver's answer).
     """
+    import time
+
+    deadline = time.perf_counter() + (POLISH_SECONDS if time_limit is None else time_limit)
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
     p = S.shape[0]
     U = np.vstack([W, V])
     c0 = c
     full = np.linalg.norm(U, axis=1)
-    sup = support if support is not None else full > 1e-7 * max(float(full.max(initial=0.0)), 1e-300)
+    sup = support if support is not None else full > POLISH_SUPPORT * max(float(full.max(initial=0.0)), 1e-300)
     sup = np.flatnonzero(np.asarray(sup, dtype=bool) & (full > 0))
     if sup.size == 0:
         return None
@@ -311,7 +340,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
             b = sup[b_pos]
             if b in merged_into or (a < p) != (b < p):
                 continue
-            if float(unit[a_pos] @ unit[b_pos]) >= 1 - 1e-12:
+            if float(unit[a_pos] @ unit[b_pos]) >= 1 - POLISH_PARALLEL:
                 U[a] += U[b]
                 U[b] = 0.0
                 merged_into[b] = a
@@ -321,6 +350,8 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
     A = {int(b): (2.0 * S[b % p] - 1.0)[:, None] * Xt for b in sup}
     act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
     for _ in range(POLISH_ROUNDS):
+        if time.perf_counter() > deadline:
+            return None
         out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act)
         if out is None:
             return None
@@ -335,7 +366,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None):
             continue
         violated = False
         for b in sup:
-            bad = A[b] @ U2[b] < -1e-12 * xn * np.linalg.norm(U2[b])
+            bad = A[b] @ U2[b] < -POLISH_FEAS * xn * np.linalg.norm(U2[b])
             if bad.any():
                 if np.all(act[b][bad]):
                     return None
@@ -528,7 +559,10 @@ def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:
     info = dict(res.info)
     info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})
     before = convex_objective(Xt, y, S, W, V, c, model)
-    polished = polish_squared(Xt, y, S, W, V, c, model, support=res.support)
+    try:
+        polished = polish_squared(Xt, y, S, W, V, c, model, support=res.support)
+    except (np.linalg.LinAlgError, RuntimeError, FloatingPointError, ValueError) as exc:
+        polished, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
     info["polished"] = polished is not None
     if polished is not None:
         W, V, c = polished

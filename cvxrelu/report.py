@@ -93,7 +93,7 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     t.add_row("neurons", f"{d.get('neurons')} non-zero (width {d.get('width')})")
     s = d.get("solver") or {}
     t.add_row("solver", f"{s.get('solver', '-')} {s.get('version', '')} status {s.get('status', '-')}, "
-              f"{d.get('iterations')} rounds, {s.get('calls', '-')} solves")
+              f"{d.get('iterations')} iterations over {s.get('calls', '-')} solves, {d.get('rounds', 0)} rounds")
     t.add_row("time", f"{d.get('seconds', 0):.3f} s")
     if d.get("output"):
         t.add_row("written", d["output"])

@@ -21,7 +21,6 @@ the search stops when it finds no violated constraint, which does not prove that
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -37,6 +36,8 @@ SEARCH_RANDOM_STARTS = 256
 #: Ascent steps per start, and violating patterns added per sign and round.
 SEARCH_ASCENT_STEPS = 50
 SEARCH_ADD_PER_ROUND = 16
+#: The current neurons also start the ascent perturbed by this much (relative).
+SEARCH_JITTER = 1e-2
 #: Full-batch Adam for the warm starts: runs, iterations, learning rate.
 WARM_RUNS = 2
 WARM_ITERS = 2000
@@ -106,7 +107,7 @@ def ascend(Xt: np.ndarray, nu: np.ndarray, starts: np.ndarray, steps: int = SEAR
         H = Xt.T @ ((Xt @ U[:, idx] > 0) * nu[:, None])
         Un = H / np.maximum(np.linalg.norm(H, axis=0), 1e-300)
         fn = nu @ np.maximum(Xt @ Un, 0.0)
-        better = fn > f[idx] + 1e-12 * np.abs(f[idx])
+        better = fn > f[idx] + 1e-12 * np.abs(f[idx])  # strict increase, beyond rounding
         U[:, idx[better]] = Un[:, better]
         f[idx[better]] = fn[better]
         active[idx[~better]] = False
@@ -162,10 +163,7 @@ def pattern_search(
     solve_on_patterns: Callable[[np.ndarray], tuple[Network, np.ndarray]],
     *,
     seed: int = 0,
-    warm_width: int | None = None,
-    warm_runs: int = WARM_RUNS,
     max_rounds: int = 30,
-    time_limit: float = np.inf,
     first: tuple[Network, np.ndarray] | None = None,
     progress=None,
 ) -> SearchResult:
@@ -174,68 +172,78 @@ def pattern_search(
     Parameters
     ----------
     patterns : (p, n) bool, the starting patterns (e.g. sampled).
-    solve_on_patterns : P -> (network from eq. 9, (p,) bool mask of the patterns it uses).
+    solve_on_patterns : P -> (network from eq. 9, (len(P),) bool mask of the patterns it uses).
     first : the solution over ``patterns`` when the caller already has it.
-    warm_width : width of each gradient warm start (default: the number of patterns, at most 256).
+    max_rounds : rounds of dual-guided column generation after the warm starts.
+
+    The warm starts have width min(max(p, 16), 256) (p sampled patterns). Every round keeps the
+    patterns its previous solution uses, so the program's optimum cannot rise; the network
+    returned is nonetheless the best one evaluated (solves are accurate to their tolerance only),
+    and a solver failure ends the search with the best so far.
     """
-    t0 = time.perf_counter()
+    from .errors import SolverError
+
     Xt = model.augment(data.X)
     n = data.n_samples
     rng = np.random.default_rng(seed + 7919)
     P = np.asarray(patterns, dtype=bool)
-    sources = {"sampled": int(P.shape[0]), "gradient": 0, "dual_search": 0}
+    width = int(min(max(P.shape[0], 16), 256))
+    sources = {"sampled": int(P.shape[0]), "gradient": 0, "dual_search": 0, "warm_width": width}
     history = []
     if first is None:
         first = solve_on_patterns(P)
     net, used = first
     active = P[used]
     L = objective(net, data, model)
+    best = (L, net, P, active)
     history.append({"round": 0, "patterns": int(P.shape[0]), "objective": L, "source": "sampled"})
-    # gradient warm starts (Thm. 3): their patterns join the active ones
-    width = warm_width or int(min(max(P.shape[0], 16), 256))
-    known = {row.tobytes() for row in active}
-    new = []
-    for r in range(warm_runs):
-        g = train_gradient(data, model, width, seed=seed * 1000 + r)
-        for q in (Xt @ g.Ut() > 0).T:
-            if q.any() and q.tobytes() not in known:
-                known.add(q.tobytes())
-                new.append(q)
-    if new:
-        sources["gradient"] = len(new)
-        P = np.vstack([active, np.array(new)])
-        net, used = solve_on_patterns(P)
-        active = P[used]
-        L = objective(net, data, model)
-        history.append({"round": 0, "patterns": int(P.shape[0]), "objective": L,
-                        "source": "gradient warm starts"})
     stopped = "max_rounds"
     best_ratio = 0.0
-    task = progress.task("Pattern search", total=max_rounds) if progress else None
     rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        if time.perf_counter() - t0 > time_limit:
-            stopped = "time_limit"
-            break
-        lam = model.loss_fn.gradient(predict(net, data.X), data.y)
-        rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
-        Ut = net.Ut()
-        live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
-        starts = np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
-                            live + 1e-2 * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
-        found, best_ratio = violated_patterns(Xt, lam, model, starts, {row.tobytes() for row in active})
-        if task:
-            task(1)
-        if not found:
-            stopped = "no violated constraint found"
-            break
-        sources["dual_search"] += len(found)
-        P = np.vstack([active, np.array(found)])
+
+    def step(Pnew, entry):
+        nonlocal P, net, used, active, L, best
+        P = Pnew
         net, used = solve_on_patterns(P)
         active = P[used]
         L = objective(net, data, model)
-        history.append({"round": rounds, "patterns": int(P.shape[0]), "objective": L,
-                        "max_violation_found": best_ratio})
-    if task and hasattr(task, "close"):
-        task.close()
+        if L < best[0]:
+            best = (L, net, P, active)
+        history.append({**entry, "patterns": int(P.shape[0]), "objective": L})
+
+    try:
+        # gradient warm starts (Thm. 3): their patterns join the active ones
+        known = {row.tobytes() for row in active}
+        new = []
+        for r in range(WARM_RUNS):
+            g = train_gradient(data, model, width, seed=seed * 1000 + r)
+            for q in (Xt @ g.Ut() > 0).T:
+                if q.any() and q.tobytes() not in known:
+                    known.add(q.tobytes())
+                    new.append(q)
+        if new:
+            sources["gradient"] = len(new)
+            step(np.vstack([active, np.array(new)]), {"round": 0, "source": "gradient warm starts"})
+        task = progress.task("Pattern search", total=max_rounds) if progress else None
+        for rounds in range(1, max_rounds + 1):
+            lam = model.loss_fn.gradient(predict(net, data.X), data.y)
+            rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
+            Ut = net.Ut()
+            live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
+            starts = np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
+                                live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
+            found, ratio = violated_patterns(Xt, lam, model, starts, {row.tobytes() for row in active})
+            best_ratio = max(best_ratio, ratio)
+            if task:
+                task(1)
+            if not found:
+                stopped = "no violated constraint found"
+                break
+            sources["dual_search"] += len(found)
+            step(np.vstack([active, np.array(found)]), {"round": rounds, "max_violation_found": ratio})
+        if task and hasattr(task, "close"):
+            task.close()
+    except SolverError as exc:
+        stopped = f"solver error ({exc}); the best network so far is kept"
+    L, net, P, active = best
     return SearchResult(P, active, net, float(L), rounds, history, sources, best_ratio, stopped)

@@ -2,16 +2,20 @@
 
 Patterns:
 
-* ``exact`` (default when the arrangement can be explored): exact column generation
-  (colgen.py). The program is solved on a growing working set; the exact engine prices every
-  cell, so the result is optimal over **all** patterns, with a certified lower bound.
-* ``sampled`` (``patterns=N``): the program over the patterns of N Gaussian directions
-  (deduplicated), i.e. the best network with those activation patterns. Its lower bound is
-  certified only when the exact engine can still price all cells.
+* ``exact`` (default when one exact pricing of every cell is estimated under
+  EXACT_PRICING_SECONDS): column generation (colgen.py). The program is solved on a growing
+  working set; the exact engine prices every cell, so the result is optimal over **all**
+  patterns, with a certified lower bound.
+* ``sampled`` (``patterns=N``, or DEFAULT_SAMPLED_PATTERNS when exact pricing does not fit,
+  with the reason in the result): the program over the patterns of N Gaussian directions
+  (deduplicated), then, with ``search``, a pattern search (search.py: gradient warm starts and
+  dual-guided column generation). Optimal over its final patterns (checked per cell); a lower
+  bound is certified only when every cell can still be priced.
 
-The network is read off the solution with eq. (9) and reduced to at most n + 1 neurons
-without changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6); with a free hidden
-bias and no output bias, one more neuron (u = 0) carries the free output constant.
+The network is read off the solution with eq. (9), reduced to at most n + 1 neurons without
+changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6), cleared of interior-point
+leftovers and merged per cone, each step kept only if L does not rise; with a free hidden bias
+and no output bias, one more neuron (u = 0) carries the free output constant.
 """
 
 from __future__ import annotations
@@ -268,36 +272,43 @@ def solve(
     infos = []
 
     def on_patterns_used(P):
-        """The program over P: (network of eq. 9, mask of the patterns its solution uses)."""
-        P = P[P.any(axis=1)] if P.shape[0] > 1 else P
-        sol = solve_program(Xt, data.y, P, model, solver=solver, progress=progress)
+        """The program over P: (network of eq. 9, (len(P),) mask of the patterns it uses).
+
+        Empty patterns (no active sample) carry nothing and are left out of the program; the
+        mask refers to the rows of the P given.
+        """
+        keep = np.flatnonzero(P.any(axis=1))
+        if keep.size == 0:
+            keep = np.arange(min(P.shape[0], 1))
+        sol = solve_program(Xt, data.y, P[keep], model, solver=solver, progress=progress)
         infos.append(sol.solver_info)
-        N = np.concatenate([np.linalg.norm(sol.W, axis=1)[:, None], np.linalg.norm(sol.V, axis=1)[:, None]], axis=1)
-        used = N.max(axis=1) > BLOCK_TOL * max(1.0, float(N.max(initial=0.0)))
+        used = np.zeros(P.shape[0], dtype=bool)
+        used[keep] = sol.used_patterns(BLOCK_TOL)
         return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL), used
 
     def on_patterns(P):
         return on_patterns_used(P)[0]
 
     extra = {}
-    cost = bound_cost(data, model)
-    if patterns is None and (cost["refusal"] is not None or cost["seconds"] > EXACT_PRICING_SECONDS):
-        # exact pricing does not fit (column generation prices every cell once per round):
-        # sample (and search), and say so
+    cost = bound_cost(data.X, model)
+    # one exact pricing (every cell) is affordable: column generation, and a certified bound
+    priceable = cost["refusal"] is None and cost["seconds"] <= EXACT_PRICING_SECONDS
+    if patterns is None and not priceable:
+        # sample (and search), and say why
         patterns = DEFAULT_SAMPLED_PATTERNS
-        why = cost["refusal"] or (f"exact pricing of all {cells:.3g} cells (rank {r}) is estimated at "
-                                  f"{cost['seconds']:.2g} s per round, more than {EXACT_PRICING_SECONDS:g} s")
-        extra["why_sampled"] = f"{why.split('; use')[0]}; sampled {patterns} patterns instead"
+        why = cost["reason"] or (f"exact pricing of every cell is estimated at {cost['seconds']:.2g} s "
+                                 f"per round, more than {EXACT_PRICING_SECONDS:g} s")
+        extra["why_sampled"] = f"{why}; sampled {patterns} patterns instead"
 
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress)
-        net, lb, n_pat, iters, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
+        net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
     else:
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
         P = sample_patterns(Xt, patterns, seed)
-        P = P[P.any(axis=1)] if P.shape[0] > 1 else P
+        P = P[P.any(axis=1)] if P.any() else P[:1]
         # optimal over all sampled patterns in one solve: random patterns are mostly used at the
         # optimum, so column generation inside the sample re-solves nearly the whole program
         # many times (n = 1000, 250 patterns: 634 s by column generation, 127 s cvxpy)
@@ -305,7 +316,7 @@ def solve(
         net, used = on_patterns_used(P)
         extra["sampled_program"] = {"patterns": int(P.shape[0]), "objective": objective(net, data, model),
                                     "seconds": time.perf_counter() - ts, "source": "gaussian directions"}
-        iters = int(infos[-1].get("iterations", 0))
+        rounds = 0
         kind = "sampled"
         if search:
             from .search import pattern_search
@@ -313,7 +324,7 @@ def solve(
             ts = time.perf_counter()
             res = pattern_search(data, model, P, on_patterns_used, seed=seed, first=(net, used),
                                  max_rounds=search_rounds, progress=progress)
-            net, P = res.network, res.patterns
+            net, P, rounds = res.network, res.patterns, res.rounds
             extra["pattern_search"] = {
                 "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
                 "sources": res.sources, "max_violation_found": res.max_violation_found,
@@ -328,7 +339,7 @@ def solve(
         M, _, _ = restricted_pricing(Xt, lam, P[P.any(axis=1)], model.beta)
         extra["sample_dual_ratio"] = M / model.beta
         lb = None
-        if cost["refusal"] is None:  # the patterns cannot all be enumerated, but can be priced
+        if priceable:  # sampled by request on a problem whose cells can all be priced
             lb = dual_bound(net, data, model).lower_bound
     net = caratheodory_reduce(net, data.X, model)
     net = prune_tiny_neurons(net, data, model)
@@ -336,8 +347,8 @@ def solve(
     net = snap_kinks_1d(net, data.X, model)
     net = set_width(net, width, model)
     L = objective(net, data, model)
-    if kind == "exact" and np.isfinite(L):
-        # the bound holds for any dual point: the final network's own gradient is often the best
+    if kind == "exact" and np.isfinite(L) and (L - lb) > COLGEN_TOL * max(1.0, abs(L)):
+        # the bound holds for any dual point: the final network's own gradient may be better
         lb = max(lb, dual_bound(net, data, model).lower_bound)
     if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
         from .errors import SolverError
@@ -345,6 +356,7 @@ def solve(
         raise SolverError("the solver returned a network with a non-finite objective")
     info = dict(infos[-1]) if infos else {}
     info["calls"] = len(infos)
+    extra["rounds"] = rounds  # column generation rounds (exact) or pattern search rounds (sampled)
     extra["estimated_cells"] = cells
     return SolveResult(net, float(L), None if lb is None else float(lb), kind, int(n_pat), info,
-                       iters, time.perf_counter() - t0, extra)
+                       sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra)

@@ -128,9 +128,17 @@ def test_pattern_search_only_improves_and_beats_its_gradient_warm_starts():
     assert all(b <= a * (1 + 1e-7) + 1e-9 for a, b in zip(hist, hist[1:]))
     assert res.objective <= res.extra["sampled_program"]["objective"] * (1 + 1e-9)
     assert res.objective == pytest.approx(hist[-1], rel=1e-7)
-    width = 30  # the warm starts' width: the number of sampled patterns (at most 256)
+    width = res.extra["pattern_search"]["sources"]["warm_width"]
     for r in range(WARM_RUNS):
         warm = train_gradient(data, model, width, seed=2 * 1000 + r)
         assert res.objective <= objective(warm, data, model) * (1 + 1e-7)
     # and the network is optimal over its final pattern set (exact per-cell check)
     assert res.extra["sample_dual_ratio"] <= 1 + 1e-5
+
+
+def test_cli_solver_choices_are_the_library_solvers():
+    from cvxrelu.cli import solve as solve_cmd
+    from cvxrelu.program import SOLVERS
+
+    opt = next(p for p in solve_cmd.params if p.name == "solver")
+    assert tuple(opt.type.choices) == SOLVERS

@@ -50,7 +50,8 @@ SOLVER_NAME = "cvxrelu-ipm (structured primal-dual interior point)"
 
 #: Stop when the relative duality gap s'z / max(1, |primal objective|) is below this ...
 TOL_GAP_REL = 1e-9
-#: ... and the primal and dual residuals, relative to the data's scale, are below this.
+#: ... and the primal residual (relative to max(1, ||U||, ||t||)) and the dual residual
+#: (relative to the linear term, max(1, sqrt 2 ||Gamma' y||, beta sqrt(2p))) are below this.
 TOL_FEAS = 1e-8
 #: When the iterations break down (rounding), the best iterate is returned as "almost_solved"
 #: if it meets these looser tolerances; otherwise the solve fails.
@@ -101,8 +102,8 @@ class IPMResult:
     def support(self) -> np.ndarray:
         """(2p,) bool: blocks read as non-zero, by strict complementarity of their cone pair.
 
-        A non-zero block has t_b of the order of the largest and a dual slack
-        (z_0 - ||z_1||) / beta near 0; a zero block the reverse. Non-zero iff
+        A non-zero block has t_b of the order of the largest and a relative dual slack
+        (z_0 - ||z_1||) / z_0 near 0 (z_0 -> beta); a zero block the reverse. Non-zero iff
         t_b / max t > (z_0 - ||z_1||) / z_0.
         """
         tau = self.t / max(float(np.max(self.t, initial=0.0)), 1e-300)
@@ -316,7 +317,6 @@ class _KKT:
         H[:, dt, :nd] += theta_soc[:, 0, 1:]
         H[:, :nd, :nd] += theta_soc[:, 1:, 1:]
         H = 0.5 * (H + np.transpose(H, (0, 2, 1)))
-        self.H = H
         lam, Q = np.linalg.eigh(H)  # ascending eigenvalues per block
         # small: below the coupling's scale, or below what H_b's own rounding (eps ||H_b||) resolves
         thr = np.maximum(SMALL_EIG * pr.curv, EIG_NOISE * np.abs(lam[:, -1]))
@@ -548,7 +548,10 @@ def solve_ipm(
     m = pr.m
 
     # ---- starting point (CVXOPT's): solve with W = I, then shift s and z into the interiors
-    kkt = _KKT(pr, np.ones((m, pr.nr)), np.broadcast_to(np.eye(pr.k), (m, pr.k, pr.k)))
+    try:
+        kkt = _KKT(pr, np.ones((m, pr.nr)), np.broadcast_to(np.eye(pr.k), (m, pr.k, pr.k)))
+    except (FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise SolverError(f"the interior-point method could not start: {exc}") from None
     qU, _ = pr.gamma_T(-pr.y)
     qc = float(-np.sum(pr.y)) if pr.has_c else 0.0
     U, t, c = kkt.solve(-qU, np.full(m, -pr.beta), -qc)
@@ -666,7 +669,8 @@ def solve_ipm(
         # the reduced tolerances; callers check optimality independently in any case
         _, U, t, c, z_lp, z_soc, best_it, relgap, pres, dres = best
         info.update(status=f"almost_solved (then {status})", best_iteration=best_it,
-                    relative_gap=relgap, primal_residual=pres, dual_residual=dres)
+                    primal_objective=pr.objective(U, t, c), relative_gap=relgap,
+                    primal_residual=pres, dual_residual=dres)
         status = "almost_solved"
     if status not in ("solved", "almost_solved"):
         raise SolverError(f"the interior-point method stopped with status {status} after {it} iterations "
