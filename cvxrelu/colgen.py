@@ -9,6 +9,7 @@ certificate.py closes the gap, so the result is a global optimum with a certific
 working set stays small (the optimum has at most n + 1 non-zero blocks, Lemma 1).
 
 Cost per round: one convex solve over the working set plus one exact pass of the engine.
+The result is the best network of all rounds with the largest of their (all valid) bounds.
 """
 
 from __future__ import annotations
@@ -103,15 +104,18 @@ def column_generation(
         initial = (Xt @ G > 0).T
     work = np.unique(np.asarray(initial, dtype=bool), axis=0)
     history = []
-    net = None
-    L = lb = np.inf
+    # every round's bound is valid (any dual point): keep the largest, and the best network
+    best_net, best_L, best_lb = None, np.inf, -np.inf
     task = progress.task("Column generation", total=max_rounds) if progress else None
     for rnd in range(1, max_rounds + 1):
         net = solve_on_patterns(work)
         L = objective(net, data, model)
         bound = dual_bound(net, data, model)
         lb = bound.lower_bound
-        rel = (L - lb) / max(1.0, abs(L))
+        if L < best_L:
+            best_net, best_L = net, L
+        best_lb = max(best_lb, lb)
+        rel = (best_L - best_lb) / max(1.0, abs(best_L))
         history.append({"round": rnd, "patterns": int(work.shape[0]), "objective": L,
                         "lower_bound": lb, "M": bound.M_raw})
         if task:
@@ -125,4 +129,4 @@ def column_generation(
             break
     if task and hasattr(task, "close"):
         task.close()
-    return ColgenResult(net, float(L), float(lb), work, len(history), history)
+    return ColgenResult(best_net, float(best_L), float(best_lb), work, len(history), history)

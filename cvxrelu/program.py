@@ -72,6 +72,22 @@ def convex_objective(Xt, y, patterns, W, V, c, model: Model) -> float:
     return val
 
 
+def network_objective(Xt, y, W, V, c, model: Model) -> float:
+    """L of the network read off (W, V, c) with eq. (9): actual ReLUs, not the patterns' masks.
+
+    Equal to the program's objective when every block is in its cone; otherwise the objective
+    of the network a user would get.
+    """
+    z = np.maximum(Xt @ W.T, 0.0).sum(axis=1) - np.maximum(Xt @ V.T, 0.0).sum(axis=1)
+    if c is not None:
+        z = z + c
+    val = model.loss_fn.value(z, y) + model.beta * (
+        float(np.sum(model.neuron_norm(W.T))) + float(np.sum(model.neuron_norm(V.T))))
+    if c is not None and model.effective_output_bias == "penalized":
+        val += 0.5 * model.beta * c * c
+    return val
+
+
 def solve_convex_program(
     Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, settings: dict | None = None
 ) -> ConvexSolution:
@@ -241,9 +257,10 @@ def solve_program(
     ``ipm``: the structure-exploiting interior-point method of solvers/ipm.py (squared loss);
     ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
     ``first-order``: the augmented-Lagrangian method of first_order.py;
-    ``auto``: ``ipm`` for the squared loss (Clarabel if it fails), Clarabel for the logistic loss,
-    and ``first-order`` when the interior-point method would need more than IPM_MAX_BYTES
-    (``ipm_bytes``).
+    ``auto``: for the squared loss Clarabel when there are few blocks (p dt <= PFORM_RATIO n),
+    else ``ipm`` (Clarabel if it fails), ``first-order`` when the interior-point method would
+    need more than IPM_MAX_BYTES (``ipm_bytes``); Clarabel for the logistic loss. Squared-loss
+    solutions are refined by :func:`polish_squared` when that succeeds.
     """
     from .errors import InputError, SolverError
 
@@ -259,16 +276,41 @@ def solve_program(
     if solver == "ipm" and model.loss != "squared":
         raise InputError(f"the interior-point solver handles the squared loss; use --solver clarabel "
                          f"for the {model.loss} loss")
-    if solver == "clarabel" or model.loss != "squared":
+    if model.loss != "squared":
         return solve_convex_program(Xt, y, S, model)
+    if solver == "auto" and S.shape[0] * np.shape(Xt)[1] <= PFORM_RATIO * S.shape[1]:
+        # few blocks (Clarabel's dense P-form): Clarabel is fast there and its homogeneous
+        # embedding copes best with the degenerate optima of exact column generation (1-D
+        # data: kinks at data points put neurons on cell boundaries)
+        solver = "clarabel"
+    if solver == "clarabel":
+        return _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
     try:
         return _solve_ipm(Xt, y, S, model, progress)
     except SolverError as exc:
         if solver == "ipm":
             raise
-        sol = solve_convex_program(Xt, y, S, model)
+        sol = _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
         sol.solver_info["fallback_from"] = f"ipm: {exc}"
         return sol
+
+
+def _polished(sol: "ConvexSolution", Xt, y, S, model: Model, support) -> "ConvexSolution":
+    """``sol`` refined by :func:`polish_squared` when that succeeds (recorded in solver_info)."""
+    info = sol.solver_info
+    W, V, c = sol.W, sol.V, sol.c
+    before = convex_objective(Xt, y, S, W, V, c, model)
+    try:
+        out = polish_squared(Xt, y, S, W, V, c, model, support=support)
+    except (np.linalg.LinAlgError, RuntimeError, FloatingPointError, ValueError) as exc:
+        out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
+    info["polished"] = out is not None
+    if out is not None:
+        W, V, c = out
+    obj = convex_objective(Xt, y, S, W, V, c, model)
+    info["polish_decrease"] = before - obj
+    pred = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0)
+    return ConvexSolution(W, V, c, obj, pred, info)
 
 
 #: The polish holds row k of a non-zero block at zero when (A w)_k <= POLISH_ACTIVE ||xt_k|| ||w||.
@@ -282,13 +324,19 @@ POLISH_SECONDS = 60.0
 POLISH_SUPPORT = 1e-7
 #: Blocks of one sign whose directions have 1 - cos below this are merged (parallel).
 POLISH_PARALLEL = 1e-12
+#: The polished network may not be worse than the solver's by more than this (relative): far
+#: below the solvers' own tolerances (1e-9), and what the recomputation of L can resolve.
+POLISH_SLACK = 1e-10
 #: The polished blocks must satisfy A w >= -POLISH_FEAS ||xt_k|| ||w|| on every row.
 POLISH_FEAS = 1e-12
 #: A zero block that joins the support starts at this size relative to the largest block.
 POLISH_NEW_BLOCK = 1e-3
-#: Newton iterations of the polish, and its stopping rule on the relative decrease.
+#: Newton stops when the face gradient is below POLISH_GRAD times its scale; the damping of the
+#: Newton system starts at POLISH_DAMP0 times its mean diagonal.
+POLISH_GRAD = 1e-12
+POLISH_DAMP0 = 1e-12
+#: Newton iterations of the polish.
 POLISH_ITERS = 50
-POLISH_TOL = 1e-15
 
 
 def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: float = None):
@@ -338,12 +386,22 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
             continue
         for b_pos in range(a_pos + 1, sup.size):
             b = sup[b_pos]
-            if b in merged_into or (a < p) != (b < p):
+            if b in merged_into or float(unit[a_pos] @ unit[b_pos]) < 1 - POLISH_PARALLEL:
                 continue
-            if float(unit[a_pos] @ unit[b_pos]) >= 1 - POLISH_PARALLEL:
+            if (a < p) == (b < p):
                 U[a] += U[b]
                 U[b] = 0.0
                 merged_into[b] = a
+            else:
+                # opposite signs, one direction: relu(Xt w) - relu(Xt v) = (|w| - |v|) relu(Xt e);
+                # keep the difference in the larger block (same predictions, penalty lower by
+                # 2 beta min(|w|, |v|))
+                big, small = (a, b) if full[a] >= full[b] else (b, a)
+                U[big] *= 1.0 - full[small] / full[big]
+                U[small] = 0.0
+                merged_into[small] = big
+                if big == b:
+                    break
     sup = np.array([b for b in sup if b not in merged_into], dtype=int)
     full = np.linalg.norm(U, axis=1)
     xn = np.linalg.norm(Xt, axis=1)
@@ -396,7 +454,10 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
                 sup = np.concatenate([sup, [b for b, _, _ in new]]).astype(int)
                 continue
         W2, V2 = U2[:p], U2[p:]
-        if convex_objective(Xt, y, S, W2, V2, c2, model) > convex_objective(Xt, y, S, W, V, c0, model):
+        # compare the networks read off both (eq. 9): a solver's point may violate its cones
+        # slightly, and then its program objective is below that of any feasible point
+        L0 = network_objective(Xt, y, W, V, c0, model)
+        if network_objective(Xt, y, W2, V2, c2, model) > L0 + POLISH_SLACK * max(1.0, abs(L0)):
             return None
         return W2, V2, c2
     return None
@@ -457,7 +518,7 @@ def _violated_zero_blocks(Xt, y, S, U, c, model: Model, sup, tol: float = 1e-9, 
         d = A.T @ zeta - grads[b]
         nd = float(np.linalg.norm(d))
         if nd > model.beta * (1 + tol):
-            rows = (zeta > 0) | (A @ d <= POLISH_ACTIVE * xn * nd)
+            rows = A @ d <= POLISH_ACTIVE * xn * nd
             out.append((int(b), d / nd, rows, nd))
     out.sort(key=lambda r: -r[3])
     return [(b, dvec, rows) for b, dvec, rows, _ in out[:limit]]
@@ -481,8 +542,8 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
             Z = vt[rank:].T
         else:
             Z = np.eye(dt)
-        if Z.shape[1] == 0:
-            return None
+        if Z.shape[1] == 0:  # no room on the face: the block belongs to the zero blocks
+            return None, None, [int(b)]
         sg = 1.0 if b < p else -1.0
         cols.append(sg * (S[b % p][:, None] * (Xt @ Z)))
         Bs.append(E @ Z)
@@ -505,42 +566,70 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
         return val + (0.5 * h_c * x[-1] ** 2 if has_c else 0.0)
 
     GtG, Gty = G.T @ G, G.T @ y
-    f = F(x)
     norms0 = [float(np.linalg.norm(B @ x[offs[j]:offs[j + 1]])) for j, B in enumerate(Bs)]
-    for _ in range(POLISH_ITERS):
+    gscale = float(np.linalg.norm(Gty)) + beta * np.sqrt(len(Bs)) + 1e-300
+
+    def grad_hess(x, hess=True):
+        """Gradient (and Hessian) of F, or None when a block has collapsed (index)."""
         g = GtG @ x - Gty
-        H = GtG.copy()
+        H = GtG.copy() if hess else None
         for j, B in enumerate(Bs):
             sl = slice(offs[j], offs[j + 1])
             u = B @ x[sl]
             nu = float(np.linalg.norm(u))
             if nu <= 1e-10 * norms0[j]:
-                return None, None, [int(sup[j])]  # collapses: it belongs to the zero blocks
+                return j, None
             q = u / nu
             g[sl] += beta * (B.T @ q)
-            H[sl, sl] += beta * (B.T @ (np.eye(B.shape[0]) - np.outer(q, q)) @ B) / nu
+            if hess:
+                H[sl, sl] += beta * (B.T @ (np.eye(B.shape[0]) - np.outer(q, q)) @ B) / nu
         if has_c:
             g[-1] += h_c * x[-1]
-            H[-1, -1] += h_c
-        H[np.diag_indices_from(H)] += 1e-14 * max(float(np.trace(H)) / H.shape[0], 1e-300)
-        try:
-            step = -np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            return None
-        slope = float(g @ step)
-        if not slope < 0:
+            if hess:
+                H[-1, -1] += h_c
+        return g, H
+
+    f = F(x)
+    damp = None
+    for _ in range(POLISH_ITERS):
+        g, H = grad_hess(x)
+        if H is None:
+            return None, None, [int(sup[g])]  # collapses: it belongs to the zero blocks
+        gn = float(np.linalg.norm(g))
+        if gn <= POLISH_GRAD * gscale:
             break
-        a = 1.0
-        while a > 1e-10:
-            fn = F(x + a * step)
-            if fn <= f + 1e-4 * a * slope:
+        # damped Newton (Levenberg-Marquardt): H can be singular on the face (a 1-D face has no
+        # curvature from its norm, and blocks of opposite signs can cancel in the predictions).
+        # A step is accepted when F decreases enough, or, where F's rounding hides the decrease
+        # (near the optimum), when F does not rise beyond rounding and the gradient halves.
+        scale = max(float(np.trace(H)) / H.shape[0], 1e-300)
+        damp = POLISH_DAMP0 * scale if damp is None else max(damp / 10, POLISH_DAMP0 * scale)
+        moved = False
+        for _try in range(12):
+            try:
+                step = -np.linalg.solve(H + damp * np.eye(H.shape[0]), g)
+            except np.linalg.LinAlgError:
+                damp *= 100
+                continue
+            slope = float(g @ step)
+            a = 1.0
+            while slope < 0 and a > 1e-3:
+                xn = x + a * step
+                fn = F(xn)
+                if fn <= f + 1e-4 * a * slope:
+                    moved = True
+                elif fn <= f + 64 * np.finfo(float).eps * max(1.0, abs(f)):
+                    g2, _ = grad_hess(xn, hess=False)
+                    moved = g2 is not None and not isinstance(g2, int) and float(np.linalg.norm(g2)) <= 0.5 * gn
+                if moved:
+                    break
+                a *= 0.5
+            if moved:
                 break
-            a *= 0.5
-        else:
+            damp *= 100
+        if not moved:
             break
-        x, f_old, f = x + a * step, f, fn
-        if f_old - f <= POLISH_TOL * max(1.0, abs(f)):
-            break
+        x, f = x + a * step, fn
     U2 = np.zeros_like(U)
     for j, b in enumerate(sup):
         U2[b] = Zs[j] @ x[offs[j]:offs[j + 1]]
@@ -558,18 +647,8 @@ def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:
     W, V, c = res.U[:p].copy(), res.U[p:].copy(), res.c
     info = dict(res.info)
     info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})
-    before = convex_objective(Xt, y, S, W, V, c, model)
-    try:
-        polished = polish_squared(Xt, y, S, W, V, c, model, support=res.support)
-    except (np.linalg.LinAlgError, RuntimeError, FloatingPointError, ValueError) as exc:
-        polished, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
-    info["polished"] = polished is not None
-    if polished is not None:
-        W, V, c = polished
-    obj = convex_objective(Xt, y, S, W, V, c, model)
-    info["polish_decrease"] = before - obj
-    pred = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0)
-    return ConvexSolution(W, V, c, obj, pred, info)
+    sol = ConvexSolution(W, V, c, np.nan, np.zeros(0), info)
+    return _polished(sol, Xt, y, S, model, res.support)
 
 
 def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
