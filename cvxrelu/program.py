@@ -233,6 +233,9 @@ def solve_convex_program(
 
 
 SOLVERS = ("auto", "ipm", "clarabel", "first-order")
+#: ``auto`` asks Clarabel for a second answer, when the interior-point method ended short of its
+#: tolerances or its polish failed, if the program has at most this many cone rows (2 p n).
+CLARABEL_SECOND_OPINION_ROWS = 200_000
 #: ``auto`` leaves the interior-point method for the first-order one when its estimated memory
 #: (``ipm_bytes``) exceeds this (the machine has 24 GiB).
 IPM_MAX_BYTES = 12 * 2**30
@@ -257,10 +260,11 @@ def solve_program(
     ``ipm``: the structure-exploiting interior-point method of solvers/ipm.py (squared loss);
     ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
     ``first-order``: the augmented-Lagrangian method of first_order.py;
-    ``auto``: for the squared loss Clarabel when there are few blocks (p dt <= PFORM_RATIO n),
-    else ``ipm`` (Clarabel if it fails), ``first-order`` when the interior-point method would
-    need more than IPM_MAX_BYTES (``ipm_bytes``); Clarabel for the logistic loss. Squared-loss
-    solutions are refined by :func:`polish_squared` when that succeeds.
+    ``auto``: for the squared loss ``ipm`` (Clarabel if it fails, and also Clarabel as a second
+    opinion on small programs where it ends short of its tolerances: the better network is
+    kept), ``first-order`` when the interior-point method would need more than IPM_MAX_BYTES
+    (``ipm_bytes``); Clarabel for the logistic loss. Squared-loss solutions are refined by
+    :func:`polish_squared` when that succeeds.
     """
     from .errors import InputError, SolverError
 
@@ -278,21 +282,31 @@ def solve_program(
                          f"for the {model.loss} loss")
     if model.loss != "squared":
         return solve_convex_program(Xt, y, S, model)
-    if solver == "auto" and S.shape[0] * np.shape(Xt)[1] <= PFORM_RATIO * S.shape[1]:
-        # few blocks (Clarabel's dense P-form): Clarabel is fast there and its homogeneous
-        # embedding copes best with the degenerate optima of exact column generation (1-D
-        # data: kinks at data points put neurons on cell boundaries)
-        solver = "clarabel"
     if solver == "clarabel":
         return _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
     try:
-        return _solve_ipm(Xt, y, S, model, progress)
+        sol = _solve_ipm(Xt, y, S, model, progress)
     except SolverError as exc:
         if solver == "ipm":
             raise
         sol = _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
         sol.solver_info["fallback_from"] = f"ipm: {exc}"
         return sol
+    if (solver == "auto" and not (sol.solver_info["status"] == "solved" and sol.solver_info.get("polished"))
+            and 2 * S.shape[0] * S.shape[1] <= CLARABEL_SECOND_OPINION_ROWS):
+        # the optima of exact column generation are degenerate (1-D data: kinks at data points
+        # put neurons on cell boundaries); where the interior-point method ended short of its
+        # tolerances or the polish failed, a small problem gets Clarabel's answer too (its
+        # homogeneous embedding copes well there), and the better network is kept
+        try:
+            other = _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
+        except SolverError:
+            other = None
+        if other is not None and (network_objective(Xt, y, other.W, other.V, other.c, model)
+                                  < network_objective(Xt, y, sol.W, sol.V, sol.c, model)):
+            other.solver_info["second_opinion_for"] = sol.solver_info["status"]
+            return other
+    return sol
 
 
 def _polished(sol: "ConvexSolution", Xt, y, S, model: Model, support) -> "ConvexSolution":
