@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from .model import Model, Network
 
 #: Use the P-form for the squared loss when p * dt <= PFORM_RATIO * n. Measured at n = 1000,
-#: d = 10 (docs/benchmarks.md): P-form 2.7 s / 3.7 s vs z-form 15 s / 23 s for 50 / 60 patterns,
+#: d = 10 (while choosing the form): P-form 2.7 s / 3.7 s vs z-form 15 s / 23 s for 50 / 60 patterns,
 #: but 121 s / 140 s vs 16 s / 22 s for 75 / 100 (the fill of the sparse LDL^T changes abruptly).
 PFORM_RATIO = 0.5
 
