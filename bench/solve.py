@@ -137,9 +137,11 @@ def main(argv=None):
     ap.add_argument("--clarabel-max-n", type=int, default=1000, help="skip native Clarabel beyond this n")
     ap.add_argument("--first-order-max-n", type=int, default=2000)
     ap.add_argument("--adam-iters", type=int, default=3000)
+    ap.add_argument("--search-rounds", type=int, help="cap the pattern search's rounds (default: solve's)")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args(argv)
+    search_kw = {} if args.search_rounds is None else {"search_rounds": args.search_rounds}
     methods = args.methods.split(",")
     print("$ python bench/solve.py " + " ".join(argv if argv is not None else sys.argv[1:]), flush=True)
 
@@ -184,7 +186,7 @@ def main(argv=None):
                 add("first-order", sec, None if r is None else r.objective,
                     err or f"gap {r.solver_info['relative_gap']:.1e}, {r.solver_info['iterations']} it")
             if "search" in methods:
-                r, sec, err = _timed(lambda: solve(data, model, patterns=N))
+                r, sec, err = _timed(lambda: solve(data, model, patterns=N, **search_kw))
                 note = err
                 if r is not None:
                     ps = r.extra["pattern_search"]
