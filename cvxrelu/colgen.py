@@ -58,18 +58,13 @@ def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int) -> np.ndarra
 
 def _heuristic_patterns(Xt, data, model, net, work, rng) -> list:
     """Further violated patterns from a cell-wise ascent (a cheap supplement to exact pricing)."""
-    from .search import SEARCH_DATA_STARTS, SEARCH_JITTER, SEARCH_RANDOM_STARTS, violated_patterns
+    from .search import ascent_starts, violated_patterns
 
     if HEURISTIC_ADD <= 0:
         return []
-    n = Xt.shape[0]
     lam = model.loss_fn.gradient(predict(net, data.X), data.y)
-    rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
-    Ut = net.Ut()
-    live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
-    starts = np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
-                        live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
-    found, _ = violated_patterns(Xt, lam, model, starts, {row.tobytes() for row in work}, k=HEURISTIC_ADD)
+    found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
+                                 {row.tobytes() for row in work}, k=HEURISTIC_ADD)
     return [np.array(found)] if found else []
 
 

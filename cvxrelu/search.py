@@ -114,6 +114,17 @@ def ascend(Xt: np.ndarray, nu: np.ndarray, starts: np.ndarray, steps: int = SEAR
     return U, f
 
 
+def ascent_starts(Xt: np.ndarray, net: Network, rng) -> np.ndarray:
+    """Starts of the cell-wise ascent: data rows, random directions, the network's live neurons
+    and the same neurons perturbed by SEARCH_JITTER (relative); columns of a (dt, S) array."""
+    n = Xt.shape[0]
+    rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
+    Ut = net.Ut()
+    live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
+    return np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
+                      live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
+
+
 def violated_patterns(Xt: np.ndarray, nu: np.ndarray, model: Model, starts: np.ndarray,
                       known: set, k: int = SEARCH_ADD_PER_ROUND):
     """New patterns of heuristically found violated dual constraints, and the largest ratio found.
@@ -184,7 +195,6 @@ def pattern_search(
     from .errors import SolverError
 
     Xt = model.augment(data.X)
-    n = data.n_samples
     rng = np.random.default_rng(seed + 7919)
     P = np.asarray(patterns, dtype=bool)
     width = int(min(max(P.shape[0], 16), 256))
@@ -227,12 +237,8 @@ def pattern_search(
         task = progress.task("Pattern search", total=max_rounds) if progress else None
         for rounds in range(1, max_rounds + 1):
             lam = model.loss_fn.gradient(predict(net, data.X), data.y)
-            rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
-            Ut = net.Ut()
-            live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
-            starts = np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
-                                live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
-            found, ratio = violated_patterns(Xt, lam, model, starts, {row.tobytes() for row in active})
+            found, ratio = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
+                                             {row.tobytes() for row in active})
             best_ratio = max(best_ratio, ratio)
             if task:
                 task(1)
