@@ -214,11 +214,10 @@ def _soc_max_step(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lp_max_step(x: np.ndarray, d: np.ndarray) -> float:
-    neg = d < 0
-    if not np.any(neg):
-        return np.inf
-    return float(np.min(-x[neg] / d[neg]))
+def _lp_max_step(inv_x: np.ndarray, d: np.ndarray) -> float:
+    """Largest alpha >= 0 with x + alpha d >= 0 (x > 0 given by 1 / x): 1 / max(-d / x)."""
+    r = float(np.max(-d * inv_x, initial=0.0))
+    return np.inf if r <= 0.0 else 1.0 / r
 
 
 # ------------------------------------------------------------------------------ the problem
@@ -377,11 +376,16 @@ class _KKT:
         if not pr.gram:
             return sla.cho_solve(self.K, g, check_finite=False)
         p, dt = pr.p, pr.dt
-        v = pr.M.T @ g  # (p dt, ...)
+        vec = g.ndim == 1
+        # M' g and M v through D and Xt for a vector (reads the p x n patterns, not the
+        # n x p dt matrix M: ten times less memory traffic); one GEMM with M for a matrix
+        v = ((pr.D @ (pr.Xt * g[:, None])).reshape(p * dt) if vec else pr.M.T @ g)  # (p dt, ...)
         shp = v.shape
         v = np.einsum("iab,ia...->ib...", self.R, v.reshape((p, dt) + shp[1:])).reshape(shp)
         v = sla.cho_solve(self.F, v, check_finite=False)
         v = np.einsum("iab,ib...->ia...", self.R, v.reshape((p, dt) + shp[1:])).reshape(shp)
+        if vec:
+            return g - np.einsum("in,in->n", v.reshape(p, dt) @ pr.Xt.T, pr.D)
         return g - pr.M @ v
 
     def _Hp(self, rU, rt):
@@ -438,9 +442,14 @@ class _Newton:
 
     def __init__(self, pr: _Program, s_lp, z_lp, s_soc, z_soc):
         self.pr = pr
-        self.w_lp = np.sqrt(s_lp / z_lp)
+        # LP pairs: W = diag(sqrt(s / z)), lam = sqrt(s z); the formulas below use s, z, 1/s,
+        # 1/z and Theta = z / s directly (w lam = s, lam / w = z), which saves a third of the
+        # passes over these 2pn-long arrays, the bulk of an iteration's cost at large n
+        self.s_lp, self.z_lp = s_lp, z_lp
+        self.inv_s = 1.0 / s_lp
+        self.inv_z = 1.0 / z_lp
         self.lam_lp = np.sqrt(s_lp * z_lp)
-        self.theta_lp = z_lp / s_lp
+        self.theta_lp = z_lp * self.inv_s
         self.sc = _SocScaling.of(s_soc, z_soc)
         self.lam_soc = self.sc.apply(z_soc)
         self.kkt = _KKT(pr, self.theta_lp, self.sc.inv_square())
@@ -448,15 +457,23 @@ class _Newton:
     def _direction(self, b):
         pr, sc = self.pr, self.sc
         bxU, bxt, bxc, bz_lp, bz_soc, rs_lp, rs_soc = b
-        u_lp = rs_lp / self.lam_lp
+        # LP part, with u = rs / lam: Theta (bz - W u) = Theta bz - rs / s,
+        # dz = Theta (-A dx - bz) + W^-1 u = rs / s - Theta (A dx + bz), ds = (rs - s dz) / z
+        rs_s = rs_lp * self.inv_s
+        a_lp = self.theta_lp * bz_lp
+        a_lp -= rs_s
         u_soc = _jordan_solve(self.lam_soc, rs_soc)
-        cU, ct = pr.cone_T(self.theta_lp * (bz_lp - self.w_lp * u_lp),
-                           sc.apply_inv(sc.apply_inv(bz_soc - sc.apply(u_soc))))
+        cU, ct = pr.cone_T(a_lp, sc.apply_inv(sc.apply_inv(bz_soc - sc.apply(u_soc))))
+        del a_lp
         dU, dtt, dc = self.kkt.solve(bxU - cU, bxt - ct, bxc)
         Alp, Asoc = pr.cone_of(dU, dtt)
-        dz_lp = self.theta_lp * (-Alp - bz_lp) + u_lp / self.w_lp
+        Alp += bz_lp
+        Alp *= self.theta_lp
+        dz_lp = np.subtract(rs_s, Alp, out=rs_s)
         dz_soc = sc.apply_inv(sc.apply_inv(-Asoc - bz_soc) + u_soc)
-        ds_lp = self.w_lp * (u_lp - self.w_lp * dz_lp)
+        ds_lp = self.s_lp * dz_lp
+        np.subtract(rs_lp, ds_lp, out=ds_lp)
+        ds_lp *= self.inv_z
         ds_soc = sc.apply(u_soc - sc.apply(dz_soc))
         return [dU, dtt, dc, ds_lp, ds_soc, dz_lp, dz_soc]
 
@@ -468,7 +485,7 @@ class _Newton:
         Alp, Asoc = pr.cone_of(dU, dtt)
         return [b[0] - (pU - aU), b[1] + at, b[2] - (pc + pr.h_c * dc if pr.has_c else 0.0),
                 b[3] - (ds_lp - Alp), b[4] - (ds_soc - Asoc),
-                b[5] - self.lam_lp * (self.w_lp * dz_lp + ds_lp / self.w_lp),
+                b[5] - (self.s_lp * dz_lp + self.z_lp * ds_lp),  # lam o (W dz + W^-1 ds)
                 b[6] - _jordan(self.lam_soc, sc.apply(dz_soc) + sc.apply_inv(ds_soc))]
 
     def solve(self, b, tol: float | None = None):
@@ -503,8 +520,8 @@ class _Newton:
         """
         sc = self.sc
         ds_lp, ds_soc, dz_lp, dz_soc = d[3], d[4], d[5], d[6]
-        return min(_lp_max_step(self.lam_lp, ds_lp / self.w_lp),
-                   _lp_max_step(self.lam_lp, self.w_lp * dz_lp),
+        return min(_lp_max_step(self.inv_s, ds_lp),  # lam + a W^-1 ds >= 0 <=> s + a ds >= 0
+                   _lp_max_step(self.inv_z, dz_lp),
                    float(np.min(_soc_max_step(self.lam_soc, sc.apply_inv(ds_soc)), initial=np.inf)),
                    float(np.min(_soc_max_step(self.lam_soc, sc.apply(dz_soc)), initial=np.inf)))
 
