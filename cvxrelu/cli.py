@@ -112,10 +112,12 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
               help="With sampled patterns, improve them by gradient warm starts and dual-guided search.")
 @click.option("--search-rounds", type=click.IntRange(min=0), default=30, show_default=True,
               help="At most this many rounds of dual-guided pattern search.")
+@click.option("--search-seconds", type=click.FloatRange(min=0), default=None,
+              help="Start no pattern-search round after this many seconds of search (default: no limit).")
 @_json_option
 @_debug_option
 def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, search,
-          search_rounds, as_json):
+          search_rounds, search_seconds, as_json):
     """Train a globally optimal network on DATA by convex optimization."""
     from .io import load_isolated, save_checkpoint
     from .model import Model
@@ -132,7 +134,7 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
         raise InputError(f"{data_path}: /data/y: {msg}")
     with make_progress() as progress:
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
-                        search_rounds=search_rounds, progress=progress)
+                        search_rounds=search_rounds, search_seconds=search_seconds, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out

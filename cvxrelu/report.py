@@ -78,9 +78,12 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     if d.get("why_sampled"):
         t.add_row("patterns", d["why_sampled"])
     sp = d.get("sampled_program")
-    if sp:
+    if sp and sp.get("objective") is not None:
         t.add_row("sampled program", f"{sp.get('patterns')} patterns from {sp.get('source')}: objective "
                   f"{_fmt(sp.get('objective'))} in {sp.get('seconds', 0):.2f} s")
+    elif sp:
+        t.add_row("sampled program", f"{sp.get('patterns')} patterns from {sp.get('source')} (solved together "
+                  "with the warm starts' patterns)")
     ps = d.get("pattern_search")
     if ps:
         src = ps.get("sources") or {}

@@ -176,6 +176,7 @@ def pattern_search(
     seed: int = 0,
     max_rounds: int = 30,
     first: tuple[Network, np.ndarray] | None = None,
+    time_limit: float | None = None,
     progress=None,
 ) -> SearchResult:
     """Improve the program's pattern set by warm starts and dual-guided column generation.
@@ -184,32 +185,35 @@ def pattern_search(
     ----------
     patterns : (p, n) bool, the starting patterns (e.g. sampled).
     solve_on_patterns : P -> (network from eq. 9, (len(P),) bool mask of the patterns it uses).
-    first : the solution over ``patterns`` when the caller already has it.
+    first : the solution over ``patterns`` when the caller already has it; then the warm starts'
+        patterns join the ones it uses. Without it, the first program is solved over
+        ``patterns`` and the warm starts' patterns together (one solve fewer: at n = 20 000 the
+        program over 100 sampled patterns alone costs a minute and is 14 times worse than a
+        gradient-trained network, docs/benchmarks.md).
     max_rounds : rounds of dual-guided column generation after the warm starts.
+    time_limit : start no new round after this many seconds (None: no limit).
 
     The warm starts have width min(max(p, 16), 256) (p sampled patterns). Every round keeps the
     patterns its previous solution uses, so the program's optimum cannot rise; the network
     returned is nonetheless the best one evaluated (solves are accurate to their tolerance only),
-    and a solver failure ends the search with the best so far.
+    and a solver failure after the first solve ends the search with the best so far.
     """
+    import time
+
     from .errors import SolverError
 
+    t0 = time.perf_counter()
     Xt = model.augment(data.X)
     rng = np.random.default_rng(seed + 7919)
     P = np.asarray(patterns, dtype=bool)
     width = int(min(max(P.shape[0], 16), 256))
     sources = {"sampled": int(P.shape[0]), "gradient": 0, "dual_search": 0, "warm_width": width}
     history = []
-    if first is None:
-        first = solve_on_patterns(P)
-    net, used = first
-    active = P[used]
-    L = objective(net, data, model)
-    best = (L, net, P, active)
-    history.append({"round": 0, "patterns": int(P.shape[0]), "objective": L, "source": "sampled"})
+    best = None
     stopped = "max_rounds"
     best_ratio = 0.0
     rounds = 0
+    net = used = active = L = None
 
     def step(Pnew, entry):
         nonlocal P, net, used, active, L, best
@@ -217,13 +221,22 @@ def pattern_search(
         net, used = solve_on_patterns(P)
         active = P[used]
         L = objective(net, data, model)
-        if L < best[0]:
+        if best is None or L < best[0]:
             best = (L, net, P, active)
-        history.append({**entry, "patterns": int(P.shape[0]), "objective": L})
+        history.append({**entry, "patterns": int(P.shape[0]), "objective": L,
+                        "seconds": time.perf_counter() - t0})
 
+    if first is not None:
+        net, used = first
+        active = P[used]
+        L = objective(net, data, model)
+        best = (L, net, P, active)
+        history.append({"round": 0, "patterns": int(P.shape[0]), "objective": L, "source": "sampled",
+                        "seconds": 0.0})
+    base = P if first is None else active
     try:
-        # gradient warm starts (Thm. 3): their patterns join the active ones
-        known = {row.tobytes() for row in active}
+        # gradient warm starts (Thm. 3): their patterns join the program
+        known = {row.tobytes() for row in base}
         new = []
         for r in range(WARM_RUNS):
             g = train_gradient(data, model, width, seed=seed * 1000 + r)
@@ -231,11 +244,17 @@ def pattern_search(
                 if q.any() and q.tobytes() not in known:
                     known.add(q.tobytes())
                     new.append(q)
-        if new:
-            sources["gradient"] = len(new)
-            step(np.vstack([active, np.array(new)]), {"round": 0, "source": "gradient warm starts"})
+        sources["gradient"] = len(new)
+        if new or first is None:
+            step(np.vstack([base, np.array(new)]) if new else base,
+                 {"round": 0, "source": "gradient warm starts" if first is not None
+                  else "sampled + gradient warm starts"})
         task = progress.task("Pattern search", total=max_rounds) if progress else None
         for rounds in range(1, max_rounds + 1):
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                rounds -= 1
+                stopped = f"time limit ({time_limit:g} s)"
+                break
             lam = model.loss_fn.gradient(predict(net, data.X), data.y)
             found, ratio = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
                                              {row.tobytes() for row in active})
@@ -250,6 +269,8 @@ def pattern_search(
         if task and hasattr(task, "close"):
             task.close()
     except SolverError as exc:
+        if best is None:
+            raise
         stopped = f"solver error ({exc}); the best network so far is kept"
     L, net, P, active = best
     return SearchResult(P, active, net, float(L), rounds, history, sources, best_ratio, stopped)

@@ -243,6 +243,7 @@ def solve(
     width: int | None = None,
     search: bool = True,
     search_rounds: int = 30,
+    search_seconds: float | None = None,
     progress=None,
 ) -> SolveResult:
     """Train a globally optimal network (exact patterns) or the best over sampled patterns.
@@ -253,7 +254,8 @@ def solve(
         exact enumeration is also replaced by DEFAULT_SAMPLED_PATTERNS sampled patterns when it
         does not fit (the result says why).
     search : with sampled patterns, improve the pattern set afterwards (search.py: gradient
-        warm starts and dual-guided column generation, at most ``search_rounds`` rounds).
+        warm starts and dual-guided column generation, at most ``search_rounds`` rounds, and
+        none started after ``search_seconds`` seconds of search).
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
     """
@@ -312,25 +314,29 @@ def solve(
         # optimal over all sampled patterns in one solve: random patterns are mostly used at the
         # optimum, so column generation inside the sample re-solves nearly the whole program
         # many times (n = 1000, 250 patterns: 634 s by column generation, 127 s cvxpy)
-        ts = time.perf_counter()
-        net, used = on_patterns_used(P)
-        extra["sampled_program"] = {"patterns": int(P.shape[0]), "objective": objective(net, data, model),
-                                    "seconds": time.perf_counter() - ts, "source": "gaussian directions"}
         rounds = 0
         kind = "sampled"
+        extra["sampled_program"] = {"patterns": int(P.shape[0]), "source": "gaussian directions"}
         if search:
+            # the search's first program is over the sampled patterns and those of its gradient
+            # warm starts together (no separate solve over the sampled ones)
             from .search import pattern_search
 
             ts = time.perf_counter()
-            res = pattern_search(data, model, P, on_patterns_used, seed=seed, first=(net, used),
-                                 max_rounds=search_rounds, progress=progress)
+            res = pattern_search(data, model, P, on_patterns_used, seed=seed, max_rounds=search_rounds,
+                                 time_limit=search_seconds, progress=progress)
             net, P, rounds = res.network, res.patterns, res.rounds
             extra["pattern_search"] = {
                 "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
                 "sources": res.sources, "max_violation_found": res.max_violation_found,
-                "history": res.history,
+                "history": res.history, "time_limit": search_seconds,
                 "note": "heuristic pricing: finding no violated constraint does not prove optimality",
             }
+        else:
+            ts = time.perf_counter()
+            net, _ = on_patterns_used(P)
+            extra["sampled_program"].update(objective=objective(net, data, model),
+                                            seconds=time.perf_counter() - ts)
         n_pat = P.shape[0]
         # independent check of optimality over the final pattern set: max over those cells of
         # the dual constraint at the network's own gradient (exact per cell, restricted_pricing);

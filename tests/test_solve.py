@@ -126,7 +126,11 @@ def test_pattern_search_only_improves_and_beats_its_gradient_warm_starts():
     res = solve(data, model, patterns=30, seed=2, search_rounds=10)
     hist = [h["objective"] for h in res.extra["pattern_search"]["history"]]
     assert all(b <= a * (1 + 1e-7) + 1e-9 for a, b in zip(hist, hist[1:]))
-    assert res.objective <= res.extra["sampled_program"]["objective"] * (1 + 1e-9)
+    # the search's programs contain the sampled patterns' program
+    alone = solve(data, model, patterns=30, seed=2, search=False)
+    assert "objective" not in res.extra["sampled_program"]
+    assert res.objective <= alone.extra["sampled_program"]["objective"] * (1 + 1e-9)
+    assert alone.objective == pytest.approx(alone.extra["sampled_program"]["objective"], rel=1e-6)
     assert res.objective == pytest.approx(hist[-1], rel=1e-7)
     width = res.extra["pattern_search"]["sources"]["warm_width"]
     for r in range(WARM_RUNS):
@@ -142,3 +146,18 @@ def test_cli_solver_choices_are_the_library_solvers():
 
     opt = next(p for p in solve_cmd.params if p.name == "solver")
     assert tuple(opt.type.choices) == SOLVERS
+
+
+def test_search_time_limit_stops_rounds_but_keeps_the_warm_start_program():
+    """search_seconds = 0: the first program (sampled + warm-start patterns) is solved, no
+    dual-guided round starts, and the result says why."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((50, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(50)
+    data, model = Dataset(X, y), Model(beta=0.05)
+    res = solve(data, model, patterns=20, seed=0, search_seconds=0.0)
+    ps = res.extra["pattern_search"]
+    assert res.extra["rounds"] == 0 and ps["stopped"].startswith("time limit")
+    assert [h["round"] for h in ps["history"]] == [0]
+    assert ps["history"][0]["patterns"] == ps["sources"]["sampled"] + ps["sources"]["gradient"]
+    assert res.extra["sample_dual_ratio"] <= 1 + 1e-5
