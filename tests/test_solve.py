@@ -159,5 +159,6 @@ def test_search_time_limit_stops_rounds_but_keeps_the_warm_start_program():
     ps = res.extra["pattern_search"]
     assert res.extra["rounds"] == 0 and ps["stopped"].startswith("time limit")
     assert [h["round"] for h in ps["history"]] == [0]
-    assert ps["history"][0]["patterns"] == ps["sources"]["sampled"] + ps["sources"]["gradient"]
+    assert ps["history"][0]["patterns"] == ps["sources"]["sampled_kept"] + ps["sources"]["gradient"]
+    assert 0 <= ps["sources"]["sampled_kept"] <= ps["sources"]["sampled"]
     assert res.extra["sample_dual_ratio"] <= 1 + 1e-5
