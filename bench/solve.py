@@ -138,10 +138,13 @@ def main(argv=None):
     ap.add_argument("--first-order-max-n", type=int, default=2000)
     ap.add_argument("--adam-iters", type=int, default=3000)
     ap.add_argument("--search-rounds", type=int, help="cap the pattern search's rounds (default: solve's)")
+    ap.add_argument("--search-seconds", type=float, help="start no search round after this many seconds")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args(argv)
     search_kw = {} if args.search_rounds is None else {"search_rounds": args.search_rounds}
+    if args.search_seconds is not None:
+        search_kw["search_seconds"] = args.search_seconds
     methods = args.methods.split(",")
     print("$ python bench/solve.py " + " ".join(argv if argv is not None else sys.argv[1:]), flush=True)
 
@@ -190,9 +193,12 @@ def main(argv=None):
                 note = err
                 if r is not None:
                     ps = r.extra["pattern_search"]
-                    note = (f"{ps['rounds']} rounds, {r.n_patterns} patterns "
-                            f"({ps['sources']['gradient']} from warm starts, {ps['sources']['dual_search']} "
-                            f"from dual search), {r.to_dict()['neurons']} neurons")
+                    h0 = ps["history"][0]
+                    note = (f"first program {h0['objective']:.10g} at {h0['seconds']:.0f} s "
+                            f"({ps['sources'].get('sampled_kept', '-')} sampled + {ps['sources']['gradient']} "
+                            f"warm-start patterns); {ps['rounds']} rounds ({ps['stopped']}), "
+                            f"{ps['sources']['dual_search']} patterns from dual search; final {r.n_patterns} "
+                            f"patterns, {r.to_dict()['neurons']} neurons")
                 add("solve (search)", sec, None if r is None else r.objective, note)
             if "adam" in methods:
                 objs, sec, err = _timed(lambda: adam_train(X, y, beta, int(P.shape[0]), iters=args.adam_iters))
