@@ -198,7 +198,8 @@ def main(argv=None):
                             f"({ps['sources'].get('sampled_kept', '-')} sampled + {ps['sources']['gradient']} "
                             f"warm-start patterns); {ps['rounds']} rounds ({ps['stopped']}), "
                             f"{ps['sources']['dual_search']} patterns from dual search; final {r.n_patterns} "
-                            f"patterns, {r.to_dict()['neurons']} neurons")
+                            f"patterns, {r.to_dict()['neurons']} neurons; best from {ps['sources'].get('best_from')}; "
+                            f"solver {r.solver.get('status')}")
                 add("solve (search)", sec, None if r is None else r.objective, note)
             if "adam" in methods:
                 objs, sec, err = _timed(lambda: adam_train(X, y, beta, int(P.shape[0]), iters=args.adam_iters))

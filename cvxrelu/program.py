@@ -236,6 +236,9 @@ SOLVERS = ("auto", "ipm", "clarabel", "first-order")
 #: ``auto`` asks Clarabel for a second answer, when the interior-point method ended short of its
 #: tolerances or its polish failed, if the program has at most this many cone rows (2 p n).
 CLARABEL_SECOND_OPINION_ROWS = 200_000
+#: ``auto`` falls back to Clarabel when the interior-point method fails only on programs of at
+#: most this many cone rows (2 p n); larger ones keep the IPM's best feasible iterate instead.
+CLARABEL_FALLBACK_ROWS = 2_000_000
 #: ``auto`` leaves the interior-point method for the first-order one when its estimated memory
 #: (``ipm_bytes``) exceeds this (the machine has 24 GiB).
 IPM_MAX_BYTES = 12 * 2**30
@@ -284,8 +287,13 @@ def solve_program(
         return solve_convex_program(Xt, y, S, model)
     if solver == "clarabel":
         return _polished(solve_convex_program(Xt, y, S, model), Xt, y, S, model, None)
+    rows = 2 * S.shape[0] * S.shape[1]
+    # beyond Clarabel's reach (its sparse factorization fills in: 72 s at 5e5 cone rows), auto
+    # keeps the interior-point method's best feasible iterate when it ends short of even the
+    # reduced tolerances; the network read off it is evaluated by the caller like any other
+    lenient = solver == "auto" and rows > CLARABEL_FALLBACK_ROWS
     try:
-        sol = _solve_ipm(Xt, y, S, model, progress)
+        sol = _solve_ipm(Xt, y, S, model, progress, allow_inaccurate=lenient)
     except SolverError as exc:
         if solver == "ipm":
             raise
@@ -424,7 +432,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     for _ in range(POLISH_ROUNDS):
         if time.perf_counter() > deadline:
             return None
-        out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act)
+        out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline)
         if out is None:
             return None
         U2, c2, collapsed = out
@@ -538,7 +546,7 @@ def _violated_zero_blocks(Xt, y, S, U, c, model: Model, sup, tol: float = 1e-9, 
     return [(b, dvec, rows) for b, dvec, rows, _ in out[:limit]]
 
 
-def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
+def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float("inf")):
     """Newton's method for the face program of :func:`polish_squared`.
 
     Returns (U, c, []) , or (None, None, [b]) when block b collapses, or None when the face has
@@ -605,7 +613,11 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
 
     f = F(x)
     damp = None
+    import time
+
     for _ in range(POLISH_ITERS):
+        if time.perf_counter() > deadline:
+            return None  # out of time (the caller keeps the solver's answer)
         g, H = grad_hess(x)
         if H is None:
             return None, None, [int(sup[g])]  # collapses: it belongs to the zero blocks
@@ -650,14 +662,15 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act):
     return U2, (float(x[-1]) if has_c else None), []
 
 
-def _solve_ipm(Xt, y, S, model: Model, progress) -> ConvexSolution:
+def _solve_ipm(Xt, y, S, model: Model, progress, allow_inaccurate: bool = False) -> ConvexSolution:
     from .solvers.ipm import solve_ipm
 
     Xt = np.asarray(Xt, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     p = S.shape[0]
     res = solve_ipm(Xt, y, S, model.beta, free_hidden_bias=model.hidden_bias == "free",
-                    output_bias=model.effective_output_bias, progress=progress)
+                    output_bias=model.effective_output_bias, allow_inaccurate=allow_inaccurate,
+                    progress=progress)
     W, V, c = res.U[:p].copy(), res.U[p:].copy(), res.c
     info = dict(res.info)
     info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})

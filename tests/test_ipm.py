@@ -165,6 +165,32 @@ def test_failure_is_an_error_never_an_answer():
         solve_ipm(X, y, P, 0.3, max_iter=2)
 
 
+def test_inaccurate_iterate_only_on_request_feasible_and_never_below_the_optimum():
+    """allow_inaccurate: a run cut short returns its feasible iterate of smallest gap, labelled
+    "inaccurate" with that gap, whose objective is not below the true optimum (beyond the
+    feasibility tolerance); without it the same run is an error."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    y = rng.standard_normal(40)
+    P = sample_patterns(X, 25, 0)
+    opt = solve_ipm(X, y, P, 0.3).info["primal_objective"]
+    found = 0
+    for it in range(4, 14):
+        try:
+            r = solve_ipm(X, y, P, 0.3, max_iter=it, allow_inaccurate=True)
+        except SolverError:
+            continue  # no feasible iterate yet
+        if not r.info["status"].startswith("inaccurate"):
+            continue
+        found += 1
+        assert r.info["relative_gap"] > ipm.REDUCED_TOL_GAP_REL
+        assert r.info["primal_residual"] <= ipm.REDUCED_TOL_FEAS
+        assert r.info["primal_objective"] >= opt - 1e-5 * max(1.0, abs(opt))
+        with pytest.raises(SolverError):
+            solve_ipm(X, y, P, 0.3, max_iter=it)
+    assert found > 0
+
+
 def test_auto_falls_back_to_clarabel_when_the_ipm_fails(monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((20, 2))
