@@ -285,3 +285,18 @@ if __name__ == "__main__":  # print the table of bad inputs and the message each
             r = run("verify", ck, *args)
             msg = r.stderr.strip().replace(str(tmp) + "/", "").replace("|", "\\|")
             print(f"| {name} | {r.returncode} | `{msg}` |")
+
+
+def test_solve_sampled_with_search_time_limit_through_the_cli(tmp_path):
+    """--patterns with --search-seconds 0: the first program only, said in the JSON; the
+    checkpoint reads back with the same objective."""
+    out = tmp_path / "net.h5"
+    r = run("solve", FIX / "planted_d1.h5", "--beta", "0.05", "--patterns", "12", "--search-seconds", "0",
+            "-o", out, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["patterns"] == "sampled" and d["rounds"] == 0
+    assert d["pattern_search"]["stopped"].startswith("time limit") and d["pattern_search"]["time_limit"] == 0
+    r2 = run("verify", out, "--json")
+    assert r2.returncode in (0, 1), r2.stderr
+    assert json.loads(r2.stdout)["objective"] == pytest.approx(d["objective"], rel=1e-9)
