@@ -173,7 +173,12 @@ def test_inaccurate_iterate_only_on_request_feasible_and_never_below_the_optimum
     X = rng.standard_normal((40, 3))
     y = rng.standard_normal(40)
     P = sample_patterns(X, 25, 0)
-    opt = solve_ipm(X, y, P, 0.3).info["primal_objective"]
+    seen = []
+    full = solve_ipm(X, y, P, 0.3, trace=seen.append)
+    opt = full.info["primal_objective"]
+    # the trace sees every iteration that took a step, in order, with its measures
+    assert [d["iteration"] for d in seen] == list(range(full.info["iterations"]))
+    assert all(0 < d["step"] <= 1 and d["relative_gap"] >= 0 for d in seen)
     found = 0
     for it in range(4, 14):
         try:

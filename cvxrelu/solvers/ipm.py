@@ -545,6 +545,7 @@ def solve_ipm(
     max_iter: int = MAX_ITER,
     allow_inaccurate: bool = False,
     progress=None,
+    trace=None,
 ) -> IPMResult:
     """Solve the squared-loss convex program over ``patterns`` (see the module docstring).
 
@@ -555,6 +556,7 @@ def solve_ipm(
     free_hidden_bias : N(u) leaves the last coordinate of u out (MATH.md section 2).
     output_bias : "none", "free" or "penalized" (the effective mode of the output constant).
     tol_gap_rel, tol_feas, max_iter : stopping rule (module constants by default).
+    trace : called with a dict of each iteration's measures (gap, residuals, steps), if given.
     allow_inaccurate : when neither the tolerances nor the reduced ones are met, return the
         feasible iterate (residuals within the reduced tolerances) of smallest gap, with status
         "inaccurate", instead of raising; its gap is in ``info``. A caller that reads a network
@@ -674,6 +676,10 @@ def solve_ipm(
             if rs_total is not rs_lp:  # the correctors were solved loosely: refine the sum
                 d = nt.refine(base + [rs_total, rs_soc], d)
                 alpha = min(1.0, STEP_FRACTION * nt.max_step(d))
+            if trace is not None:
+                trace({"iteration": it, "relative_gap": relgap, "primal_residual": pres, "dual_residual": dres,
+                       "affine_step": a_aff, "sigma": sigma, "step": alpha, "small_directions": nt.kkt.n_small,
+                       "seconds": time.perf_counter() - t0})
             U, t, c = U + alpha * d[0], t + alpha * d[1], c + alpha * d[2]
             s_lp, s_soc = s_lp + alpha * d[3], s_soc + alpha * d[4]
             z_lp, z_soc = z_lp + alpha * d[5], z_soc + alpha * d[6]
