@@ -82,6 +82,8 @@ CENTRALITY_CORRECTORS = 2
 CC_DELTA = 0.2
 CC_GAIN = 0.1
 CC_LO, CC_HI = 0.1, 10.0
+#: The correctors also re-centre the second-order cones (their Jordan eigenvalues).
+SOC_CORRECTORS = True
 #: Iterative refinement of each Newton direction on the full (unreduced) KKT system.
 REFINE_STEPS = 10
 REFINE_TOL = 1e-11
@@ -195,6 +197,20 @@ class _SocScaling:
         Winv[:, idx, idx] += 1.0
         Winv /= self.beta[:, None, None]
         return Winv @ Winv
+
+
+def _soc_eig_clip(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """v with its Jordan eigenvalues v0 +- ||v1|| clipped into [lo, hi] (per cone), and any
+    decrease limited to hi (as for the LP pairs)."""
+    nv = np.linalg.norm(v[:, 1:], axis=1)
+    e1, e2 = v[:, 0] + nv, v[:, 0] - nv
+    f1 = np.maximum(np.clip(e1, lo, hi), e1 - hi)
+    f2 = np.maximum(np.clip(e2, lo, hi), e2 - hi)
+    out = np.empty_like(v)
+    out[:, 0] = 0.5 * (f1 + f2)
+    u = v[:, 1:] / np.where(nv > 0, nv, 1.0)[:, None]
+    out[:, 1:] = 0.5 * (f1 - f2)[:, None] * u
+    return out
 
 
 def _soc_max_step(x: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -653,10 +669,13 @@ def solve_ipm(
             rs_soc[:, 0] += sigma * mu
             d = nt.solve(base + [rs_lp, rs_soc])
             alpha = min(1.0, STEP_FRACTION * nt.max_step(d))
-            rs_total = rs_lp
+            rs_total, rs_soc_total = rs_lp, rs_soc
             # Gondzio's centrality correctors: with 2pn LP pairs some pair always blocks the
             # step; push the outlying products of a longer trial step back into
-            # [CC_LO, CC_HI] sigma mu, and keep the corrected direction if it goes further
+            # [CC_LO, CC_HI] sigma mu, and keep the corrected direction if it goes further.
+            # The second-order cones get the same treatment through the eigenvalues of their
+            # scaled products (W^-1 s) o (W z) (SOC_CORRECTORS): one badly centred cone often
+            # blocks the step on its own
             for _ in range(CENTRALITY_CORRECTORS):
                 if alpha >= 1.0:
                     break
@@ -665,16 +684,21 @@ def solve_ipm(
                 mu_t = sigma * mu
                 r = np.clip(v, CC_LO * mu_t, CC_HI * mu_t) - v
                 np.maximum(r, -CC_HI * mu_t, out=r)
+                if SOC_CORRECTORS:
+                    vs = _jordan(lam_soc + a_t * nt.sc.apply_inv(d[4]), lam_soc + a_t * nt.sc.apply(d[6]))
+                    r_soc = _soc_eig_clip(vs, CC_LO * mu_t, CC_HI * mu_t) - vs
+                else:
+                    r_soc = np.zeros_like(rs_soc)
                 zero = [np.zeros_like(rxU), np.zeros_like(rxt), 0.0, np.zeros_like(rz_lp), np.zeros_like(rz_soc)]
-                cd = nt.solve(zero + [r, np.zeros_like(rs_soc)], tol=REFINE_TOL_AUX)
+                cd = nt.solve(zero + [r, r_soc], tol=REFINE_TOL_AUX)
                 d2 = [a + b for a, b in zip(d, cd)]
                 a2 = min(1.0, STEP_FRACTION * nt.max_step(d2))
                 if a2 < alpha + CC_GAIN * CC_DELTA:
                     break
-                d, alpha, rs_total = d2, a2, rs_total + r
+                d, alpha, rs_total, rs_soc_total = d2, a2, rs_total + r, rs_soc_total + r_soc
                 correctors += 1
             if rs_total is not rs_lp:  # the correctors were solved loosely: refine the sum
-                d = nt.refine(base + [rs_total, rs_soc], d)
+                d = nt.refine(base + [rs_total, rs_soc_total], d)
                 alpha = min(1.0, STEP_FRACTION * nt.max_step(d))
             if trace is not None:
                 trace({"iteration": it, "relative_gap": relgap, "primal_residual": pres, "dual_residual": dres,
@@ -705,6 +729,7 @@ def solve_ipm(
                      "reduced_tol_gap_rel": REDUCED_TOL_GAP_REL, "reduced_tol_feas": REDUCED_TOL_FEAS,
                      "step_fraction": STEP_FRACTION, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
                      "eig_floor": EIG_FLOOR, "centrality_correctors": CENTRALITY_CORRECTORS,
+                     "soc_correctors": SOC_CORRECTORS,
                      "refine_steps": REFINE_STEPS, "refine_tol": REFINE_TOL,
                      "stall_iters": STALL_ITERS, "stall_factor": STALL_FACTOR},
     }
