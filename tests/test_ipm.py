@@ -17,7 +17,7 @@ from cvxrelu.errors import SolverError
 from cvxrelu.model import Dataset, Model, objective, predict
 from cvxrelu.program import network_from_blocks, solve_convex_program, solve_program
 from cvxrelu.solvers import ipm
-from cvxrelu.solvers.ipm import _SocScaling, _jordan, _jordan_solve, _soc_max_step, solve_ipm
+from cvxrelu.solvers.ipm import _SocScaling, _jordan, _jordan_solve, _soc_eig_clip, _soc_max_step, solve_ipm
 
 from _opt import cvxpy_program
 
@@ -241,3 +241,28 @@ def test_polish_never_raises_the_objective_and_sharpens_the_dual_point():
 
     assert dual_ratio(W2, V2) - 1 <= 1e-8
     assert dual_ratio(W2, V2) <= dual_ratio(W, V) + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), k=st.integers(2, 12), scale=st.floats(1e-3, 1e3))
+def test_soc_eigenvalue_clip(seed, k, scale):
+    """The SOC corrector's target: Jordan eigenvalues v0 +- ||v1|| moved into [lo, hi] (a decrease
+    by at most hi), eigenvectors kept; an element already inside comes back unchanged."""
+    rng = np.random.default_rng(seed)
+    v = scale * rng.standard_normal((6, k))
+    lo, hi = 0.1 * scale, 10.0 * scale
+
+    def eig(x):
+        nx = np.linalg.norm(x[:, 1:], axis=1)
+        return np.sort(np.c_[x[:, 0] + nx, x[:, 0] - nx], axis=1)
+
+    out = _soc_eig_clip(v, lo, hi)
+    e = eig(v)
+    expect = np.sort(np.maximum(np.clip(e, lo, hi), e - hi), axis=1)
+    assert np.allclose(eig(out), expect, rtol=1e-9, atol=1e-9 * scale)
+    # same eigenvectors: the vector part keeps its direction (or vanishes)
+    cos = np.einsum("ij,ij->i", out[:, 1:], v[:, 1:])
+    assert np.all(cos >= -1e-12 * scale**2) or np.allclose(out[:, 1:], 0)
+    inside = np.zeros((6, k))
+    inside[:, 0], inside[:, 1] = 2.0 * scale, 0.5 * scale
+    assert np.allclose(_soc_eig_clip(inside, lo, hi), inside, rtol=1e-12)
