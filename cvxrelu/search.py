@@ -241,8 +241,8 @@ def pattern_search(
         warm = [train_gradient(data, model, width, seed=seed * 1000 + r) for r in range(WARM_RUNS)]
         # the warm starts are networks too: with an exact solve the program beats them (Thm. 3),
         # with an inexact one (a large program stopped short) it may not, so they compete
-        for g in warm:
-            Lg = objective(g, data, model)
+        warm_L = [objective(g, data, model) for g in warm]
+        for g, Lg in zip(warm, warm_L):
             if np.isfinite(Lg) and (best is None or Lg < best[0]):
                 Pg = np.unique((Xt @ g.Ut() > 0).T, axis=0)
                 Pg = Pg[Pg.any(axis=1)]
@@ -258,7 +258,7 @@ def pattern_search(
             # not grow with --patterns
             from .colgen import restricted_pricing
 
-            wbest = min(warm, key=lambda g: objective(g, data, model))
+            wbest = warm[int(np.argmin(np.where(np.isfinite(warm_L), warm_L, np.inf)))]
             lam = model.loss_fn.gradient(predict(wbest, data.X), data.y)
             _, _, viol = restricted_pricing(Xt, lam, P, model.beta)
             base = P[np.asarray(viol, dtype=int)]
