@@ -154,8 +154,8 @@ def column_generation(
         # does not rise (up to the solver's accuracy; the best network is kept). For the
         # logistic loss (Clarabel, no polish) the working set only grows: the dual point of a
         # larger program's answer gave tighter bounds in our tests.
-        keep = network_patterns(Xt, net.Ut()) if prune else work
-        work = np.unique(np.vstack([keep, network_patterns(Xt, net.Ut()), new]), axis=0)
+        used = network_patterns(Xt, net.Ut())
+        work = np.unique(np.vstack([used, new] if prune else [work, used, new]), axis=0)
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):
         task.close()

@@ -18,6 +18,7 @@ The matrices are assembled once from COO index arrays (no loop over samples or p
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,7 +302,7 @@ def solve_program(
         sol.solver_info["fallback_from"] = f"ipm: {exc}"
         return sol
     if (solver == "auto" and not (sol.solver_info["status"] == "solved" and sol.solver_info.get("polished"))
-            and 2 * S.shape[0] * S.shape[1] <= CLARABEL_SECOND_OPINION_ROWS):
+            and rows <= CLARABEL_SECOND_OPINION_ROWS):
         # the optima of exact column generation are degenerate (1-D data: kinks at data points
         # put neurons on cell boundaries); where the interior-point method ended short of its
         # tolerances or the polish failed, a small problem gets Clarabel's answer too (its
@@ -380,8 +381,6 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     is returned only when every block is in its cone (to POLISH_FEAS) and the program's
     objective did not rise; otherwise None (the caller keeps the solver's answer).
     """
-    import time
-
     deadline = time.perf_counter() + (POLISH_SECONDS if time_limit is None else time_limit)
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
@@ -613,8 +612,6 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float(
 
     f = F(x)
     damp = None
-    import time
-
     for _ in range(POLISH_ITERS):
         if time.perf_counter() > deadline:
             return None  # out of time (the caller keeps the solver's answer)

@@ -242,10 +242,10 @@ def pattern_search(
         # the warm starts are networks too: with an exact solve the program beats them (Thm. 3),
         # with an inexact one (a large program stopped short) it may not, so they compete
         warm_L = [objective(g, data, model) for g in warm]
-        for g, Lg in zip(warm, warm_L):
+        warm_Q = [(Xt @ g.Ut() > 0).T for g in warm]  # each neuron's pattern, in neuron order
+        for g, Lg, Q in zip(warm, warm_L, warm_Q):
             if np.isfinite(Lg) and (best is None or Lg < best[0]):
-                Pg = np.unique((Xt @ g.Ut() > 0).T, axis=0)
-                Pg = Pg[Pg.any(axis=1)]
+                Pg = np.unique(Q[Q.any(axis=1)], axis=0)
                 if Pg.shape[0]:
                     best = (Lg, g, Pg, Pg)
         if first is not None:
@@ -265,8 +265,8 @@ def pattern_search(
             sources["sampled_kept"] = int(base.shape[0])
         known = {row.tobytes() for row in base}
         new = []
-        for g in warm:
-            for q in (Xt @ g.Ut() > 0).T:
+        for Q in warm_Q:
+            for q in Q:
                 if q.any() and q.tobytes() not in known:
                     known.add(q.tobytes())
                     new.append(q)
