@@ -1299,11 +1299,41 @@ def network_patterns(Xt: np.ndarray, Ut: np.ndarray) -> np.ndarray:
     return np.unique((Xt @ Ut > 0).T, axis=0)
 
 
-def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0) -> np.ndarray:
-    """Patterns of Gaussian random directions, deduplicated (at most n_patterns)."""
+def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0, return_directions: bool = False):
+    """Patterns of Gaussian random directions, deduplicated (at most n_patterns).
+
+    With ``return_directions`` also the (p, dt) direction that generated each pattern (a point
+    of its cell, the hint solvers' row screening starts from).
+    """
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((Xt.shape[1], n_patterns))
-    return np.unique((Xt @ G > 0).T, axis=0)
+    P, first = np.unique((Xt @ G > 0).T, axis=0, return_index=True)
+    return (P, G[:, first].T.copy()) if return_directions else P
+
+
+def interior_directions(Xt: np.ndarray, patterns: np.ndarray) -> np.ndarray:
+    """A direction in each pattern's cell: (p, dt), u_i maximizing min_k sigma_ik xt_k' u / ||xt_k||
+    over the box |u| <= 1 (an LP per pattern, HiGHS; 0.17 s at n = 20 000, dt = 11). Where the
+    LP fails, or the pattern is not a full-dimensional cell, the row is the LP's point or zero:
+    a hint, not a claim."""
+    from scipy.optimize import linprog
+
+    Xt = np.asarray(Xt, dtype=np.float64)
+    norms = np.linalg.norm(Xt, axis=1)
+    nz = norms > 0
+    Xn = Xt[nz] / norms[nz][:, None]
+    dt = Xt.shape[1]
+    c = np.zeros(dt + 1)
+    c[-1] = -1.0
+    out = np.zeros((np.shape(patterns)[0], dt))
+    for i, row in enumerate(np.asarray(patterns, dtype=bool)):
+        sg = np.where(row[nz], 1.0, -1.0)
+        A = np.hstack([-(sg[:, None] * Xn), np.ones((Xn.shape[0], 1))])
+        res = linprog(c, A_ub=A, b_ub=np.zeros(Xn.shape[0]), bounds=[(-1.0, 1.0)] * dt + [(None, 1.0)],
+                      method="highs-ds")
+        if res.status == 0 and res.x is not None:
+            out[i] = res.x[:dt]
+    return out
 
 
 def brute_force_patterns(Xt: np.ndarray) -> np.ndarray:

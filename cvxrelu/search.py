@@ -126,10 +126,12 @@ def ascent_starts(Xt: np.ndarray, net: Network, rng) -> np.ndarray:
 
 
 def violated_patterns(Xt: np.ndarray, nu: np.ndarray, model: Model, starts: np.ndarray,
-                      known: set, k: int = SEARCH_ADD_PER_ROUND):
+                      known: set, k: int = SEARCH_ADD_PER_ROUND, directions: list | None = None):
     """New patterns of heuristically found violated dual constraints, and the largest ratio found.
 
     Returns (list of (n,) bool patterns, max over the search of |nu' (Xt u)_+| / (beta N(u))).
+    The ascent's end point of each pattern (a direction in its cell) is appended to
+    ``directions`` when given.
     """
     out, best = [], 0.0
     for sg in (1.0, -1.0):
@@ -147,6 +149,8 @@ def violated_patterns(Xt: np.ndarray, nu: np.ndarray, model: Model, starts: np.n
                 continue
             known.add(key)
             out.append(pat)
+            if directions is not None:
+                directions.append(U[:, j].copy())
             added += 1
     return out, best
 
@@ -171,8 +175,9 @@ def pattern_search(
     data: Dataset,
     model: Model,
     patterns: np.ndarray,
-    solve_on_patterns: Callable[[np.ndarray], tuple[Network, np.ndarray]],
+    solve_on_patterns: Callable[[np.ndarray, np.ndarray], tuple[Network, np.ndarray]],
     *,
+    hints: np.ndarray | None = None,
     seed: int = 0,
     max_rounds: int = 30,
     first: tuple[Network, np.ndarray] | None = None,
@@ -217,10 +222,24 @@ def pattern_search(
     net = used = active = L = None
     warm = []
 
+    dt = Xt.shape[1]
+    hint_of = {}  # pattern bytes -> a direction in its cell
+
+    def note_hints(Q, H):
+        for q, h in zip(Q, H):
+            hint_of.setdefault(q.tobytes(), h)
+
+    def hints_for(Q):
+        nan = np.full(dt, np.nan)
+        return np.array([hint_of.get(q.tobytes(), nan) for q in Q]).reshape(len(Q), dt)
+
+    if hints is not None:
+        note_hints(P, np.asarray(hints, dtype=np.float64))
+
     def step(Pnew, entry):
         nonlocal P, net, used, active, L, best
         P = Pnew
-        net, used = solve_on_patterns(P)
+        net, used = solve_on_patterns(P, hints_for(P))
         active = P[used]
         L = objective(net, data, model)
         if best is None or L < best[0]:
@@ -243,6 +262,8 @@ def pattern_search(
         # with an inexact one (a large program stopped short) it may not, so they compete
         warm_L = [objective(g, data, model) for g in warm]
         warm_Q = [(Xt @ g.Ut() > 0).T for g in warm]  # each neuron's pattern, in neuron order
+        for g, Q in zip(warm, warm_Q):
+            note_hints(Q, g.Ut().T)
         for g, Lg, Q in zip(warm, warm_L, warm_Q):
             if np.isfinite(Lg) and (best is None or Lg < best[0]):
                 Pg = np.unique(Q[Q.any(axis=1)], axis=0)
@@ -284,8 +305,10 @@ def pattern_search(
                 stopped = f"time limit ({time_limit:g} s)"
                 break
             lam = model.loss_fn.gradient(predict(net, data.X), data.y)
+            dirs = []
             found, ratio = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
-                                             {row.tobytes() for row in active})
+                                             {row.tobytes() for row in active}, directions=dirs)
+            note_hints(found, dirs)
             best_ratio = max(best_ratio, ratio)
             if task:
                 task(1)

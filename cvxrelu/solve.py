@@ -273,16 +273,18 @@ def solve(
     r, cells = estimate_cells(Xt)
     infos = []
 
-    def on_patterns_used(P):
+    def on_patterns_used(P, hints=None):
         """The program over P: (network of eq. 9, (len(P),) mask of the patterns it uses).
 
         Empty patterns (no active sample) carry nothing and are left out of the program; the
-        mask refers to the rows of the P given.
+        mask refers to the rows of the P given. ``hints``: a direction in each pattern's cell
+        (the interior-point method's row screening starts from them).
         """
         keep = np.flatnonzero(P.any(axis=1))
         if keep.size == 0:
             keep = np.arange(min(P.shape[0], 1))
-        sol = solve_program(Xt, data.y, P[keep], model, solver=solver, progress=progress)
+        sol = solve_program(Xt, data.y, P[keep], model, solver=solver, progress=progress,
+                            hints=None if hints is None else np.asarray(hints)[keep])
         infos.append(sol.solver_info)
         used = np.zeros(P.shape[0], dtype=bool)
         used[keep] = sol.used_patterns(BLOCK_TOL)
@@ -309,8 +311,9 @@ def solve(
     else:
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
-        P = sample_patterns(Xt, patterns, seed)
-        P = P[P.any(axis=1)] if P.any() else P[:1]
+        P, G = sample_patterns(Xt, patterns, seed, return_directions=True)
+        nonempty = P.any(axis=1) if P.any() else np.arange(P.shape[0]) < 1
+        P, G = P[nonempty], G[nonempty]
         # optimal over all sampled patterns in one solve: random patterns are mostly used at the
         # optimum, so column generation inside the sample re-solves nearly the whole program
         # many times (n = 1000, 250 patterns: 634 s by column generation, 127 s cvxpy)
@@ -324,7 +327,7 @@ def solve(
 
             ts = time.perf_counter()
             res = pattern_search(data, model, P, on_patterns_used, seed=seed, max_rounds=search_rounds,
-                                 time_limit=search_seconds, progress=progress)
+                                 time_limit=search_seconds, progress=progress, hints=G)
             net, P, rounds = res.network, res.patterns, res.rounds
             extra["pattern_search"] = {
                 "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
@@ -334,7 +337,7 @@ def solve(
             }
         else:
             ts = time.perf_counter()
-            net, _ = on_patterns_used(P)
+            net, _ = on_patterns_used(P, G)
             extra["sampled_program"].update(objective=objective(net, data, model),
                                             seconds=time.perf_counter() - ts)
         n_pat = P.shape[0]

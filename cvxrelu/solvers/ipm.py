@@ -248,7 +248,7 @@ def _lp_max_step(inv_x: np.ndarray, d: np.ndarray) -> float:
 class _Program:
     """Fixed data and the linear maps of one program instance."""
 
-    def __init__(self, Xt, y, patterns, beta, nd, cmode):
+    def __init__(self, Xt, y, patterns, beta, nd, cmode, rows=None):
         self.Xt = np.ascontiguousarray(Xt, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
         self.D = np.asarray(patterns, dtype=np.float64)  # (p, n)
@@ -261,12 +261,29 @@ class _Program:
         self.has_c = cmode != "none"
         self.h_c = self.beta if cmode == "penalized" else 0.0
         norms = np.linalg.norm(self.Xt, axis=1)
-        self.rows = np.flatnonzero(norms > 0)  # zero rows give the constraint 0 >= 0: dropped
-        self.Xn = self.Xt[self.rows] / norms[self.rows][:, None]  # (nr, dt)
-        sig = 2.0 * self.D[:, self.rows] - 1.0
-        self.Sig = np.vstack([sig, sig])  # (m, nr)
-        self.nr = self.rows.size
-        self.Phi = (self.Xn[:, :, None] * self.Xn[:, None, :]).reshape(self.nr, -1)
+        if rows is None:
+            # every row of every block: the shared (nr, dt) rows and (m, nr) signs
+            self.rows = np.flatnonzero(norms > 0)  # zero rows give the constraint 0 >= 0: dropped
+            self.Xn = self.Xt[self.rows] / norms[self.rows][:, None]  # (nr, dt)
+            sig = 2.0 * self.D[:, self.rows] - 1.0
+            self.Sig = np.vstack([sig, sig])  # (m, nr)
+            self.nr = self.rows.size
+            self.Phi = (self.Xn[:, :, None] * self.Xn[:, None, :]).reshape(self.nr, -1)
+            self.A = None
+        else:
+            # a subset of rows per pattern (row screening, solve_ipm_screened): the signed,
+            # normalized rows of each block as an (m, r) x dt stack; w_i and v_i share pattern i's
+            rows = np.asarray(rows, dtype=np.intp)
+            if rows.ndim != 2 or rows.shape[0] != self.p or rows.shape[1] == 0:
+                raise ValueError("rows must be a (p, r) array of row indices, r >= 1")
+            if np.any(norms[rows] <= 0):
+                raise ValueError("rows must index non-zero rows of Xt")
+            Xn = self.Xt[rows] / norms[rows][:, :, None]  # (p, r, dt)
+            sig = 2.0 * np.take_along_axis(self.D, rows, axis=1) - 1.0  # (p, r)
+            A = sig[:, :, None] * Xn
+            self.A = np.ascontiguousarray(np.concatenate([A, A]))  # (m, r, dt)
+            self.AT = np.ascontiguousarray(np.transpose(self.A, (0, 2, 1)))  # (m, dt, r)
+            self.nr = rows.shape[1]
         self.ones_G = self.D @ self.Xt  # (p, dt): Xt' D_i 1
         self.degree = self.m * self.nr + self.m
         # scale of the coupling's curvature per block: max diagonal entry of Xt' D_i Xt
@@ -293,7 +310,7 @@ class _Program:
 
     # the cone map: s = -A x, i.e. LP slacks sigma * (Xn u) and SOC slacks (t, u[:nd])
     def cone_of(self, U: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lp = self.Sig * (U @ self.Xn.T)
+        lp = self.Sig * (U @ self.Xn.T) if self.A is None else np.matmul(self.A, U[:, :, None])[:, :, 0]
         soc = np.empty((self.m, self.k))
         soc[:, 0] = t
         soc[:, 1:] = U[:, : self.nd]
@@ -301,7 +318,7 @@ class _Program:
 
     def cone_T(self, z_lp: np.ndarray, z_soc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(-A)' z: the adjoint of cone_of."""
-        gU = (self.Sig * z_lp) @ self.Xn
+        gU = (self.Sig * z_lp) @ self.Xn if self.A is None else np.matmul(self.AT, z_lp[:, :, None])[:, :, 0]
         gU[:, : self.nd] += z_soc[:, 1:]
         return gU, z_soc[:, 0].copy()
 
@@ -331,7 +348,10 @@ class _KKT:
         self.pr = pr
         m, dt, nd, p = pr.m, pr.dt, pr.nd, pr.p
         H = np.zeros((m, dt + 1, dt + 1))
-        H[:, :dt, :dt] = (theta_lp @ pr.Phi).reshape(m, dt, dt)
+        if pr.A is None:
+            H[:, :dt, :dt] = (theta_lp @ pr.Phi).reshape(m, dt, dt)
+        else:
+            H[:, :dt, :dt] = np.matmul(pr.AT * theta_lp[:, None, :], pr.A)
         # SOC block on (t, u[:nd]); our variable order is (u, t)
         H[:, dt, dt] += theta_soc[:, 0, 0]
         H[:, :nd, dt] += theta_soc[:, 1:, 0]
@@ -562,6 +582,7 @@ def solve_ipm(
     allow_inaccurate: bool = False,
     progress=None,
     trace=None,
+    rows=None,
 ) -> IPMResult:
     """Solve the squared-loss convex program over ``patterns`` (see the module docstring).
 
@@ -573,6 +594,8 @@ def solve_ipm(
     output_bias : "none", "free" or "penalized" (the effective mode of the output constant).
     tol_gap_rel, tol_feas, max_iter : stopping rule (module constants by default).
     trace : called with a dict of each iteration's measures (gap, residuals, steps), if given.
+    rows : (p, r) indices of the rows kept per pattern (all non-zero rows when None); the
+        program with fewer rows is a relaxation (``solve_ipm_screened`` adds the rows it violates).
     allow_inaccurate : when neither the tolerances nor the reduced ones are met, return the
         feasible iterate (residuals within the reduced tolerances) of smallest gap, with status
         "inaccurate", instead of raising; its gap is in ``info``. A caller that reads a network
@@ -590,7 +613,7 @@ def solve_ipm(
     Xt = np.asarray(Xt, dtype=np.float64)
     dt = Xt.shape[1]
     nd = dt - 1 if free_hidden_bias else dt
-    pr = _Program(Xt, y, patterns, beta, nd, output_bias)
+    pr = _Program(Xt, y, patterns, beta, nd, output_bias, rows)
     m = pr.m
 
     # ---- starting point (CVXOPT's): solve with W = I, then shift s and z into the interiors
@@ -751,3 +774,121 @@ def solve_ipm(
         raise SolverError(f"the interior-point method stopped with status {status} after {it} iterations "
                           f"(relative gap {relgap:.1e}, residuals {pres:.1e} / {dres:.1e})")
     return IPMResult(U, t, c if pr.has_c else None, z_lp, z_soc, info)
+
+
+# ------------------------------------------------------------------------------ row screening
+
+#: Row screening (solve_ipm_screened): the rows kept per pattern at first, those whose
+#: hyperplane lies nearest the pattern's hint direction (in angle) ...
+SCREEN_ROWS = 64
+#: ... the most violated rows added per pattern and round ...
+SCREEN_ADD = 32
+#: ... where a row counts as violated when sigma_k xn_k' u_b < -SCREEN_TOL max(1, max_b ||u_b||)
+#: (xn_k the unit row), the level of the solver's own primal feasibility tolerance ...
+SCREEN_TOL = 1e-8
+#: ... and the rounds of the cutting-plane loop before the last relaxation is returned as is.
+SCREEN_MAX_ROUNDS = 12
+
+
+def screen_violations(Xt: np.ndarray, patterns: np.ndarray, U: np.ndarray, tol: float = SCREEN_TOL):
+    """Per pattern, the (unit-row) margins of its two blocks' worst row: (p, n) array of
+    min(sigma_k xn_k' w_i, sigma_k xn_k' v_i) / max(1, max_b ||u_b||), and the violated mask
+    (below -tol); zero rows are never violated."""
+    Xt = np.asarray(Xt, dtype=np.float64)
+    D = np.asarray(patterns, dtype=bool)
+    p = D.shape[0]
+    norms = np.linalg.norm(Xt, axis=1)
+    Xn = Xt / np.where(norms > 0, norms, 1.0)[:, None]
+    sig = np.where(D, 1.0, -1.0)
+    scale = max(1.0, float(np.max(np.linalg.norm(U, axis=1), initial=0.0)))
+    mw = sig * (U[:p] @ Xn.T)
+    mv = sig * (U[p:] @ Xn.T)
+    marg = np.minimum(mw, mv) / scale
+    return marg, marg < -tol
+
+
+def solve_ipm_screened(
+    Xt: np.ndarray,
+    y: np.ndarray,
+    patterns: np.ndarray,
+    beta: float,
+    hints: np.ndarray,
+    *,
+    rows0: int = SCREEN_ROWS,
+    add: int = SCREEN_ADD,
+    tol: float = SCREEN_TOL,
+    max_rounds: int = SCREEN_MAX_ROUNDS,
+    **kwargs,
+) -> IPMResult:
+    """``solve_ipm`` by row screening: a cutting-plane loop over the cone rows.
+
+    Of the n rows that shape pattern i's cone {u : sigma_k xt_k' u >= 0}, a handful are facets
+    (an arrangement's cell in R^dt has O(dt) of them on average); the rest are redundant, yet
+    each costs the interior-point method a cone pair per block, 2pn in all, and the method's
+    iterations grow with them (docs/benchmarks.md). This solves the relaxation that keeps, per
+    pattern, the ``rows0`` rows whose hyperplanes lie nearest ``hints[i]`` (a direction in the
+    pattern's cell, e.g. its generator or a trained neuron), then adds each pattern's ``add`` most
+    violated rows and solves again, until the solution violates no row (``screen_violations``)
+    or ``max_rounds`` relaxations were solved. A relaxation's solution that violates no row is
+    optimal for the full program (it is feasible, and no worse than the full optimum); after
+    ``max_rounds`` the last one is returned with status "... (rows still violated)" and the
+    caller's own evaluation and polish (which checks every row) take it from there.
+
+    Returns the last solve's IPMResult; its ``info`` gains "screening": rounds, rows per pattern
+    and violated rows left, and the total iterations and time of all rounds.
+    """
+    t0 = time.perf_counter()
+    Xt = np.asarray(Xt, dtype=np.float64)
+    D = np.asarray(patterns, dtype=bool)
+    p, n = D.shape
+    G = np.asarray(hints, dtype=np.float64)
+    if G.shape != (p, Xt.shape[1]):
+        raise ValueError(f"hints must be (p, dt) = ({p}, {Xt.shape[1]}), got {G.shape}")
+    norms = np.linalg.norm(Xt, axis=1)
+    nz = norms > 0
+    Xn = Xt / np.where(nz, norms, 1.0)[:, None]
+    gn = np.linalg.norm(G, axis=1)
+    score = np.abs(G @ Xn.T) / np.where(gn > 0, gn, 1.0)[:, None]
+    score[:, ~nz] = np.inf
+    r0 = int(min(rows0, int(nz.sum())))
+    if r0 <= 0:
+        raise ValueError("Xt has no non-zero row")
+    first = np.argpartition(score, r0 - 1, axis=1)[:, :r0]
+    keep = np.zeros((p, n), dtype=bool)
+    np.put_along_axis(keep, first, True, axis=1)
+    keep &= nz[None, :]
+    iters = 0
+    history = []
+    res = None
+    for rnd in range(1, max_rounds + 1):
+        counts = keep.sum(axis=1)
+        r = int(counts.max())
+        R = np.empty((p, r), dtype=np.intp)
+        for i in range(p):
+            idx = np.flatnonzero(keep[i])
+            R[i, : idx.size] = idx
+            R[i, idx.size:] = idx[0]  # a repeated row is a harmless duplicate constraint
+        res = solve_ipm(Xt, y, D, beta, rows=R, **kwargs)
+        iters += int(res.info["iterations"])
+        marg, viol = screen_violations(Xt, D, res.U, tol)
+        viol &= ~keep
+        nviol = int(viol.sum())
+        history.append({"round": rnd, "rows_per_pattern_max": r, "rows_total": int(counts.sum()),
+                        "iterations": int(res.info["iterations"]), "status": res.info["status"],
+                        "violated_rows": nviol, "seconds": time.perf_counter() - t0})
+        if nviol == 0:
+            break
+        # each pattern's `add` most violated rows join it
+        m = np.where(viol, marg, np.inf)
+        k = min(add, n)
+        worst = np.argpartition(m, k - 1, axis=1)[:, :k]
+        sel = np.take_along_axis(viol, worst, axis=1)
+        ii = np.repeat(np.arange(p), k).reshape(p, k)
+        keep[ii[sel], worst[sel]] = True
+    left = history[-1]["violated_rows"]
+    res.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
+                             "tolerance": tol, "violated_rows_left": left, "history": history,
+                             "iterations_total": iters, "time_total_s": time.perf_counter() - t0}
+    if left:
+        res.info["status"] = f"{res.info['status']} (rows still violated)"
+    return res
