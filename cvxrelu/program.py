@@ -244,9 +244,10 @@ CLARABEL_FALLBACK_ROWS = 2_000_000
 #: (``ipm_bytes``) exceeds this (the machine has 24 GiB).
 IPM_MAX_BYTES = 12 * 2**30
 #: With hint directions for the patterns, the interior-point method screens the cone rows
-#: (solvers/ipm.py, solve_ipm_screened) when the data have more than this many rows: at
-#: n = 2 000 and 200 patterns screening halves the time (59 -> 2 x 23 iterations), at
-#: n = 20 000 it is what makes the program solvable at all (docs/benchmarks.md).
+#: (solvers/ipm.py, solve_ipm_screened) when the data have more than this many rows (it keeps
+#: SCREEN_ROWS = 128 per pattern): at n = 1 000 it halves the time on sampled patterns, at
+#: n = 2 000 on a search's warm-start program 59 iterations become 23, at n = 20 000 it is what
+#: makes that program solvable at all (docs/benchmarks.md).
 SCREEN_MIN_ROWS = 512
 
 
@@ -260,7 +261,7 @@ def ipm_bytes(n: int, p: int, dt: int, screened: bool = False) -> int:
     four p x n arrays.
     """
     k = min(n, p * dt)
-    rows = min(n, 4 * 64) if screened else n
+    rows = min(n, 512) if screened else n
     return 8 * (2 * k * k + 2 * n * p * dt + 30 * 2 * p * rows + (4 * p * n if screened else 0))
 
 

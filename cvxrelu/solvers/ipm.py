@@ -31,6 +31,13 @@ Schur complement.
 Cost per iteration: O(p n dt^2) for the block Hessians and the cone algebra, plus
 min(n^2 p dt + n^3/3, (p dt)^3/3) for the coupling; 25 to 45 iterations in practice.
 
+Row screening (solve_ipm_screened): most of a block's n cone rows are redundant (a cell of an
+arrangement in R^dt has few facets), yet each is a cone pair, and on the programs of a pattern
+search at large n the iterations grow with them (59 at n = 2 000, stalled at n = 20 000). The
+program over a subset of rows per pattern is a relaxation; solved, checked against every row,
+and re-solved with the violated rows added, it ends at the full program's optimum, in 22 to 25
+iterations per round on those programs (docs/benchmarks.md).
+
 Everything returned is a hint for the caller: the objective of the network read off the
 solution is recomputed, and optimality over the patterns is checked independently
 (solve.py: restricted pricing; verify: the exact dual bound).
@@ -780,9 +787,10 @@ def solve_ipm(
 
 #: Row screening (solve_ipm_screened): the rows kept per pattern at first, those whose
 #: hyperplane lies nearest the pattern's hint direction (in angle) ...
-SCREEN_ROWS = 64
-#: ... the most violated rows added per pattern and round ...
-SCREEN_ADD = 32
+SCREEN_ROWS = 128
+#: ... the rows added per pattern and round to a pattern with a violated row (its rows of
+#: smallest margin: the violated ones first, then the nearly active) ...
+SCREEN_ADD = 64
 #: ... where a row counts as violated when sigma_k xn_k' u_b < -SCREEN_TOL max(1, max_b ||u_b||)
 #: (xn_k the unit row), the level of the solver's own primal feasibility tolerance ...
 SCREEN_TOL = 1e-8
@@ -827,15 +835,15 @@ def solve_ipm_screened(
     each costs the interior-point method a cone pair per block, 2pn in all, and the method's
     iterations grow with them (docs/benchmarks.md). This solves the relaxation that keeps, per
     pattern, the ``rows0`` rows whose hyperplanes lie nearest ``hints[i]`` (a direction in the
-    pattern's cell, e.g. its generator or a trained neuron), then adds each pattern's ``add`` most
-    violated rows and solves again, until the solution violates no row (``screen_violations``)
+    pattern's cell, e.g. its generator or a trained neuron), then gives each pattern with a
+    violated row its ``add`` rows of smallest margin (violated first) and solves again, until the solution violates no row (``screen_violations``)
     or ``max_rounds`` relaxations were solved. A relaxation's solution that violates no row is
     optimal for the full program (it is feasible, and no worse than the full optimum); after
     ``max_rounds`` the last one is returned with status "... (rows still violated)" and the
     caller's own evaluation and polish (which checks every row) take it from there.
 
-    Returns the last solve's IPMResult; its ``info`` gains "screening": rounds, rows per pattern
-    and violated rows left, and the total iterations and time of all rounds.
+    Returns the last solve's IPMResult; its "iterations" and "solve_time_s" count all rounds, and
+    ``info`` gains "screening": rounds, rows per pattern, violated rows left, per-round history.
     """
     t0 = time.perf_counter()
     Xt = np.asarray(Xt, dtype=np.float64)
@@ -863,11 +871,25 @@ def solve_ipm_screened(
     for rnd in range(1, max_rounds + 1):
         counts = keep.sum(axis=1)
         r = int(counts.max())
+        short = np.flatnonzero(counts < r)
+        if short.size:
+            # every pattern gets r rows (one array for all blocks): the short ones their rows
+            # nearest the last solution (the hint in the first round); padding with repeats of
+            # a row instead (a duplicate constraint, harmless in theory) cost 30 % more iterations
+            near = score
+            if res is not None:  # margins where the pattern's blocks are non-zero
+                bn = np.maximum(np.linalg.norm(res.U[:p], axis=1), np.linalg.norm(res.U[p:], axis=1))
+                live = bn > tol * max(1.0, float(bn.max(initial=0.0)))
+                near = np.where(live[:, None], marg, score)
+            for i in short:
+                cand = np.where(keep[i] | ~nz, np.inf, near[i])
+                extra = np.argpartition(cand, r - counts[i] - 1)[: r - counts[i]]
+                keep[i, extra[np.isfinite(cand[extra])]] = True
         R = np.empty((p, r), dtype=np.intp)
         for i in range(p):
             idx = np.flatnonzero(keep[i])
             R[i, : idx.size] = idx
-            R[i, idx.size:] = idx[0]  # a repeated row is a harmless duplicate constraint
+            R[i, idx.size:] = idx[0]  # only when the data have fewer rows: a duplicate constraint
         res = solve_ipm(Xt, y, D, beta, rows=R, **kwargs)
         iters += int(res.info["iterations"])
         marg, viol = screen_violations(Xt, D, res.U, tol)
@@ -878,17 +900,22 @@ def solve_ipm_screened(
                         "violated_rows": nviol, "seconds": time.perf_counter() - t0})
         if nviol == 0:
             break
-        # each pattern's `add` most violated rows join it
-        m = np.where(viol, marg, np.inf)
-        k = min(add, n)
+        # a pattern with a violated row takes in its `add` rows of smallest margin: the most
+        # violated, then the nearly active ones the next solution would likely cross (adding the
+        # violated rows alone took four rounds, of 9, 1 and 1 rows, at n = 1 000 / 250 patterns)
+        hit = np.flatnonzero(viol.any(axis=1))
+        m = np.where(keep[hit] | ~nz[None, :], np.inf, marg[hit])
+        k = int(min(add, n))
         worst = np.argpartition(m, k - 1, axis=1)[:, :k]
-        sel = np.take_along_axis(viol, worst, axis=1)
-        ii = np.repeat(np.arange(p), k).reshape(p, k)
+        sel = np.isfinite(np.take_along_axis(m, worst, axis=1))
+        ii = np.repeat(hit, k).reshape(hit.size, k)
         keep[ii[sel], worst[sel]] = True
     left = history[-1]["violated_rows"]
     res.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
                              "tolerance": tol, "violated_rows_left": left, "history": history,
                              "iterations_total": iters, "time_total_s": time.perf_counter() - t0}
+    res.info["iterations"] = iters  # over all rounds (each round's are in the history)
+    res.info["solve_time_s"] = time.perf_counter() - t0
     if left:
         res.info["status"] = f"{res.info['status']} (rows still violated)"
     return res
