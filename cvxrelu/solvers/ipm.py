@@ -854,13 +854,13 @@ def solve_ipm_screened(
         raise ValueError(f"hints must be (p, dt) = ({p}, {Xt.shape[1]}), got {G.shape}")
     norms = np.linalg.norm(Xt, axis=1)
     nz = norms > 0
+    if p == 0 or not nz.any():
+        return solve_ipm(Xt, y, D, beta, **kwargs)  # nothing to screen
     Xn = Xt / np.where(nz, norms, 1.0)[:, None]
     gn = np.linalg.norm(G, axis=1)
     score = np.abs(G @ Xn.T) / np.where(gn > 0, gn, 1.0)[:, None]
     score[:, ~nz] = np.inf
-    r0 = int(min(rows0, int(nz.sum())))
-    if r0 <= 0:
-        raise ValueError("Xt has no non-zero row")
+    r0 = int(max(1, min(rows0, int(nz.sum()))))
     first = np.argpartition(score, r0 - 1, axis=1)[:, :r0]
     keep = np.zeros((p, n), dtype=bool)
     np.put_along_axis(keep, first, True, axis=1)
