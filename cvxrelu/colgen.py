@@ -48,23 +48,35 @@ class ColgenResult:
         return (self.objective - self.lower_bound) / max(1.0, abs(self.objective))
 
 
-def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int) -> np.ndarray:
+def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int, hint_of: dict | None = None) -> np.ndarray:
     dirs = [u]
     for _ in range(k):
         v = u + 1e-3 * np.linalg.norm(u) * rng.standard_normal(u.shape)
         dirs.append(v)
-    return (Xt @ np.array(dirs).T > 0).T
+    P = (Xt @ np.array(dirs).T > 0).T
+    if hint_of is not None:
+        _note_hints(hint_of, P, dirs)
+    return P
 
 
-def _heuristic_patterns(Xt, data, model, net, work, rng) -> list:
+def _note_hints(hint_of: dict, P, dirs) -> None:
+    """Remember a direction in each pattern's cell (its generator), the first one seen."""
+    for q, u in zip(P, dirs):
+        hint_of.setdefault(q.tobytes(), np.asarray(u, dtype=np.float64))
+
+
+def _heuristic_patterns(Xt, data, model, net, work, rng, hint_of: dict | None = None) -> list:
     """Further violated patterns from a cell-wise ascent (a cheap supplement to exact pricing)."""
     from .search import ascent_starts, violated_patterns
 
     if HEURISTIC_ADD <= 0:
         return []
     lam = model.loss_fn.gradient(predict(net, data.X), data.y)
+    dirs = []
     found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
-                                 {row.tobytes() for row in work}, k=HEURISTIC_ADD)
+                                 {row.tobytes() for row in work}, k=HEURISTIC_ADD, directions=dirs)
+    if hint_of is not None:
+        _note_hints(hint_of, found, dirs)
     return [np.array(found)] if found else []
 
 
@@ -104,13 +116,16 @@ def column_generation(
     max_rounds: int = 200,
     seed: int = 0,
     progress=None,
+    pass_hints: bool = False,
 ) -> ColgenResult:
     """Global optimum of the convex program by exact column generation.
 
     Parameters
     ----------
     solve_on_patterns : callable
-        patterns (p, n) bool -> Network, the optimal network of the program on those patterns.
+        patterns (p, n) bool -> Network, the optimal network of the program on those patterns;
+        with ``pass_hints``, (patterns, hints) -> Network, hints (p, dt) a direction in each
+        pattern's cell where known (the pattern's generator or a neuron using it), NaN otherwise.
     initial : (p0, n) bool, optional
         Starting working set (default: patterns of a few random directions).
     tol : float
@@ -118,16 +133,23 @@ def column_generation(
     """
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
+    hint_of = {}
     if initial is None:
         G = rng.standard_normal((Xt.shape[1], 8))
         initial = (Xt @ G > 0).T
+        _note_hints(hint_of, initial, G.T)
     work = np.unique(np.asarray(initial, dtype=bool), axis=0)
+
+    def hints_for(Q):
+        nan = np.full(Xt.shape[1], np.nan)
+        return np.array([hint_of.get(q.tobytes(), nan) for q in Q]).reshape(len(Q), Xt.shape[1])
+
     history = []
     # every round's bound is valid (any dual point): keep the largest, and the best network
     best_net, best_L, best_lb = None, np.inf, -np.inf
     task = progress.task("Column generation", total=max_rounds) if progress else None
     for rnd in range(1, max_rounds + 1):
-        net = solve_on_patterns(work)
+        net = solve_on_patterns(work, hints_for(work)) if pass_hints else solve_on_patterns(work)
         L = objective(net, data, model)
         bound = dual_bound(net, data, model)
         lb = bound.lower_bound
@@ -142,8 +164,8 @@ def column_generation(
         if rel <= tol or bound.argmax is None or bound.M_raw <= model.beta:
             break
         prune = model.loss == "squared"
-        new = np.vstack([_neighbour_patterns(Xt, bound.argmax, rng, NEIGHBOURS)]
-                        + (_heuristic_patterns(Xt, data, model, net, work, rng) if prune else []))
+        new = np.vstack([_neighbour_patterns(Xt, bound.argmax, rng, NEIGHBOURS, hint_of)]
+                        + (_heuristic_patterns(Xt, data, model, net, work, rng, hint_of) if prune else []))
         known = {row.tobytes() for row in work}
         if all(row.tobytes() in known for row in new):
             break  # nothing new to add: the solver's accuracy is the limit
@@ -155,6 +177,8 @@ def column_generation(
         # logistic loss (Clarabel, no polish) the working set only grows: the dual point of a
         # larger program's answer gave tighter bounds in our tests.
         used = network_patterns(Xt, net.Ut())
+        Ut = net.Ut()
+        _note_hints(hint_of, (Xt @ Ut > 0).T, Ut.T)  # a neuron lies in its own pattern's cell
         work = np.unique(np.vstack([used, new] if prune else [work, used, new]), axis=0)
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):

@@ -290,8 +290,8 @@ def solve(
         used[keep] = sol.used_patterns(BLOCK_TOL)
         return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL), used
 
-    def on_patterns(P):
-        return on_patterns_used(P)[0]
+    def on_patterns(P, hints=None):
+        return on_patterns_used(P, hints)[0]
 
     extra = {}
     cost = bound_cost(data.X, model)
@@ -305,7 +305,8 @@ def solve(
         extra["why_sampled"] = f"{why}; sampled {patterns} patterns instead"
 
     if patterns is None:
-        cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress)
+        cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress,
+                               pass_hints=True)
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
     else:
