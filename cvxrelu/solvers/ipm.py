@@ -836,8 +836,9 @@ def solve_ipm_screened(
     iterations grow with them (docs/benchmarks.md). This solves the relaxation that keeps, per
     pattern, the ``rows0`` rows whose hyperplanes lie nearest ``hints[i]`` (a direction in the
     pattern's cell, e.g. its generator or a trained neuron), then gives each pattern with a
-    violated row its ``add`` rows of smallest margin (violated first) and solves again, until the solution violates no row (``screen_violations``)
-    or ``max_rounds`` relaxations were solved. A relaxation's solution that violates no row is
+    violated row its ``add`` rows of smallest margin (violated first) and solves again, until
+    the solution violates no row (``screen_violations``) or ``max_rounds`` relaxations were
+    solved. A relaxation's solution that violates no row is
     optimal for the full program (it is feasible, and no worse than the full optimum); after
     ``max_rounds`` the last one is returned with status "... (rows still violated)" and the
     caller's own evaluation and polish (which checks every row) take it from there.
@@ -895,7 +896,7 @@ def solve_ipm_screened(
         marg, viol = screen_violations(Xt, D, res.U, tol)
         viol &= ~keep
         nviol = int(viol.sum())
-        history.append({"round": rnd, "rows_per_pattern_max": r, "rows_total": int(counts.sum()),
+        history.append({"round": rnd, "rows_per_pattern_max": r, "rows_total": int(keep.sum()),
                         "iterations": int(res.info["iterations"]), "status": res.info["status"],
                         "violated_rows": nviol, "seconds": time.perf_counter() - t0})
         if nviol == 0:
