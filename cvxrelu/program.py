@@ -261,7 +261,9 @@ def ipm_bytes(n: int, p: int, dt: int, screened: bool = False) -> int:
     four p x n arrays.
     """
     k = min(n, p * dt)
-    rows = min(n, 512) if screened else n
+    from .solvers.ipm import SCREEN_ADD, SCREEN_MAX_ROUNDS, SCREEN_ROWS
+
+    rows = min(n, SCREEN_ROWS + SCREEN_MAX_ROUNDS * SCREEN_ADD) if screened else n
     return 8 * (2 * k * k + 2 * n * p * dt + 30 * 2 * p * rows + (4 * p * n if screened else 0))
 
 

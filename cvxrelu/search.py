@@ -189,7 +189,10 @@ def pattern_search(
     Parameters
     ----------
     patterns : (p, n) bool, the starting patterns (e.g. sampled).
-    solve_on_patterns : P -> (network from eq. 9, (len(P),) bool mask of the patterns it uses).
+    solve_on_patterns : (P, H) -> (network from eq. 9, (len(P),) bool mask of the patterns it
+        uses); H (len(P), dt) holds a direction in each pattern's cell (its generator: a sampled
+        direction, a warm start's neuron, an ascent's end point), NaN where none is known.
+    hints : (p, dt) directions generating ``patterns`` (None: unknown).
     first : the solution over ``patterns`` when the caller already has it; then the warm starts'
         patterns join the ones it uses. Without it, the first program is over the warm starts'
         patterns and those of ``patterns`` whose dual constraint the best warm start violates
@@ -234,7 +237,10 @@ def pattern_search(
         return np.array([hint_of.get(q.tobytes(), nan) for q in Q]).reshape(len(Q), dt)
 
     if hints is not None:
-        note_hints(P, np.asarray(hints, dtype=np.float64))
+        hints = np.asarray(hints, dtype=np.float64)
+        if hints.shape != (P.shape[0], dt):
+            raise ValueError(f"hints must be (p, dt) = ({P.shape[0]}, {dt}), got {hints.shape}")
+        note_hints(P, hints)
 
     def step(Pnew, entry):
         nonlocal P, net, used, active, L, best

@@ -853,6 +853,7 @@ def solve_ipm_screened(
     G = np.asarray(hints, dtype=np.float64)
     if G.shape != (p, Xt.shape[1]):
         raise ValueError(f"hints must be (p, dt) = ({p}, {Xt.shape[1]}), got {G.shape}")
+    G = np.where(np.isfinite(G), G, 0.0)  # an unknown hint: rows chosen arbitrarily, then cut
     norms = np.linalg.norm(Xt, axis=1)
     nz = norms > 0
     if p == 0 or not nz.any():
@@ -866,6 +867,14 @@ def solve_ipm_screened(
     keep = np.zeros((p, n), dtype=bool)
     np.put_along_axis(keep, first, True, axis=1)
     keep &= nz[None, :]
+    # every pattern keeps a row of each sign it has: with rows of one sign only, a free hidden
+    # bias gives the relaxed cone a direction (0, +-b) of zero cost that the full cone lacks,
+    # and the relaxation stalls where the full program solves (found in review)
+    for sgn in (True, False):
+        has = (D & nz[None, :]) if sgn else (~D & nz[None, :])
+        miss = np.flatnonzero(has.any(axis=1) & ~(keep & has).any(axis=1))
+        for i in miss:
+            keep[i, int(np.argmin(np.where(has[i], score[i], np.inf)))] = True
     iters = 0
     history = []
     res = None
@@ -891,7 +900,18 @@ def solve_ipm_screened(
             idx = np.flatnonzero(keep[i])
             R[i, : idx.size] = idx
             R[i, idx.size:] = idx[0]  # only when the data have fewer rows: a duplicate constraint
-        res = solve_ipm(Xt, y, D, beta, rows=R, **kwargs)
+        try:
+            res = solve_ipm(Xt, y, D, beta, rows=R, **kwargs)
+        except SolverError as exc:
+            # a relaxation the method cannot solve: the full program instead (its own failure,
+            # if any, is the caller's to handle)
+            full = solve_ipm(Xt, y, D, beta, **kwargs)
+            full.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
+                                      "tolerance": tol, "violated_rows_left": 0, "history": history,
+                                      "fallback": f"round {rnd}: {exc}; solved unscreened"}
+            full.info["iterations"] = iters + int(full.info["iterations"])
+            full.info["solve_time_s"] = time.perf_counter() - t0
+            return full
         iters += int(res.info["iterations"])
         marg, viol = screen_violations(Xt, D, res.U, tol)
         viol &= ~keep
