@@ -21,7 +21,6 @@ from typing import Callable
 
 import numpy as np
 
-from .arrangements import network_patterns
 from .certificate import dual_bound
 from .model import Dataset, Model, Network, objective, predict
 
@@ -48,24 +47,18 @@ class ColgenResult:
         return (self.objective - self.lower_bound) / max(1.0, abs(self.objective))
 
 
-def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int, hint_of: dict | None = None) -> np.ndarray:
+def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int, book=None) -> np.ndarray:
     dirs = [u]
     for _ in range(k):
         v = u + 1e-3 * np.linalg.norm(u) * rng.standard_normal(u.shape)
         dirs.append(v)
     P = (Xt @ np.array(dirs).T > 0).T
-    if hint_of is not None:
-        _note_hints(hint_of, P, dirs)
+    if book is not None:
+        book.note(P, dirs)
     return P
 
 
-def _note_hints(hint_of: dict, P, dirs) -> None:
-    """Remember a direction in each pattern's cell (its generator), the first one seen."""
-    for q, u in zip(P, dirs):
-        hint_of.setdefault(q.tobytes(), np.asarray(u, dtype=np.float64))
-
-
-def _heuristic_patterns(Xt, data, model, net, work, rng, hint_of: dict | None = None) -> list:
+def _heuristic_patterns(Xt, data, model, net, work, rng, book=None) -> list:
     """Further violated patterns from a cell-wise ascent (a cheap supplement to exact pricing)."""
     from .search import ascent_starts, violated_patterns
 
@@ -75,8 +68,8 @@ def _heuristic_patterns(Xt, data, model, net, work, rng, hint_of: dict | None = 
     dirs = []
     found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
                                  {row.tobytes() for row in work}, k=HEURISTIC_ADD, directions=dirs)
-    if hint_of is not None:
-        _note_hints(hint_of, found, dirs)
+    if book is not None:
+        book.note(found, dirs)
     return [np.array(found)] if found else []
 
 
@@ -133,23 +126,19 @@ def column_generation(
     """
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
-    hint_of = {}
-    if initial is None:
-        G = rng.standard_normal((Xt.shape[1], 8))
-        initial = (Xt @ G > 0).T
-        _note_hints(hint_of, initial, G.T)
-    work = np.unique(np.asarray(initial, dtype=bool), axis=0)
+    from .search import PatternHints
 
-    def hints_for(Q):
-        nan = np.full(Xt.shape[1], np.nan)
-        return np.array([hint_of.get(q.tobytes(), nan) for q in Q]).reshape(len(Q), Xt.shape[1])
+    book = PatternHints(Xt.shape[1])
+    if initial is None:
+        initial = book.note_neurons(Xt, rng.standard_normal((Xt.shape[1], 8)))
+    work = np.unique(np.asarray(initial, dtype=bool), axis=0)
 
     history = []
     # every round's bound is valid (any dual point): keep the largest, and the best network
     best_net, best_L, best_lb = None, np.inf, -np.inf
     task = progress.task("Column generation", total=max_rounds) if progress else None
     for rnd in range(1, max_rounds + 1):
-        net = solve_on_patterns(work, hints_for(work)) if pass_hints else solve_on_patterns(work)
+        net = solve_on_patterns(work, book.of(work)) if pass_hints else solve_on_patterns(work)
         L = objective(net, data, model)
         bound = dual_bound(net, data, model)
         lb = bound.lower_bound
@@ -164,8 +153,8 @@ def column_generation(
         if rel <= tol or bound.argmax is None or bound.M_raw <= model.beta:
             break
         prune = model.loss == "squared"
-        new = np.vstack([_neighbour_patterns(Xt, bound.argmax, rng, NEIGHBOURS, hint_of)]
-                        + (_heuristic_patterns(Xt, data, model, net, work, rng, hint_of) if prune else []))
+        new = np.vstack([_neighbour_patterns(Xt, bound.argmax, rng, NEIGHBOURS, book)]
+                        + (_heuristic_patterns(Xt, data, model, net, work, rng, book) if prune else []))
         known = {row.tobytes() for row in work}
         if all(row.tobytes() in known for row in new):
             break  # nothing new to add: the solver's accuracy is the limit
@@ -176,9 +165,9 @@ def column_generation(
         # does not rise (up to the solver's accuracy; the best network is kept). For the
         # logistic loss (Clarabel, no polish) the working set only grows: the dual point of a
         # larger program's answer gave tighter bounds in our tests.
-        used = network_patterns(Xt, net.Ut())
-        Ut = net.Ut()
-        _note_hints(hint_of, (Xt @ Ut > 0).T, Ut.T)  # a neuron lies in its own pattern's cell
+        # a neuron lies in its own pattern's cell: one product for the patterns and their hints
+        Q = book.note_neurons(Xt, net.Ut())
+        used = np.unique(Q, axis=0) if Q.shape[0] else Q
         work = np.unique(np.vstack([used, new] if prune else [work, used, new]), axis=0)
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):

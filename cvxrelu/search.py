@@ -155,6 +155,31 @@ def violated_patterns(Xt: np.ndarray, nu: np.ndarray, model: Model, starts: np.n
     return out, best
 
 
+class PatternHints:
+    """A direction in each pattern's cell, by pattern: the first one noted (its generator, a
+    neuron using it, an ascent's end point). The interior-point method's row screening starts
+    from these (program.solve_program's ``hints``)."""
+
+    def __init__(self, dt: int):
+        self.dt = dt
+        self._of: dict = {}
+
+    def note(self, patterns, directions) -> None:
+        for q, u in zip(patterns, directions):
+            self._of.setdefault(q.tobytes(), np.asarray(u, dtype=np.float64))
+
+    def note_neurons(self, Xt: np.ndarray, Ut: np.ndarray) -> np.ndarray:
+        """Note each neuron (a column of Ut) for its own pattern; returns those patterns."""
+        Q = (Xt @ Ut > 0).T
+        self.note(Q, Ut.T)
+        return Q
+
+    def of(self, patterns) -> np.ndarray:
+        """(len(patterns), dt): the noted directions, NaN rows where none is known."""
+        nan = np.full(self.dt, np.nan)
+        return np.array([self._of.get(q.tobytes(), nan) for q in patterns]).reshape(len(patterns), self.dt)
+
+
 # --------------------------------------------------------------------------- the search
 
 
@@ -226,26 +251,17 @@ def pattern_search(
     warm = []
 
     dt = Xt.shape[1]
-    hint_of = {}  # pattern bytes -> a direction in its cell
-
-    def note_hints(Q, H):
-        for q, h in zip(Q, H):
-            hint_of.setdefault(q.tobytes(), h)
-
-    def hints_for(Q):
-        nan = np.full(dt, np.nan)
-        return np.array([hint_of.get(q.tobytes(), nan) for q in Q]).reshape(len(Q), dt)
-
+    book = PatternHints(dt)
     if hints is not None:
         hints = np.asarray(hints, dtype=np.float64)
         if hints.shape != (P.shape[0], dt):
             raise ValueError(f"hints must be (p, dt) = ({P.shape[0]}, {dt}), got {hints.shape}")
-        note_hints(P, hints)
+        book.note(P, hints)
 
     def step(Pnew, entry):
         nonlocal P, net, used, active, L, best
         P = Pnew
-        net, used = solve_on_patterns(P, hints_for(P))
+        net, used = solve_on_patterns(P, book.of(P))
         active = P[used]
         L = objective(net, data, model)
         if best is None or L < best[0]:
@@ -267,9 +283,7 @@ def pattern_search(
         # the warm starts are networks too: with an exact solve the program beats them (Thm. 3),
         # with an inexact one (a large program stopped short) it may not, so they compete
         warm_L = [objective(g, data, model) for g in warm]
-        warm_Q = [(Xt @ g.Ut() > 0).T for g in warm]  # each neuron's pattern, in neuron order
-        for g, Q in zip(warm, warm_Q):
-            note_hints(Q, g.Ut().T)
+        warm_Q = [book.note_neurons(Xt, g.Ut()) for g in warm]  # each neuron's pattern, in neuron order
         for g, Lg, Q in zip(warm, warm_L, warm_Q):
             if np.isfinite(Lg) and (best is None or Lg < best[0]):
                 Pg = np.unique(Q[Q.any(axis=1)], axis=0)
@@ -314,7 +328,7 @@ def pattern_search(
             dirs = []
             found, ratio = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
                                              {row.tobytes() for row in active}, directions=dirs)
-            note_hints(found, dirs)
+            book.note(found, dirs)
             best_ratio = max(best_ratio, ratio)
             if task:
                 task(1)
