@@ -98,7 +98,9 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     t.add_row("solver", f"{s.get('solver', '-')} {s.get('version', '')} status {s.get('status', '-')}, "
               f"{d.get('iterations')} iterations over {s.get('calls', '-')} solves, {d.get('rounds', 0)} rounds")
     scr = s.get("screening")
-    if scr:
+    if scr and scr.get("fallback"):
+        t.add_row("row screening", f"last solve: {scr['fallback']}")
+    elif scr:
         t.add_row("row screening", f"last solve: {scr['history'][-1]['rows_per_pattern_max']} of the rows per "
                   f"pattern, {scr['rounds']} round(s), {scr['violated_rows_left']} violated rows left "
                   f"(tolerance {scr['tolerance']:g})")

@@ -246,3 +246,29 @@ def test_a_failing_relaxation_falls_back_to_the_full_program(monkeypatch):
     res = ipm.solve_ipm_screened(Xt, y, P, model.beta, G, rows0=4)
     assert res.info["screening"]["fallback"].startswith("round 1: ")
     assert res.info["primal_objective"] == pytest.approx(real(Xt, y, P, model.beta).info["primal_objective"], rel=1e-12)
+
+
+def test_the_report_says_when_the_first_relaxation_fell_back(monkeypatch):
+    """A fallback in round 1 leaves no round in the history: the report says what happened."""
+    import io
+
+    from rich.console import Console
+
+    from cvxrelu.report import render_solve
+    from cvxrelu.solvers import ipm
+
+    Xt, y, P, G, model = _problem(2, 70, 2, 10)
+    real = ipm.solve_ipm
+
+    def flaky(Xt_, y_, D, beta, rows=None, **kw):
+        if rows is not None:
+            raise SolverError("stalled")
+        return real(Xt_, y_, D, beta, **kw)
+
+    monkeypatch.setattr(ipm, "solve_ipm", flaky)
+    res = ipm.solve_ipm_screened(Xt, y, P, model.beta, G, rows0=4)
+    assert res.info["screening"]["history"] == []
+    buf = io.StringIO()
+    render_solve({"objective": 1.0, "solver": res.info, "iterations": res.info["iterations"]},
+                 Console(file=buf, width=200))
+    assert "round 1: stalled; solved unscreened" in buf.getvalue()

@@ -878,6 +878,17 @@ def solve_ipm_screened(
     iters = 0
     history = []
     res = None
+
+    def finish(out: IPMResult, left: int, **extra) -> IPMResult:
+        out.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
+                                 "tolerance": tol, "violated_rows_left": left, "history": history,
+                                 "iterations_total": iters, "time_total_s": time.perf_counter() - t0, **extra}
+        out.info["iterations"] = iters  # over all rounds (each round's are in the history)
+        out.info["solve_time_s"] = time.perf_counter() - t0
+        if left:
+            out.info["status"] = f"{out.info['status']} (rows still violated)"
+        return out
+
     for rnd in range(1, max_rounds + 1):
         counts = keep.sum(axis=1)
         r = int(counts.max())
@@ -906,12 +917,8 @@ def solve_ipm_screened(
             # a relaxation the method cannot solve: the full program instead (its own failure,
             # if any, is the caller's to handle)
             full = solve_ipm(Xt, y, D, beta, **kwargs)
-            full.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
-                                      "tolerance": tol, "violated_rows_left": 0, "history": history,
-                                      "fallback": f"round {rnd}: {exc}; solved unscreened"}
-            full.info["iterations"] = iters + int(full.info["iterations"])
-            full.info["solve_time_s"] = time.perf_counter() - t0
-            return full
+            iters += int(full.info["iterations"])
+            return finish(full, 0, fallback=f"round {rnd}: {exc}; solved unscreened")
         iters += int(res.info["iterations"])
         marg, viol = screen_violations(Xt, D, res.U, tol)
         viol &= ~keep
@@ -931,12 +938,4 @@ def solve_ipm_screened(
         sel = np.isfinite(np.take_along_axis(m, worst, axis=1))
         ii = np.repeat(hit, k).reshape(hit.size, k)
         keep[ii[sel], worst[sel]] = True
-    left = history[-1]["violated_rows"]
-    res.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,
-                             "tolerance": tol, "violated_rows_left": left, "history": history,
-                             "iterations_total": iters, "time_total_s": time.perf_counter() - t0}
-    res.info["iterations"] = iters  # over all rounds (each round's are in the history)
-    res.info["solve_time_s"] = time.perf_counter() - t0
-    if left:
-        res.info["status"] = f"{res.info['status']} (rows still violated)"
-    return res
+    return finish(res, history[-1]["violated_rows"])
