@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..convex import ConvexSolution
+from ..convex import ConvexSolution, SolverStatus, solver_info
 from ..dual import project_domain_zero_sum
 from ..model import Model
 
@@ -351,18 +351,21 @@ def solve_first_order(
     primal = _objective(pb, Ufeas, c, pred)
     lb, M = _dual_bound(pb, pred, lam)
     gap = (primal - lb) / max(1.0, abs(primal))
-    info = {
-        "name": SOLVER_NAME,
-        "status": "optimal" if gap <= tol else "max_iter",
-        "iterations": it,
-        "rounds": rounds,
-        "seconds": time.perf_counter() - t0,
-        "relative_gap": float(gap),
-        "lower_bound": float(lb),
-        "violation_before_projection": float(viol),
-        "projected_blocks": int(moved),
-        "rho": float(rho),
-    }
+    ok = bool(gap <= tol)
+    info = solver_info(
+        SOLVER_NAME,
+        SolverStatus.SOLVED if ok else SolverStatus.INACCURATE,
+        it,
+        None if ok else f"relative gap {gap:.2e} above {tol:g} after {it} of {max_iter} iterations",
+        rounds=rounds,
+        seconds=time.perf_counter() - t0,
+        solve_time_s=time.perf_counter() - t0,
+        relative_gap=float(gap),
+        lower_bound=float(lb),
+        violation_before_projection=float(viol),
+        projected_blocks=int(moved),
+        rho=float(rho),
+    )
     return ConvexSolution(
         W=Ufeas[:p].copy(),
         V=Ufeas[p:].copy(),

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from ..convex import SolverStatus
 from ..errors import SolverError
 
 SOLVER_NAME = "cvxrelu-ipm (structured primal-dual interior point)"
@@ -744,10 +745,12 @@ def solve_ipm(
     finally:
         if task and hasattr(task, "close"):
             task.close()
+    # ``status`` so far is why the iterations stopped; the returned status is a SolverStatus
     info = {
         "solver": SOLVER_NAME,
-        "status": status,
+        "status": SolverStatus.SOLVED,
         "iterations": it,
+        "detail": None,
         "centrality_correctors": correctors,
         "primal_objective": pcost,
         "relative_gap": relgap,
@@ -767,14 +770,14 @@ def solve_ipm(
         # the last iterations lost accuracy (rounding near the boundary): the best iterate met
         # the reduced tolerances; callers check optimality independently in any case
         _, U, t, c, z_lp, z_soc, best_it, relgap, pres, dres = best
-        info.update(status=f"almost_solved (then {status})", best_iteration=best_it,
-                    primal_objective=pr.objective(U, t, c), relative_gap=relgap,
+        info.update(status=SolverStatus.ALMOST_SOLVED, detail=f"best iterate kept, then {status}",
+                    best_iteration=best_it, primal_objective=pr.objective(U, t, c), relative_gap=relgap,
                     primal_residual=pres, dual_residual=dres)
         status = "almost_solved"
     if status not in ("solved", "almost_solved") and allow_inaccurate and best_feasible is not None:
         relgap, U, t, c, z_lp, z_soc, best_it, pres, dres = best_feasible
-        info.update(status=f"inaccurate (then {status})", best_iteration=best_it,
-                    primal_objective=pr.objective(U, t, c), relative_gap=relgap,
+        info.update(status=SolverStatus.INACCURATE, detail=f"best feasible iterate kept, then {status}",
+                    best_iteration=best_it, primal_objective=pr.objective(U, t, c), relative_gap=relgap,
                     primal_residual=pres, dual_residual=dres)
         status = "inaccurate"
     if status not in ("solved", "almost_solved", "inaccurate"):
@@ -886,8 +889,9 @@ def solve_ipm_screened(
                                  "iterations_total": iters, "time_total_s": time.perf_counter() - t0, **extra}
         out.info["iterations"] = iters  # over all rounds (each round's are in the history)
         out.info["solve_time_s"] = time.perf_counter() - t0
-        if left:
-            out.info["status"] = f"{out.info['status']} (rows still violated)"
+        if left:  # the full program's constraints do not all hold: short of its tolerances
+            out.info["detail"] = "; ".join(x for x in (out.info.get("detail"), "rows still violated") if x)
+            out.info["status"] = SolverStatus.INACCURATE
         return out
 
     for rnd in range(1, max_rounds + 1):
