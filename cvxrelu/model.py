@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .losses import EPS, Loss, get_loss
+from .penalty import GroupNorm
 
 BIAS_MODES = ("none", "penalized", "free")
 
@@ -72,14 +73,17 @@ class Model:
             return np.hstack([X, np.ones((X.shape[0], 1))])
         return X
 
+    @property
+    def group_norm(self) -> GroupNorm:
+        """The neuron norm N as one object (value, prox, dual norm, subgradient; penalty.py)."""
+        return GroupNorm(free_last=self.hidden_bias == "free")
+
     def neuron_norm(self, Ut: np.ndarray) -> np.ndarray:
         """N(ut_j) for each column of Ut: the Euclidean norm of the penalized coordinates.
 
         All of ut when the hidden bias is penalized or absent, only u when it is free.
         """
-        if self.hidden_bias == "free":
-            return np.linalg.norm(Ut[:-1], axis=0)
-        return np.linalg.norm(Ut, axis=0)
+        return self.group_norm.value(np.asarray(Ut).T)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,6 @@ def solve_convex_program(
     ob = model.effective_output_bias
     has_c = ob != "none"
     logistic = model.loss == "logistic"
-    free_hb = model.hidden_bias == "free"
     pform = not logistic and p * dt <= PFORM_RATIO * n
     # variable offsets (in the P-form, the n slots of z hold u = w - v instead: p dt slots)
     o_w, o_v = 0, p * dt
@@ -106,7 +105,7 @@ def solve_convex_program(
         cones.append(("nonneg", p * n))
         r0 += p * n
     # 3. second-order cones (t_i, N-part of w_i)
-    nd = dt - 1 if free_hb else dt
+    nd = model.group_norm.n_penalized(dt)
     for off, ot in ((o_w, o_tw), (o_v, o_tv)):
         for i in range(p):
             add([r0], [ot + i], [-1.0])

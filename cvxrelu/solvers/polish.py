@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ..convex import ConvexSolution, block_predictions, convex_objective, network_objective
+from ..dual import cone_matrix, cone_residual
 from ..model import Model
 
 
@@ -125,7 +125,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     sup = np.array([b for b in sup if b not in merged_into], dtype=int)
     full = np.linalg.norm(U, axis=1)
     xn = np.linalg.norm(Xt, axis=1)
-    A = {int(b): (2.0 * S[b % p] - 1.0)[:, None] * Xt for b in sup}
+    A = {int(b): cone_matrix(Xt, S[b % p]) for b in sup}
     act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
     for _ in range(POLISH_ROUNDS):
         if time.perf_counter() > deadline:
@@ -169,7 +169,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
                 scale = float(np.max(np.linalg.norm(U2[sup], axis=1)))
                 for b, dvec, rows in new:
                     U[b] = POLISH_NEW_BLOCK * scale * dvec
-                    A[b] = (2.0 * S[b % p] - 1.0)[:, None] * Xt
+                    A[b] = cone_matrix(Xt, S[b % p])
                     act[b] = rows
                 sup = np.concatenate([sup, [b for b, _, _ in new]]).astype(int)
                 continue
@@ -193,17 +193,13 @@ def _wrong_sign_rows(Xt, y, S, U, c, model: Model, sup, A, act, tol: float = 1e-
     W, V = U[:p], U[p:]
     lam = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0) - y
     G = (S * lam[None, :]) @ Xt
-    dt = Xt.shape[1]
     out = []
     for b in sup:
         rows = np.flatnonzero(act[b])
         if rows.size == 0:
             continue
         g = G[b % p] * (1.0 if b < p else -1.0)
-        w = U[b].copy()
-        if model.hidden_bias == "free":
-            w[dt - 1] = 0.0
-        r = g + model.beta * w / max(float(np.linalg.norm(w)), 1e-300)
+        r = g + model.beta * model.group_norm.subgradient(U[b])
         mu, *_ = np.linalg.lstsq(A[b][rows].T, r, rcond=None)
         bad = mu < -tol * max(float(np.max(np.abs(mu))), 1e-300)
         if bad.any():
@@ -231,8 +227,8 @@ def _violated_zero_blocks(Xt, y, S, U, c, model: Model, sup, tol: float = 1e-9, 
     out = []
     xn = np.linalg.norm(Xt, axis=1)
     for b in cand:
-        A = (2.0 * S[b % p] - 1.0)[:, None] * Xt
-        zeta, _ = nnls(A.T, grads[b], maxiter=50 * Xt.shape[1] + 100)
+        A = cone_matrix(Xt, S[b % p])
+        zeta, _ = cone_residual(A, -grads[b])
         d = A.T @ zeta - grads[b]
         nd = float(np.linalg.norm(d))
         if nd > model.beta * (1 + tol):
@@ -250,7 +246,7 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float(
     """
     n, dt = Xt.shape
     p = S.shape[0]
-    E = np.eye(dt)[: dt - 1] if model.hidden_bias == "free" else np.eye(dt)
+    E = model.group_norm.selector(dt)
     cols, Bs, Zs, vs = [], [], [], []
     for b in sup:
         Aa = A[b][act[b]]
