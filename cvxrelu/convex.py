@@ -6,7 +6,7 @@ On patterns D_1..D_p (rows of ``patterns``, 0/1 of shape (p, n)) the program is
     s.t. (2 D_i - I) Xt w_i >= 0,  (2 D_i - I) Xt v_i >= 0                (docs/method.md eq. (2.3))
 
 Here: the solution type every backend returns (:class:`ConvexSolution`), the program's and the
-read-off network's objectives, and eq. (3.2) of docs/method.md, blocks -> network
+read-off network's objectives, and docs/method.md eq. (7.1), blocks -> network
 (:func:`network_from_blocks`).
 """
 
@@ -103,7 +103,7 @@ def convex_objective(Xt, y, patterns, W, V, c, model: Model) -> float:
 
 
 def network_objective(Xt, y, W, V, c, model: Model) -> float:
-    """L of the network read off (W, V, c) with eq. (9): actual ReLUs, not the patterns' masks.
+    """L of the network read off (W, V, c) with docs/method.md eq. (7.1): actual ReLUs, not the patterns' masks.
 
     Equal to the program's objective when every block is in its cone; otherwise the objective
     of the network a user would get.
@@ -119,7 +119,7 @@ def network_objective(Xt, y, W, V, c, model: Model) -> float:
 
 
 def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
-    """Paper eq. (9): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
+    """docs/method.md eq. (7.1): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
 
     With a free hidden bias a block may have N(w) = 0 but a bias part b > 0: it predicts the
     constant +-b. Such constants and the program's free constant c become one neuron (0, B)

@@ -1,7 +1,7 @@
 """Per-block KKT residuals of a network: diagnostics printed by verify, never the verdict.
 
 Each non-zero block of the convex solution W(theta) read off the network (docs/method.md
-eq. (3.1)) must satisfy the block optimality condition of docs/method.md eq. (4.4); this module
+eq. (3.2)) must satisfy the block optimality condition of docs/method.md eq. (4.4); this module
 measures how far it is from doing so.
 """
 

@@ -90,7 +90,7 @@ def merge_cones(net: Network, data: Dataset, model: Model) -> Network:
     """One neuron per cone (paper Prop. 1), kept only if the objective does not rise.
 
     Blocks of different patterns can meet on a shared face (in 1-D the optimal kinks sit at data
-    points): eq. (9) then gives parallel neurons of one cone, a non-minimal network.
+    points): docs/method.md eq. (7.1) then gives parallel neurons of one cone, a non-minimal network.
     """
 
     mg = merged(scaled(net, model), model.augment(data.X), model)

@@ -1,4 +1,4 @@
-"""solve(): a globally optimal network by convex optimization (docs/method.md sections 2, 7, 8).
+"""solve(): a globally optimal network by convex optimization (docs/method.md sections 2, 7, 9).
 
 Patterns:
 

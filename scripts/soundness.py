@@ -8,46 +8,16 @@ known-gap network is certified optimal or any witness fails its re-evaluation.
 """
 
 import argparse
-import collections
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from soundness_cases import TOL, known_gap_networks, make_problem, optimal_networks  # noqa: E402
+from soundness_cases import TOL, run  # noqa: E402
 
-from cvxrelu.certificate import Status, verify  # noqa: E402
-from cvxrelu.model import objective  # noqa: E402
-
-
-def run(n_problems: int, seed: int, verbose: bool = True):
-    stats = collections.defaultdict(collections.Counter)
-    failures = []
-    t0 = time.time()
-    for p in range(n_problems):
-        prob = make_problem(seed * 100003 + p)
-        rng = np.random.default_rng(seed * 7919 + p)
-        for kind, net in known_gap_networks(prob, rng):
-            cert = verify(net, prob.data, prob.model, tol=TOL)
-            stats[kind][cert.status.value] += 1
-            if cert.status is Status.OPTIMAL:
-                failures.append(("FALSE OPTIMAL", kind, seed * 100003 + p))
-            if cert.status is Status.SUBOPTIMAL:
-                if not objective(cert.witness, prob.data, prob.model) < cert.objective:
-                    failures.append(("BAD WITNESS", kind, seed * 100003 + p))
-            if cert.lower_bound > prob.P_ref + 1e-9 * max(1, abs(prob.P_ref)):
-                failures.append(("LOWER BOUND ABOVE P_ref", kind, seed * 100003 + p))
-        for net in optimal_networks(prob, rng):
-            cert = verify(net, prob.data, prob.model, tol=TOL)
-            stats["known optimal (split, permuted)"][cert.status.value] += 1
-        if verbose and (p + 1) % 25 == 0:
-            print(f"  {p + 1} problems, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    return stats, failures, time.time() - t0
 
 
 def main():

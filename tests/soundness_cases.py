@@ -1,27 +1,30 @@
 """Generators of networks whose optimality gap is known, for the soundness suite.
 
 P_ref is the objective, evaluated with cvxrelu.model.objective, of the optimal network that an
-independent cvxpy solve of the full convex program returns (fixtures/make_fixtures.py). It is the
+independent cvxpy solve of the full convex program returns (tests/oracles.py). It is the
 objective of an actual network, so P_ref >= P*: a network with L(theta) - P_ref > tol * max(1, |L|)
 has a true relative gap above the tolerance, whatever the oracle's own error. Those are the
 "known gap" networks, which must never be certified optimal.
+
+``run`` verifies them all and counts the verdicts; tests/test_soundness.py runs a fast slice
+and scripts/soundness.py the whole suite.
 """
 
 from __future__ import annotations
 
+import collections
 import sys
+import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from oracles import convex_optimum
 
-from make_fixtures import convex_optimum  # noqa: E402
-
-from cvxrelu.arrangements import analyze  # noqa: E402
-from cvxrelu.model import Dataset, Model, Network, objective, scaled  # noqa: E402
+from cvxrelu.arrangements import analyze
+from cvxrelu.certificate import Status, verify
+from cvxrelu.model import Dataset, Model, Network, objective, scaled
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 
@@ -142,3 +145,28 @@ def optimal_networks(prob: Problem, rng: np.random.Generator, k: int = 2) -> lis
         U2 = np.array(cols).T[:, perm] if cols else np.zeros((Ut.shape[0], 0))
         out.append(Network.from_augmented(U2, np.array(al)[perm] if al else np.zeros(0), prob.model, None))
     return out
+
+
+def run(n_problems: int, seed: int, verbose: bool = True):
+    stats = collections.defaultdict(collections.Counter)
+    failures = []
+    t0 = time.time()
+    for p in range(n_problems):
+        prob = make_problem(seed * 100003 + p)
+        rng = np.random.default_rng(seed * 7919 + p)
+        for kind, net in known_gap_networks(prob, rng):
+            cert = verify(net, prob.data, prob.model, tol=TOL)
+            stats[kind][cert.status.value] += 1
+            if cert.status is Status.OPTIMAL:
+                failures.append(("FALSE OPTIMAL", kind, seed * 100003 + p))
+            if cert.status is Status.SUBOPTIMAL:
+                if not objective(cert.witness, prob.data, prob.model) < cert.objective:
+                    failures.append(("BAD WITNESS", kind, seed * 100003 + p))
+            if cert.lower_bound > prob.P_ref + 1e-9 * max(1, abs(prob.P_ref)):
+                failures.append(("LOWER BOUND ABOVE P_ref", kind, seed * 100003 + p))
+        for net in optimal_networks(prob, rng):
+            cert = verify(net, prob.data, prob.model, tol=TOL)
+            stats["known optimal (split, permuted)"][cert.status.value] += 1
+        if verbose and (p + 1) % 25 == 0:
+            print(f"  {p + 1} problems, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return stats, failures, time.time() - t0

@@ -8,7 +8,7 @@ from cvxrelu.solvers.first_order import solve_first_order
 from cvxrelu.convex import SolverStatus
 from cvxrelu.model import Model, Network, objective, Dataset
 
-from _opt import cvxpy_program
+from oracles import cvxpy_program
 
 
 def _instance(loss, hidden_bias, output_bias, seed, n=24, d=2, n_patterns=30):

@@ -1,7 +1,7 @@
 """The structured interior-point method (cvxrelu/solvers/ipm.py).
 
 Its cone algebra is checked by identities, its answers against the independent cvxpy
-formulation (tests/_opt.py) and against Clarabel on the conic form of program.py, on random,
+formulation (tests/oracles.py) and against Clarabel on the conic form of program.py, on random,
 degenerate and both coupling regimes (Woodbury when p dt >= n, Gram otherwise).
 """
 
@@ -19,7 +19,7 @@ from cvxrelu.program import network_from_blocks, solve_convex_program, solve_pro
 from cvxrelu.solvers import ipm
 from cvxrelu.solvers.ipm import _SocScaling, _jordan, _jordan_solve, _soc_eig_clip, _soc_max_step, solve_ipm
 
-from _opt import cvxpy_program
+from oracles import cvxpy_program
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 

@@ -13,7 +13,7 @@ from cvxrelu.model import Dataset, Model
 from cvxrelu.program import SCREEN_MIN_ROWS, solve_program
 from cvxrelu.solvers.ipm import screen_violations, solve_ipm, solve_ipm_screened
 
-from _opt import cvxpy_program
+from oracles import cvxpy_program
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 

@@ -1,4 +1,4 @@
-"""A first-order solver for the convex program on given patterns (MATH.md sections 2, 5, 7).
+"""A first-order solver for the convex program on given patterns (docs/method.md sections 2, 5, 7).
 
 For instances too large for an interior-point method (thousands of patterns, tens of
 thousands of samples) the program
@@ -18,7 +18,7 @@ predictions are (Z * (sg P)^T).sum(1) + c. Constraint rows are normalized by ||x
 changes neither the cones nor the solution, only the conditioning of the penalty).
 
 Stopping rule: the duality gap of the program restricted to the given patterns
-(MATH.md section 5). With nu = grad loss(prediction) (moved onto 1^T nu = 0 inside the
+(docs/method.md section 5). With nu = grad loss(prediction) (moved onto 1^T nu = 0 inside the
 conjugate's domain when c is free) and any multipliers zeta >= 0,
 
     max_{w in C_i, N(w) <= 1} +-g_i^T w  <=  || +-g_i + A_i^T zeta ||,   g_i = Xt^T D_i nu,

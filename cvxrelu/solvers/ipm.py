@@ -1,6 +1,6 @@
 """A structure-exploiting primal-dual interior-point method for the squared-loss program.
 
-The convex program of MATH.md section 2 with the squared loss, over patterns D_1..D_p, has
+The convex program of docs/method.md eq. (2.3) with the squared loss, over patterns D_1..D_p, has
 2p blocks b (w_1..w_p, then v_1..v_p, signs sg_b = +1 / -1):
 
     min  1/2 || sum_b sg_b D_b Xt u_b + c 1 - y ||^2 + beta sum_b t_b  [+ h_c / 2 c^2]
@@ -598,7 +598,7 @@ def solve_ipm(
     ----------
     Xt : (n, dt) augmented data; y : (n,) targets; patterns : (p, n) bool rows D_i.
     beta : weight decay (> 0).
-    free_hidden_bias : N(u) leaves the last coordinate of u out (MATH.md section 2).
+    free_hidden_bias : N(u) leaves the last coordinate of u out (docs/method.md eq. (1.2)).
     output_bias : "none", "free" or "penalized" (the effective mode of the output constant).
     tol_gap_rel, tol_feas, max_iter : stopping rule (module constants by default).
     trace : called with a dict of each iteration's measures (gap, residuals, steps), if given.
