@@ -3,8 +3,8 @@
 ``solve_program`` is the one entry point every caller uses (column generation, the pattern
 search, the witness search of verify); it picks the backend (``SOLVERS``) and returns a
 :class:`~cvxrelu.convex.ConvexSolution` whatever the backend. The program itself is written in
-docs/method.md eq. (2.3); the backends live in cvxrelu/solvers/ (conic.py for Clarabel, ipm.py
-and ipm_program.py for the structured interior point, first_order.py, polish.py).
+docs/method.md eq. (2.3); the backends live in cvxrelu/solvers/ (conic.py for Clarabel, ipm.py,
+screening.py and ipm_program.py for the structured interior point, first_order.py, polish.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from .model import Model
 from .solvers.clarabel import check_settings
 from .solvers.conic import PFORM_RATIO, solve_convex_program  # noqa: F401 - re-exported
 from .solvers.first_order import solve_first_order
-from .solvers.ipm import SCREEN_ADD, SCREEN_MAX_ROUNDS, SCREEN_ROWS
 from .solvers.ipm_program import solve_program_ipm
 from .solvers.polish import polish_squared, polished  # noqa: F401 - re-exported
+from .solvers.screening import SCREEN_ADD, SCREEN_MAX_ROUNDS, SCREEN_ROWS
 
 SOLVERS = ("auto", "ipm", "clarabel", "first-order")
 #: ``auto`` asks Clarabel for a second answer, when the interior-point method ended short of its
@@ -39,7 +39,7 @@ CLARABEL_FALLBACK_ROWS = 2_000_000
 #: (``ipm_bytes``) exceeds this (the machine has 24 GiB).
 IPM_MAX_BYTES = 12 * 2**30
 #: With hint directions for the patterns, the interior-point method screens the cone rows
-#: (solvers/ipm.py, solve_ipm_screened) when the data have more than this many rows (it keeps
+#: (solvers/screening.py, solve_ipm_screened) when the data have more than this many rows (it keeps
 #: SCREEN_ROWS = 128 per pattern): at n = 1 000 it halves the time on sampled patterns, at
 #: n = 2 000 on a search's warm-start program 59 iterations become 23, at n = 20 000 it is what
 #: makes that program solvable at all (docs/benchmarks.md).

@@ -266,3 +266,23 @@ def test_soc_eigenvalue_clip(seed, k, scale):
     inside = np.zeros((6, k))
     inside[:, 0], inside[:, 1] = 2.0 * scale, 0.5 * scale
     assert np.allclose(_soc_eig_clip(inside, lo, hi), inside, rtol=1e-12)
+
+
+def test_unknown_solver_settings_are_rejected_at_the_seam():
+    """A misspelt option is an InputError naming it, for every backend; known ones reach the backend."""
+    from cvxrelu.convex import SolverStatus
+    from cvxrelu.errors import InputError
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2))
+    y = rng.standard_normal(12)
+    model = Model(beta=0.1)
+    P = sample_patterns(X, 6, 0)
+    for opts, word in (({"ipm": {"tol": 1e-3}}, "'tol'"), ({"first-order": {"tol_feas": 1}}, "'tol_feas'"),
+                           ({"clarabel": {"tol_gap": 1e-3}}, "'tol_gap'"), ({"cvxopt": {}}, "'cvxopt'")):
+        with pytest.raises(InputError, match=word):
+            solve_program(X, y, P, model, solver="auto", settings=opts)
+    sol = solve_program(X, y, P, model, solver="first-order", settings={"first-order": {"tol": 1e-14, "max_iter": 10}})
+    assert sol.status is SolverStatus.INACCURATE and sol.solver_info["iterations"] <= 10 + 200
+    with pytest.raises(SolverError, match="MaxIterations"):  # the setting reached Clarabel
+        solve_program(X, y, P, model, solver="clarabel", settings={"clarabel": {"max_iter": 1}})

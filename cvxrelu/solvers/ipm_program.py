@@ -2,7 +2,8 @@
 
 The adapter between the program's data (Xt, y, patterns, Model) and the IPM core's arguments;
 the result is a :class:`~cvxrelu.convex.ConvexSolution` like every other backend's. Module
-attributes (``ipm.solve_ipm``, ``arrangements.interior_directions``) are looked up at call time
+attributes (``ipm.solve_ipm``, ``screening.solve_ipm_screened``,
+``arrangements.interior_directions``) are looked up at call time
 so that tests can substitute them.
 """
 
@@ -13,7 +14,7 @@ import numpy as np
 from .. import arrangements
 from ..convex import ConvexSolution
 from ..model import Model
-from . import ipm
+from . import ipm, screening
 from .polish import polished
 
 
@@ -22,7 +23,7 @@ def solve_program_ipm(Xt, y, S, model: Model, progress=None, allow_inaccurate: b
     """The program over the patterns S with the structured interior point (squared loss), polished.
 
     With ``hints`` (a direction in each pattern's cell; a row of NaN or zeros: unknown, then
-    found by LP) the cone rows are screened (solvers/ipm.py, solve_ipm_screened). ``options``:
+    found by LP) the cone rows are screened (solvers/screening.py, solve_ipm_screened). ``options``:
     the core's tolerances (tol_gap_rel, tol_feas, max_iter).
     """
 
@@ -38,7 +39,7 @@ def solve_program_ipm(Xt, y, S, model: Model, progress=None, allow_inaccurate: b
         missing = ~np.all(np.isfinite(H), axis=1) | ~np.any(H != 0, axis=1)
         if missing.any():
             H[missing] = arrangements.interior_directions(Xt, S[missing])
-        res = ipm.solve_ipm_screened(Xt, y, S, model.beta, H, **kw)
+        res = screening.solve_ipm_screened(Xt, y, S, model.beta, H, **kw)
     W, V, c = res.U[:p].copy(), res.U[p:].copy(), res.c
     info = dict(res.info)
     info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})
