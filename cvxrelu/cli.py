@@ -145,6 +145,12 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     return 0
 
 
+from .constructive.commands import optimal_set_cmd, reduce_cmd  # noqa: E402
+
+cli.add_command(reduce_cmd)
+cli.add_command(optimal_set_cmd)
+
+
 def main(argv=None) -> None:
     """Entry point: maps every outcome to the contract's exit codes."""
     from .errors import CvxReluError, InputError

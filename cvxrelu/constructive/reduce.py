@@ -60,7 +60,9 @@ class ReduceResult:
     prune_path: list[Network] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        from ..certificate import _jsonable
+
+        return _jsonable({
             "objective_before": self.objective_before,
             "objective_after": self.objective_after,
             "neurons_before": self.neurons_before,
@@ -69,7 +71,7 @@ class ReduceResult:
             "max_neurons_guaranteed": self.n_samples + 1,
             "steps": [s.to_dict() for s in self.steps],
             "prediction_rtol": PREDICTION_RTOL,
-        }
+        })
 
 
 def nonzero_neurons(net: Network) -> int:

@@ -1,0 +1,228 @@
+"""Click commands of the constructive results: reduce, optimal-set, path, landscape.
+
+Each parses, loads (isolated), calls one library function of this package and renders; exit
+codes follow the contract (0 success, 1 ran but did not certify / reach, 2 bad input, 3
+internal). docs/constructive.md documents every command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..errors import InputError
+
+# cli.py imports this module to register the commands; importing cli.py back would be circular
+# (and, under `python -m cvxrelu.cli`, would load a second copy of it), so the three shared
+# helpers are restated here.
+
+
+def _emit_json(d: dict) -> None:
+    sys.stdout.write(json.dumps(d, allow_nan=False, sort_keys=False) + "\n")
+
+
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def _set_debug(ctx, param, value):
+    # the running CLI module (cvxrelu.cli, or __main__ under python -m) owns the flag
+    for name in ("cvxrelu.cli", "__main__"):
+        flag = getattr(sys.modules.get(name), "_DEBUG", None)
+        if isinstance(flag, dict):
+            flag["on"] = flag.get("on", False) or value
+    return value
+
+
+def _debug_option(f):
+    return click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.", callback=_set_debug,
+                        expose_value=False, is_eager=True)(f)
+
+
+_MODEL_OPTIONS = [
+    click.option("--beta", type=float, required=True, help="Weight decay (> 0)."),
+    click.option("--loss", type=click.Choice(["squared", "logistic"]), default="squared", show_default=True),
+    click.option("--hidden-bias", type=click.Choice(["none", "penalized", "free"]), default="none",
+                 show_default=True),
+    click.option("--output-bias", type=click.Choice(["none", "penalized", "free"]), default="none",
+                 show_default=True),
+]
+
+
+def _model_options(f):
+    for opt in reversed(_MODEL_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_output(out: str, inputs: list[str], what: str = "output") -> None:
+    """The output must not be one of the inputs, and its directory must exist (before any work)."""
+    for p in inputs:
+        if p is not None and (_same(out, p) or os.path.abspath(out) == os.path.abspath(p)):
+            raise InputError(f"{out}: the {what} would overwrite the input {p}")
+    directory = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(directory):
+        raise InputError(f"{out}: directory {directory} does not exist")
+
+
+def _load_net(path: str, data_path: str | None):
+    from ..io import check_data_for, load_isolated
+
+    ck = load_isolated(path, "checkpoint")
+    data = ck.data
+    if data_path is not None:
+        data = load_isolated(data_path, "data")
+        check_data_for(ck, data, data_path)
+    if data is None:
+        raise InputError(f"{path}: no /data in the checkpoint; pass --data DATA")
+    return ck, data
+
+
+def _load_data(path: str, model):
+    from ..io import load_isolated
+
+    data = load_isolated(path, "data")
+    msg = model.loss_fn.check_labels(data.y)
+    if msg:
+        raise InputError(f"{path}: /data/y: {msg}")
+    return data
+
+
+def _fmt(x, spec=".10g"):
+    return "-" if x is None else format(x, spec)
+
+
+# ----------------------------------------------------------------------------- reduce
+
+
+@click.command("reduce")
+@click.argument("checkpoint")
+@click.option("-o", "--output", "out", required=True, help="Checkpoint to write (the reduced network, with data).")
+@click.option("--data", "data_path", help="HDF5 data file overriding the checkpoint's /data.")
+@_json_option
+@_debug_option
+def reduce_cmd(checkpoint, out, data_path, as_json):
+    """Scale, merge per cone (Prop. 1) and prune to at most n + 1 neurons (Lemma 1 / Prop. 6)."""
+    from ..io import save_checkpoint
+    from .reduce import reduce_network
+
+    _check_output(out, [checkpoint, data_path])
+    ck, data = _load_net(checkpoint, data_path)
+    res = reduce_network(ck.network, data, ck.model)
+    save_checkpoint(out, res.network, ck.model, data, attrs={"reduced_from": checkpoint})
+    d = res.to_dict()
+    d["output"] = out
+    if as_json:
+        _emit_json(d)
+    else:
+        click.echo(f"objective {_fmt(d['objective_before'])} with {d['neurons_before']} neurons")
+        for s in d["steps"]:
+            mark = "" if s["accepted"] else "  (not applied)"
+            click.echo(f"  {s['step']:<6} objective {_fmt(s['objective'])}  neurons {s['neurons']:>4}  "
+                       f"max |prediction change| {s['prediction_change']:.1e}  {s['note']}{mark}")
+        click.echo(f"objective {_fmt(d['objective_after'])} with {d['neurons_after']} neurons "
+                   f"(at most n + 1 = {d['max_neurons_guaranteed']}); written to {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- optimal-set
+
+
+@click.command("optimal-set")
+@click.argument("data_path", metavar="DATA")
+@_model_options
+@click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
+              help="Relative gap tolerance for P* and for verifying sampled networks.")
+@click.option("--sample", "n_sample", type=click.IntRange(min=1), default=None,
+              help="Write this many random optimal networks (needs --width and -o DIR).")
+@click.option("--width", type=click.IntRange(min=1), default=None, help="Width of the sampled networks.")
+@click.option("-o", "--output", "out_dir", default=None, help="Directory for the sampled networks.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_json_option
+@_debug_option
+def optimal_set_cmd(data_path, beta, loss, hidden_bias, output_bias, tol, n_sample, width, out_dir, seed, as_json):
+    """P*, m*, uniqueness and the optimal networks of DATA (Thm. 1, App. D)."""
+    from ..certificate import verify
+    from ..io import save_checkpoint
+    from ..model import Model, objective
+    from ..progress import make_progress
+    from .optimal_set import optimal_set, sample_networks
+
+    model = Model(beta=beta, loss=loss, hidden_bias=hidden_bias, output_bias=output_bias)
+    if (n_sample is None) != (out_dir is None) or (n_sample is not None and width is None):
+        raise InputError("--sample K needs --width m and -o DIR (and -o DIR needs --sample K)")
+    if out_dir is not None:
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise InputError(f"{out_dir}: -o must be a directory (it is a file)")
+        parent = os.path.dirname(os.path.abspath(out_dir))
+        if not os.path.isdir(parent):
+            raise InputError(f"{out_dir}: directory {parent} does not exist")
+    data = _load_data(data_path, model)
+    with make_progress() as progress:
+        res = optimal_set(data, model, progress=progress, tol=tol)
+    d = res.to_dict()
+    if n_sample is not None:
+        if res.status != "optimal":
+            d["samples"] = {"written": [], "note": "not sampled: the optimal set was not computed"}
+        else:
+            os.makedirs(out_dir, exist_ok=True)
+            written = []
+            for k, net in enumerate(sample_networks(res, width, n_sample, model, seed=seed)):
+                cert = verify(net, data, model, tol=tol)
+                path = os.path.join(out_dir, f"optimal_{k:03d}.h5")
+                if cert.status.value != "optimal":  # never write a network that is not certified
+                    written.append({"path": None, "objective": objective(net, data, model),
+                                    "verify": cert.status.value})
+                    continue
+                save_checkpoint(path, net, model, data, attrs={"sampled_by": "cvxrelu optimal-set"})
+                written.append({"path": path, "objective": objective(net, data, model), "verify": "optimal"})
+            d["samples"] = {"width": width, "written": written}
+            if any(w["path"] is None for w in written):
+                res.status = "inconclusive"
+                d["status"] = "inconclusive"
+                d["reason"] = "a sampled network did not verify optimal (not written)"
+    if as_json:
+        _emit_json(d)
+    else:
+        _render_optimal_set(d)
+    return 0 if d["status"] == "optimal" else 1
+
+
+def _render_optimal_set(d: dict) -> None:
+    click.echo(f"status     {d['status']}  ({d['reason']})")
+    if d["P_star"] is None:
+        return
+    click.echo(f"P*         {_fmt(d['P_star'])}   (certified lower bound {_fmt(d['lower_bound'])})")
+    if d["status"] != "optimal":
+        return
+    click.echo(f"patterns   {d['n_patterns']} enumerated, {d['candidate_blocks']} blocks can be non-zero "
+               f"in an optimum (tight dual constraint)")
+    click.echo(f"m*         {d['m_star']} ({d['m_star_is']}); the first solution found had "
+               f"{d['first_solution_blocks']} non-zero blocks")
+    u = d.get("uniqueness", {})
+    if d["unique"] is None:
+        click.echo(f"unique     undetermined: {u.get('method')}")
+    else:
+        click.echo(f"unique     {'yes' if d['unique'] else 'no'} (largest coordinate spread over the optimal "
+                   f"set {u.get('max_spread', 0):.2e}, tolerance {u.get('tolerance', 0):.1e})")
+    click.echo("blocks of a sparsest optimal W:")
+    for b in d["blocks"]:
+        rng = ""
+        if "w_min" in b:
+            rng = "  range " + ", ".join(f"[{lo:.6g}, {hi:.6g}]" for lo, hi in zip(b["w_min"], b["w_max"]))
+        click.echo(f"  {'w' if b['sign'] > 0 else 'v'} active on {b['pattern']}: "
+                   f"[{', '.join(f'{x:.6g}' for x in b['w'])}]{rng}")
+    click.echo(d["optimal_networks"])
+    if "samples" in d:
+        for w in d["samples"]["written"]:
+            click.echo(f"  wrote {w['path']}  objective {_fmt(w['objective'])}  verify {w['verify']}")

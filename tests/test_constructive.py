@@ -1,0 +1,282 @@
+"""The constructive results (cvxrelu/constructive/): reduce, optimal-set, path, landscape.
+
+Oracles: the objective and predictions evaluated directly, the certificate (verify, exact
+enumeration), the paper's Example 1 (W* = one block w5* ~ [0.86, -0.79]), a boundary
+construction whose optimal W is not unique, and brute force over supports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cvxrelu.certificate import verify
+from cvxrelu.constructive.optimal_set import optimal_set, sample_networks
+from cvxrelu.constructive.reduce import PREDICTION_RTOL, caratheodory_path, reduce_network
+from cvxrelu.model import Dataset, Model, Network, objective, objective_error_bound, penalty, predict, scaled
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "fixtures"
+EX1 = (np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 0.0, 0.0]))
+# an optimal neuron orthogonal to a data point lies on the boundary of two cells: it can sit in
+# either block, or be split between them (same predictions, same penalty): W* is not unique
+BOUNDARY = (np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1.0, 0.0]))
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cvxrelu.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def write_data(path, X, y):
+    with h5py.File(path, "w") as f:
+        f["data/X"] = X
+        f["data/y"] = y
+
+
+def write_net(path, net: Network, X, y, beta, hidden_bias="none"):
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "cvxrelu-checkpoint"
+        f.attrs["version"] = 1
+        f["model/U"] = net.U
+        f["model/alpha"] = net.alpha
+        if hidden_bias != "none":
+            f["model/b"] = net.b
+        f["model"].attrs.update(beta=beta, loss="squared", hidden_bias=hidden_bias, output_bias="none")
+        f["data/X"] = X
+        f["data/y"] = y
+
+
+# ----------------------------------------------------------------------------- reduce
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 7), m=st.integers(1, 14),
+       hidden_bias=st.sampled_from(["none", "penalized", "free"]), dup=st.booleans())
+def test_reduce_never_raises_the_objective_and_keeps_predictions(seed, n, m, hidden_bias, dup):
+    rng = np.random.default_rng(seed)
+    d = 2
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    model = Model(beta=0.2, hidden_bias=hidden_bias)
+    U = rng.standard_normal((d, m))
+    alpha = rng.standard_normal(m)
+    b = rng.standard_normal(m) if hidden_bias != "none" else None
+    if dup:  # positively colinear copies (Prop. 1 merges them at constant objective)
+        U = np.hstack([U, 2.0 * U[:, :1]])
+        alpha = np.append(alpha, 0.5 * alpha[0])
+        b = None if b is None else np.append(b, 2.0 * b[0])
+    net = Network(U=U, alpha=alpha, b=b)
+    data = Dataset(X, y)
+    res = reduce_network(net, data, model)
+    L0 = objective(net, data, model)
+    L1 = objective(res.network, data, model)
+    slack = objective_error_bound(net, data, model) + 2 * objective_error_bound(res.network, data, model)
+    assert L1 <= L0 + slack
+    assert res.objective_after == pytest.approx(L1, rel=1e-14, abs=1e-14)
+    scale = 1 + np.abs(predict(net, X)).max()
+    assert np.abs(predict(res.network, X) - predict(net, X)).max() <= PREDICTION_RTOL * scale
+    # every step reported, non-increasing, and the end has at most n + 1 neurons
+    objs = [res.objective_before] + [s.objective for s in res.steps]
+    assert all(b_ <= a + slack for a, b_ in zip(objs, objs[1:]))
+    if all(s.accepted for s in res.steps) and hidden_bias != "free":
+        assert res.neurons_after <= n + 1
+
+
+def test_caratheodory_path_is_constant_objective():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 2)), rng.standard_normal(4)
+    model, data = Model(beta=0.3), Dataset(X, y)
+    net = scaled(Network(U=rng.standard_normal((2, 12)), alpha=rng.standard_normal(12)), model)
+    path = caratheodory_path(net, X, model)
+    assert len(path) >= 12 - 5 + 1  # at least m - (n + 1) eliminations
+    L = objective(net, data, model)
+    for p in path:
+        assert p.n_neurons == 12  # the width is kept: pruned neurons are zero
+        assert objective(p, data, model) == pytest.approx(L, rel=1e-12)
+        assert penalty(p, model) == pytest.approx(penalty(net, model), rel=1e-12)
+    assert np.count_nonzero(path[-1].alpha) <= 5
+
+
+def test_reduce_merges_a_split_optimal_network_to_one_neuron():
+    from cvxrelu.io import load_checkpoint
+
+    ck = load_checkpoint(FIX / "example1_optimal.h5")
+    res = reduce_network(ck.network, ck.data, ck.model)
+    assert res.neurons_before == 2 and res.neurons_after == 1
+    assert res.objective_after <= res.objective_before + 1e-15
+    assert verify(res.network, ck.data, ck.model).status.value == "optimal"
+
+
+# ----------------------------------------------------------------------------- optimal-set
+
+
+@pytest.fixture(scope="module")
+def example1():
+    X, y = EX1
+    model = Model(beta=0.1)
+    return Dataset(X, y), model, optimal_set(Dataset(X, y), model)
+
+
+@pytest.fixture(scope="module")
+def boundary():
+    X, y = BOUNDARY
+    model = Model(beta=0.1)
+    return Dataset(X, y), model, optimal_set(Dataset(X, y), model)
+
+
+def test_example1_is_unique_with_one_block(example1):
+    data, model, res = example1
+    assert res.status == "optimal"
+    assert res.m_star == 1 and res.m_star_proven
+    assert res.unique is True
+    (blk,) = res.blocks
+    # paper 000, Example 1: W* has one non-zero block w5* = [0.86, -0.79] on D5 = diag(1, 0, 1)
+    assert blk["pattern"] == [0, 2] and blk["sign"] == 1
+    np.testing.assert_allclose(blk["w"], [0.86, -0.79], atol=0.005)
+    assert res.details["uniqueness"]["max_spread"] <= 1e-6
+    # P* agrees with the independent closed form along the single block's direction: the
+    # objective is 1/2 ||D X w - y||^2 + beta ||w|| at w = w5*
+    w = np.array(blk["w"])
+    D = np.array([1.0, 0.0, 1.0])
+    val = 0.5 * np.sum((D * (data.X @ w) - data.y) ** 2) + 0.1 * np.linalg.norm(w)
+    assert res.P_star == pytest.approx(val, rel=1e-8)
+
+
+def test_boundary_optimum_is_not_unique_and_m_star_below_first_solution(boundary):
+    data, model, res = boundary
+    assert res.status == "optimal"
+    assert res.unique is False
+    assert res.details["uniqueness"]["max_spread"] > 0.5
+    assert res.m_star == 1 and res.m_star_proven
+    assert res.details["first_solution_blocks"] > res.m_star
+    # closed form: one neuron along e1 with ||w|| = 1 - beta, P* = beta^2/2 + beta (1 - beta)
+    assert res.P_star == pytest.approx(0.5 * 0.01 + 0.1 * 0.9, rel=1e-8)
+
+
+@pytest.mark.parametrize("which", ["example1", "boundary"])
+@pytest.mark.parametrize("width", [1, 2, 5])
+def test_every_sampled_network_verifies_optimal(which, width, request):
+    data, model, res = request.getfixturevalue(which)
+    nets = sample_networks(res, width, 4, model, seed=width)
+    assert len(nets) == 4
+    for net in nets:
+        assert net.n_neurons == width
+        cert = verify(net, data, model)
+        assert cert.status.value == "optimal", cert.to_dict()
+
+
+def test_sampling_below_m_star_is_refused(example1):
+    from cvxrelu.errors import InputError
+
+    data, model, res = example1
+    with pytest.raises(InputError, match="below m"):
+        sample_networks(res, 0, 1, model)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 6))
+def test_m_star_matches_brute_force_over_supports(seed, n):
+    """m* against an independent brute force: the smallest set of candidate blocks whose
+    restricted program (cvxpy oracle of tests/_opt.py over the same blocks) reaches P*."""
+    import itertools
+
+    from cvxrelu.constructive.optimal_set import solve_blocks
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    y = rng.standard_normal(n)
+    model = Model(beta=0.05 + 0.3 * rng.random())
+    res = optimal_set(Dataset(X, y), model)
+    assert res.status == "optimal"
+    cand = res.candidates
+    best = None
+    for k in range(0, len(cand) + 1):
+        for S in itertools.combinations(range(len(cand)), k):
+            if solve_blocks(X, y, cand.subset(list(S)), model).value <= res.P_star * (1 + 1e-7) + 1e-9:
+                best = k
+                break
+        if best is not None:
+            break
+    if res.m_star_proven:
+        assert res.m_star == best
+    else:
+        assert res.m_star >= best
+
+
+def test_optimal_set_needs_enumeration_is_inconclusive(monkeypatch):
+    import cvxrelu.arrangements as arr
+    from cvxrelu.errors import TooLargeError
+
+    def too_large(*a, **k):
+        raise TooLargeError("2e9 cells (estimated) is too many")
+
+    monkeypatch.setattr(arr, "analyze", too_large)
+    X, y = EX1
+    res = optimal_set(Dataset(X, y), Model(beta=0.1))
+    assert res.status == "inconclusive" and "enumerated" in res.reason
+    assert res.m_star is None and res.unique is None
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_reduce_end_to_end(tmp_path):
+    out = tmp_path / "red.h5"
+    r = run("reduce", FIX / "example1_perturbed.h5", "-o", out, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("objective_before", "objective_after", "neurons_before", "neurons_after", "steps"):
+        assert key in d
+    assert d["objective_after"] <= d["objective_before"]
+    assert d["neurons_after"] == 1
+    assert out.exists()
+    r = run("reduce", FIX / "example1_perturbed.h5", "-o", out)  # readable report
+    assert r.returncode == 0 and "prune" in r.stdout
+
+
+def test_cli_optimal_set_end_to_end(tmp_path):
+    data = tmp_path / "ex1.h5"
+    write_data(data, *EX1)
+    outdir = tmp_path / "samples"
+    r = run("optimal-set", data, "--beta", "0.1", "--json", "--sample", "3", "--width", "4", "-o", outdir)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("P_star", "m_star", "unique", "blocks"):
+        assert key in d
+    assert d["m_star"] == 1 and d["unique"] is True
+    files = sorted(os.listdir(outdir))
+    assert len(files) == 3
+    r = run("verify", outdir / files[0], "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "optimal"
+    r = run("optimal-set", data, "--beta", "0.1")
+    assert r.returncode == 0 and "m*" in r.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["optimal-set", "{missing}", "--beta", "0.1"], "no such file"),
+    (["optimal-set", "{data}", "--beta", "-1"], "beta"),
+    (["optimal-set", "{data}", "--beta", "0.1", "--sample", "2"], "--width"),
+    (["optimal-set", "{data}", "--beta", "0.1", "--sample", "2", "--width", "3", "-o", "{data}"], "directory"),
+    (["reduce", "{data}", "-o", "{tmp}/x.h5"], "model"),
+    (["reduce", "{ck}", "-o", "{ck}"], "overwrite"),
+    (["reduce", "{ck}", "-o", "{tmp}/nodir/x.h5"], "does not exist"),
+])
+def test_cli_bad_input_exit_2(tmp_path, args, fragment):
+    data = tmp_path / "d.h5"
+    write_data(data, *EX1)
+    ck = tmp_path / "ck.h5"
+    ck.write_bytes((FIX / "example1_optimal.h5").read_bytes())
+    subs = {"missing": tmp_path / "nope.h5", "data": data, "tmp": tmp_path, "ck": ck}
+    r = run(*[a.format(**subs) for a in args])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert fragment in r.stderr
