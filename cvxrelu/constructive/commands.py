@@ -226,3 +226,41 @@ def _render_optimal_set(d: dict) -> None:
     if "samples" in d:
         for w in d["samples"]["written"]:
             click.echo(f"  wrote {w['path']}  objective {_fmt(w['objective'])}  verify {w['verify']}")
+
+
+# ----------------------------------------------------------------------------- landscape
+
+
+@click.command("landscape")
+@click.argument("data_path", metavar="DATA")
+@_model_options
+@click.option("--width", type=click.IntRange(min=1), default=None, help="Width m of the networks considered.")
+@_json_option
+@_debug_option
+def landscape_cmd(data_path, beta, loss, hidden_bias, output_bias, width, as_json):
+    """m*, the width thresholds and what the papers guarantee for this n, d and m."""
+    from ..model import Model
+    from ..progress import make_progress
+    from .landscape import landscape
+
+    model = Model(beta=beta, loss=loss, hidden_bias=hidden_bias, output_bias=output_bias)
+    data = _load_data(data_path, model)
+    with make_progress() as progress:
+        d = landscape(data, model, width=width, progress=progress)
+    from ..certificate import _jsonable
+
+    d = _jsonable(d)
+    if as_json:
+        _emit_json(d)
+    else:
+        click.echo(f"n = {d['n_samples']}, d = {d['n_features']}, width m = {d['width'] or '(not given)'}")
+        click.echo(f"m* = {d['m_star_used']} ({d['m_star_is']})   P* = {_fmt(d['P_star'])}")
+        t = d["thresholds"]
+        click.echo(f"thresholds: no spurious valleys m >= {t['no_spurious_valleys']}, convex in realizations "
+                   f"m >= {t['convex_in_realizations']}")
+        for s in d["statements"]:
+            h = {True: "condition holds", False: "condition does not hold", None: "no width given"}[
+                s["condition_holds"]]
+            click.echo(f"- {s['source']} [{s['scope']}; {h}] if {s['condition']}: {s['statement']}. "
+                       f"Objective: {s['objective']}.")
+    return 0 if d["status"] == "optimal" else 1

@@ -103,6 +103,14 @@ class OptimalSet:
     candidates: Blocks | None = None
     c_optima: list = field(default_factory=list)
     sparsest: np.ndarray | None = None  # (K,) bool support of the sparsest optimum found
+    sparsest_W: np.ndarray | None = None  # that optimum, (K, dt) over `candidates`
+    sparsest_c: float | None = None
+
+    def sparsest_network(self, model: Model) -> Network | None:
+        """psi(W) of the sparsest optimum found (m_star non-zero neurons)."""
+        if self.sparsest_W is None or self.candidates is None:
+            return None
+        return network_of(self.sparsest_W, self.sparsest_c, self.candidates, model)
 
     def to_dict(self) -> dict:
         from ..certificate import _jsonable
@@ -388,6 +396,7 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
     m_ub = int(_support(best_W, model).sum())
     out.m_star = m_ub
     out.sparsest = _support(best_W, model)
+    out.sparsest_W, out.sparsest_c = best_W, best_c
     # proof of minimality: no support of size m_ub - 1 reaches P*
     k = m_ub - 1
     if k < 0:
