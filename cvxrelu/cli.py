@@ -145,11 +145,12 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     return 0
 
 
-from .constructive.commands import landscape_cmd, optimal_set_cmd, reduce_cmd  # noqa: E402
+from .constructive.commands import landscape_cmd, optimal_set_cmd, path_cmd, reduce_cmd  # noqa: E402
 
 cli.add_command(reduce_cmd)
 cli.add_command(optimal_set_cmd)
 cli.add_command(landscape_cmd)
+cli.add_command(path_cmd)
 
 
 def main(argv=None) -> None:

@@ -264,3 +264,57 @@ def landscape_cmd(data_path, beta, loss, hidden_bias, output_bias, width, as_jso
             click.echo(f"- {s['source']} [{s['scope']}; {h}] if {s['condition']}: {s['statement']}. "
                        f"Objective: {s['objective']}.")
     return 0 if d["status"] == "optimal" else 1
+
+
+# ----------------------------------------------------------------------------- path
+
+
+@click.command("path")
+@click.argument("checkpoint")
+@click.option("-o", "--output", "out", required=True, help="HDF5 file for the path (docs/constructive.md).")
+@click.option("--data", "data_path", help="HDF5 data file overriding the checkpoint's /data.")
+@click.option("--plot", "plot_path", default=None, help="Draw the objective profile to this PNG (needs matplotlib).")
+@_json_option
+@_debug_option
+def path_cmd(checkpoint, out, data_path, plot_path, as_json):
+    """A path of non-increasing objective from CHECKPOINT to a minimal network and, when the width
+    allows it (Prop. 7), on to a global minimum."""
+    from ..model import objective
+    from .optimal_set import optimal_set
+    from .path import build_path, save_path
+
+    _check_output(out, [checkpoint, data_path])
+    if plot_path is not None:
+        _check_output(plot_path, [checkpoint, data_path, out], "plot")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise InputError("--plot needs matplotlib: pip install 'cvxrelu[plot]' (or matplotlib)") from None
+    ck, data = _load_net(checkpoint, data_path)
+    opt = optimal_set(data, ck.model)
+    star = opt.sparsest_network(ck.model) if opt.status == "optimal" else None
+    res = build_path(ck.network, data, ck.model, star, opt.m_star if star is not None else None,
+                     star_note=opt.reason)
+    save_path(out, res, ck.model, data)
+    d = res.to_dict()
+    d["output"] = out
+    if star is not None:
+        d["optimal_network"] = {"neurons": int(star.n_neurons), "objective": objective(star, data, ck.model),
+                                "m_star_is": "exact" if opt.m_star_proven else "upper bound"}
+    if plot_path is not None:
+        from .path import plot_path as draw
+
+        draw(res, plot_path)
+        d["plot"] = plot_path
+    if as_json:
+        _emit_json(d)
+    else:
+        click.echo(f"{len(d['objectives'])} networks of width {d['width']} written to {out}")
+        last = None
+        for st, obj in zip(d["stages"], d["objectives"]):
+            if st != last:
+                click.echo(f"  {st:<7} objective {_fmt(obj)}")
+                last = st
+        click.echo(f"  end     objective {_fmt(d['objectives'][-1])}")
+        click.echo(f"reaches {d['reaches']}: {d['reason']}")
+    return 0 if d["reaches"] == "global" else 1
