@@ -280,3 +280,149 @@ def test_cli_bad_input_exit_2(tmp_path, args, fragment):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert fragment in r.stderr
+
+
+# ----------------------------------------------------------------------------- path
+
+
+def _random_net(rng, d, m, hidden_bias="none"):
+    U = rng.standard_normal((d, m))
+    alpha = rng.standard_normal(m)
+    U[:, 1] = 2.0 * U[:, 0]  # a colinear pair (merged at constant objective)
+    alpha[1] = 0.3 * alpha[0]
+    alpha[2] = 0.0  # a dead neuron (shrinks to zero)
+    return Network(U=U, alpha=alpha, b=rng.standard_normal(m) if hidden_bias != "none" else None)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10**6), m=st.integers(4, 12), hidden_bias=st.sampled_from(["none", "penalized"]))
+def test_path_objectives_never_increase_and_global_end_verifies(seed, m, hidden_bias):
+    from cvxrelu.constructive.path import PATH_RTOL, build_path
+
+    rng = np.random.default_rng(seed)
+    n, d = 4, 2
+    X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
+    model, data = Model(beta=0.2, hidden_bias=hidden_bias), Dataset(X, y)
+    net = _random_net(rng, d, m, hidden_bias)
+    opt = optimal_set(data, model)
+    assert opt.status == "optimal"
+    star = opt.sparsest_network(model)
+    res = build_path(net, data, model, star, opt.m_star)
+    objs = np.array([objective(p, data, model) for p in res.networks])
+    np.testing.assert_allclose(objs, res.objectives, rtol=1e-15)
+    tol = PATH_RTOL * max(1.0, abs(objs[0]))
+    assert np.all(np.diff(objs) <= tol)
+    assert all(p.n_neurons == m for p in res.networks)  # the path stays in networks of width m
+    # predictions are constant from the end of scaling to the minimal network
+    i_min = max(i for i, s in enumerate(res.stages) if s in ("start", "scale", "merge", "prune"))
+    scale = 1 + np.abs(predict(net, X)).max()
+    assert np.abs(predict(res.networks[i_min], X) - predict(net, X)).max() <= 1e-8 * scale
+    assert np.count_nonzero(res.networks[i_min].alpha) <= n + 1
+    if m >= n + 1 + opt.m_star:  # Prop. 7: the path must reach a global minimum
+        assert res.reaches == "global"
+    if res.reaches == "global":
+        assert verify(res.networks[-1], data, model).status.value == "optimal"
+        assert res.objectives[-1] == pytest.approx(opt.P_star, rel=1e-7)
+
+
+def test_path_without_room_stops_at_a_minimal_network():
+    from cvxrelu.constructive.path import build_path
+
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    model, data = Model(beta=0.05), Dataset(X, y)
+    net = Network(U=rng.standard_normal((2, 3)), alpha=rng.standard_normal(3))
+    opt = optimal_set(data, model)
+    star = opt.sparsest_network(model)
+    res = build_path(net, data, model, star, opt.m_star)
+    k = np.count_nonzero(res.networks[-1].alpha)
+    if k + opt.m_star > 3:
+        assert res.reaches == "minimal" and "exceeds the width" in res.reason
+    assert np.all(np.diff(res.objectives) <= 1e-8 * max(1, res.objectives[0]))
+
+
+def test_cli_path_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = EX1
+    ck = tmp_path / "wide.h5"
+    write_net(ck, _random_net(rng, 2, 9), X, y, 0.1)
+    out, png = tmp_path / "path.h5", tmp_path / "path.png"
+    r = run("path", ck, "-o", out, "--plot", png, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["reaches"] == "global" and isinstance(d["objectives"], list)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["format"] == "cvxrelu-path" and f.attrs["reaches"] == "global"
+        objs = f["path/objective"][()]
+        K = objs.size
+        assert f["path/U"].shape == (K, 2, 9) and f["path/alpha"].shape == (K, 9)
+        assert [s.decode() if isinstance(s, bytes) else s for s in f["path/stage"][()]][0] == "start"
+        # the stored networks have the stored objectives (recomputed independently)
+        model = Model(beta=0.1)
+        for k in range(K):
+            net = Network(U=f["path/U"][k], alpha=f["path/alpha"][k])
+            assert objective(net, Dataset(X, y), model) == pytest.approx(objs[k], rel=1e-12)
+    np.testing.assert_allclose(objs, d["objectives"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a narrow network: exit 1, reaches "minimal"
+    narrow = tmp_path / "narrow.h5"
+    rng = np.random.default_rng(5)
+    X6, y6 = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    write_net(narrow, Network(U=rng.standard_normal((2, 1)), alpha=np.array([0.1])), X6, y6, 0.05)
+    r = run("path", narrow, "-o", tmp_path / "p2.h5", "--json")
+    d = json.loads(r.stdout)
+    assert r.returncode == (0 if d["reaches"] == "global" else 1)
+
+
+def test_cli_path_plot_without_matplotlib_is_exit_2(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None; from cvxrelu.cli import main; "
+            f"main(['path', r'{FIX / 'example1_optimal.h5'}', '-o', r'{tmp_path / 'p.h5'}', '--plot', "
+            f"r'{tmp_path / 'p.png'}'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert "matplotlib" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "p.h5").exists()
+
+
+# ----------------------------------------------------------------------------- landscape
+
+
+def test_landscape_statements_example1():
+    from cvxrelu.constructive.landscape import landscape
+
+    X, y = EX1
+    d = landscape(Dataset(X, y), Model(beta=0.1), width=5)
+    assert d["m_star"] == 1 and d["m_star_is"] == "exact"
+    assert d["thresholds"] == {"no_spurious_valleys": 5, "convex_in_realizations": 8,
+                               "descent_paths_unregularized": 3}
+    by = {s["source"]: s for s in d["statements"]}
+    assert by["[000] Prop. 7"]["condition_holds"] is True and by["[000] Prop. 7"]["scope"] == "this data"
+    assert by["[000] section 5"]["condition_holds"] is False
+    assert by["[002] Thm. 1 and Cor. 1"]["scope"] == "worst case over data sets"
+    assert by["[002] Thm. 1 and Cor. 1"]["condition_holds"] is False  # d = 2 < 4
+    assert by["[004] Thm. 1"]["condition_holds"] is False  # 5 < 2 (n + 1)
+    for s in d["statements"]:
+        assert s["source"] and s["scope"] in ("this data", "every data set of this size", "worst case over data sets")
+
+
+def test_landscape_002_applies_for_large_n_small_width():
+    from cvxrelu.constructive.landscape import statements
+
+    st_ = {s["source"]: s for s in statements(n=40, d=5, width=20, m_star=3, m_star_exact=True, model=Model(beta=1.0))}
+    # d = 5: m > 4 + 8/2 = 8, n >= m + 2d - 2 = 28
+    assert st_["[002] Thm. 1 and Cor. 1"]["condition_holds"] is True
+    assert st_["[000] Prop. 7"]["condition_holds"] is False  # 20 < 44
+    assert st_["[002], recalling Venturi et al. (2018)"]["condition_holds"] is False
+
+
+def test_cli_landscape_end_to_end(tmp_path):
+    data = tmp_path / "ex1.h5"
+    write_data(data, *EX1)
+    r = run("landscape", data, "--beta", "0.1", "--width", "8", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["m_star"] == 1 and len(d["statements"]) >= 6
+    r = run("landscape", data, "--beta", "0.1")
+    assert r.returncode == 0 and "Prop. 7" in r.stdout
+    r = run("landscape", data, "--beta", "0")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
