@@ -426,3 +426,12 @@ def test_cli_landscape_end_to_end(tmp_path):
     assert r.returncode == 0 and "Prop. 7" in r.stdout
     r = run("landscape", data, "--beta", "0")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_constructive_commands_are_documented():
+    readme = (ROOT / "README.md").read_text()
+    doc = (ROOT / "docs" / "constructive.md").read_text()
+    for cmd in ("reduce", "optimal-set", "path", "landscape"):
+        assert f"cvxrelu {cmd}" in readme and f"cvxrelu {cmd}" in doc
+    r = run("--help")
+    assert all(c in r.stdout for c in ("reduce", "optimal-set", "path", "landscape"))
