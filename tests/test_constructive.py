@@ -183,25 +183,26 @@ def test_sampling_below_m_star_is_refused(example1):
 
 
 @settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 10**6), n=st.integers(3, 6))
-def test_m_star_matches_brute_force_over_supports(seed, n):
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 6), hidden_bias=st.sampled_from(["none", "penalized"]))
+def test_m_star_matches_brute_force_over_supports(seed, n, hidden_bias):
     """m* against an independent brute force: the smallest set of candidate blocks whose
     restricted program (cvxpy oracle of tests/_opt.py over the same blocks) reaches P*."""
     import itertools
 
-    from cvxrelu.constructive.optimal_set import solve_blocks
+    from cvxrelu.constructive.optimal_set import ABS_SLACK, FACE_RTOL, solve_blocks
 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 2))
     y = rng.standard_normal(n)
-    model = Model(beta=0.05 + 0.3 * rng.random())
+    model = Model(beta=0.05 + 0.3 * rng.random(), hidden_bias=hidden_bias)
     res = optimal_set(Dataset(X, y), model)
     assert res.status == "optimal"
     cand = res.candidates
+    X = model.augment(X)
     best = None
     for k in range(0, len(cand) + 1):
         for S in itertools.combinations(range(len(cand)), k):
-            if solve_blocks(X, y, cand.subset(list(S)), model).value <= res.P_star * (1 + 1e-7) + 1e-9:
+            if solve_blocks(X, y, cand.subset(list(S)), model).value <= res.P_star * (1 + FACE_RTOL) + ABS_SLACK:
                 best = k
                 break
         if best is not None:

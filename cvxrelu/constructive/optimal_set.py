@@ -20,10 +20,12 @@ has one block b = (pattern, sign sg) per cell and sign. What is computed:
 4. Uniqueness (App. D): min and max of every coordinate of W over F (one SOCP each); W* is
    unique when every spread max - min is at most UNIQUE_RTOL * max(1, max |W0|).
 5. m* = min ||W||_0 over the optimal set: an upper bound from reweighted l1 on F (each iterate is
-   optimal; the sparsest is re-solved on its support and its network evaluated), and a proof
-   that no smaller support works when every support of size m_ub - 1 among the candidate blocks
-   has a restricted optimum above P* (1 + FACE_RTOL) + ABS_SLACK (at most MAX_SUBSET_PROGRAMS
-   programs; otherwise m* is reported as an upper bound).
+   optimal; the sparsest is re-solved on its support alone and its network certified by
+   verify), then supports of size m_ub - 1 among the candidate blocks: one whose restricted
+   optimum reaches P* (and whose network verifies) becomes the new bound, one size down; when
+   every one stays above P* (1 + FACE_RTOL) + ABS_SLACK no smaller support exists (any smaller
+   one is a subset of them) and m* is proven. At most MAX_SUBSET_PROGRAMS programs; otherwise m*
+   is reported as an upper bound.
 6. The optimal networks of width m >= m* (Thm. 1, eq. 11): the splittings of psi(W) for optimal
    W with ||W||_0 <= m; ``sample_networks`` draws random ones (random convex combinations of the
    optimal W found, then random splittings).
@@ -379,45 +381,75 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
         if sr.sum() < best_sup.sum():
             best_sup, best_W, best_c = sr, Wr, cr
         w = 1.0 / (block_norms(Wr, model) + REWEIGHT_DELTA * max(1.0, R0))
-    # re-solve on the support: an exactly sparse optimum whose network is evaluated and certified
-    sub = solve_blocks(Xt, data.y, cand.subset(np.flatnonzero(best_sup)), model)
-    sparse_net = None
-    if np.isfinite(sub.value) and sub.value <= L * (1 + FACE_RTOL) + ABS_SLACK + tol * max(1.0, abs(L)):
+    thresh = L * (1 + FACE_RTOL) + ABS_SLACK
+
+    def certified(support):
+        """The program on ``support`` alone; its optimum if it reaches P* and its network verifies."""
+        sub = solve_blocks(Xt, data.y, cand.subset(np.flatnonzero(support)), model)
+        if not (np.isfinite(sub.value) and sub.value <= thresh):
+            return None, sub.value
         Wfull = np.zeros_like(W0)
-        Wfull[best_sup] = sub.W
-        sparse_net = network_of(Wfull, sub.c, cand, model)
-        cert = verify(sparse_net, data, model, tol=tol)
-        out.details["sparsest_network"] = {"neurons": int(sparse_net.n_neurons),
-                                           "objective": objective(sparse_net, data, model),
-                                           "verify": cert.status.value}
-        if cert.status.value == "optimal":
-            best_W, best_c = Wfull, sub.c
-            optima.append(Wfull), cs.append(sub.c)
+        Wfull[support] = sub.W
+        net = network_of(Wfull, sub.c, cand, model)
+        if verify(net, data, model, tol=tol).status.value != "optimal":
+            return None, sub.value
+        return (Wfull, sub.c, net), sub.value
+
+    # an exactly sparse optimum: the sparsest support found, re-solved alone and certified
+    got = None
+    for support in (best_sup, sup0):
+        got, _ = certified(support)
+        if got is not None:
+            break
+    if got is None:
+        out.reason = "no optimal W found by the face programs could be certified by verify"
+        return out
+    best_W, best_c, sparse_net = got
+    optima.append(best_W), cs.append(best_c)
     m_ub = int(_support(best_W, model).sum())
+    # m*: look for an optimal support of size m_ub - 1 among the candidate blocks; found -> it is
+    # the new upper bound (certified) and the search goes on one size down; none -> m_ub is m*
+    spent, worst = 0, math.inf
+    while True:
+        k = m_ub - 1
+        if k < 0:
+            out.m_star_proven = True
+            break
+        n_sub = math.comb(len(cand), k)
+        if spent + n_sub > subset_budget:
+            out.details["m_star_note"] = (f"{n_sub} supports of size {k} exceed the remaining budget of "
+                                          f"{subset_budget - spent} programs: m* is an upper bound")
+            break
+        found, ambiguous, worst = None, False, math.inf
+        for S in itertools.combinations(range(len(cand)), k):
+            spent += 1
+            mask = np.zeros(len(cand), dtype=bool)
+            mask[list(S)] = True
+            got, v = certified(mask)
+            worst = min(worst, v) if np.isfinite(v) else worst
+            if got is not None:
+                found = got
+                break
+            if not v > thresh:  # reaches P* but does not verify, or a failed program: no proof
+                ambiguous = True
+                break
+        if found is not None:
+            best_W, best_c, sparse_net = found
+            optima.append(best_W), cs.append(best_c)
+            m_ub = int(_support(best_W, model).sum())
+            continue
+        if not ambiguous:
+            out.m_star_proven = True
+            out.details["m_star_best_smaller_support"] = worst
+        else:
+            out.details["m_star_note"] = "a smaller support came within the tolerance of P* without verifying"
+        break
+    out.details["m_star_programs"] = spent
+    out.details["sparsest_network"] = {"neurons": int(sparse_net.n_neurons),
+                                       "objective": objective(sparse_net, data, model), "verify": "optimal"}
     out.m_star = m_ub
     out.sparsest = _support(best_W, model)
     out.sparsest_W, out.sparsest_c = best_W, best_c
-    # proof of minimality: no support of size m_ub - 1 reaches P*
-    k = m_ub - 1
-    if k < 0:
-        out.m_star_proven = True
-    else:
-        n_sub = math.comb(len(cand), k)
-        out.details["m_star_subsets"] = n_sub
-        if n_sub <= subset_budget:
-            thresh = L * (1 + FACE_RTOL) + ABS_SLACK
-            worst = math.inf
-            for S in itertools.combinations(range(len(cand)), k):
-                v = solve_blocks(Xt, data.y, cand.subset(list(S)), model).value
-                worst = min(worst, v)
-                if not v > thresh:  # a NaN or failed program is not a proof
-                    break
-            else:
-                out.m_star_proven = True
-            out.details["m_star_best_smaller_support"] = worst
-        else:
-            out.details["m_star_note"] = (f"{n_sub} supports of size {k} exceed the budget of "
-                                          f"{subset_budget} programs: m* is an upper bound")
 
     # uniqueness (App. D): min and max of each coordinate over the face
     dt = Xt.shape[1]
