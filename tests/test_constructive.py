@@ -375,6 +375,27 @@ def test_cli_path_end_to_end(tmp_path):
     assert r.returncode == (0 if d["reaches"] == "global" else 1)
 
 
+def test_cli_path_free_hidden_bias_falls_back_to_solve(tmp_path):
+    """No optimal set with a free hidden bias: the last stage uses solve's certified network."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 1)), rng.standard_normal(4)
+    ck = tmp_path / "free.h5"
+    with h5py.File(ck, "w") as f:
+        f["model/U"] = rng.standard_normal((1, 14))
+        f["model/alpha"] = rng.standard_normal(14)
+        f["model/b"] = rng.standard_normal(14)
+        f["model"].attrs.update(beta=0.2, hidden_bias="free")
+        f["data/X"], f["data/y"] = X, y
+    r = run("path", ck, "-o", tmp_path / "p.h5", "--json")
+    assert r.returncode in (0, 1), r.stderr
+    d = json.loads(r.stdout)
+    assert r.returncode == (0 if d["reaches"] == "global" else 1)
+    objs = np.array(d["objectives"])
+    assert np.all(np.diff(objs) <= 1e-8 * max(1.0, abs(objs[0])))
+    if d["reaches"] == "global":
+        assert d["end_verify"] == "optimal"
+
+
 def test_cli_path_plot_without_matplotlib_is_exit_2(tmp_path):
     code = ("import sys; sys.modules['matplotlib'] = None; from cvxrelu.cli import main; "
             f"main(['path', r'{FIX / 'example1_optimal.h5'}', '-o', r'{tmp_path / 'p.h5'}', '--plot', "

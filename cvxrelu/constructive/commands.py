@@ -269,6 +269,23 @@ def landscape_cmd(data_path, beta, loss, hidden_bias, output_bias, width, as_jso
 # ----------------------------------------------------------------------------- path
 
 
+def _certified_solution(data, model):
+    """(network, note): ``solve``'s network when verify certifies it, else (None, why)."""
+    from ..certificate import verify
+    from ..errors import TooLargeError
+    from ..solve import solve
+
+    try:
+        res = solve(data, model)
+    except TooLargeError as exc:
+        return None, f"no certified optimal network: {exc}"
+    if res.patterns != "exact":
+        return None, "no certified optimal network (sampled patterns)"
+    if verify(res.network, data, model).status.value != "optimal":
+        return None, "solve's network did not verify optimal"
+    return res.network, f"the last stage uses solve's certified network ({res.network.n_neurons} neurons)"
+
+
 @click.command("path")
 @click.argument("checkpoint")
 @click.option("-o", "--output", "out", required=True, help="HDF5 file for the path (docs/constructive.md).")
@@ -293,8 +310,13 @@ def path_cmd(checkpoint, out, data_path, plot_path, as_json):
     ck, data = _load_net(checkpoint, data_path)
     opt = optimal_set(data, ck.model)
     star = opt.sparsest_network(ck.model) if opt.status == "optimal" else None
-    res = build_path(ck.network, data, ck.model, star, opt.m_star if star is not None else None,
-                     star_note=opt.reason)
+    m_star, note = (opt.m_star if star is not None else None), opt.reason
+    if star is None:
+        # no optimal set (e.g. a free hidden bias): any certified optimal network will do for
+        # Prop. 7's last stage, only with more neurons than m* perhaps
+        star, why = _certified_solution(data, ck.model)
+        note = f"{note}; {why}"
+    res = build_path(ck.network, data, ck.model, star, m_star, star_note=note)
     save_path(out, res, ck.model, data)
     d = res.to_dict()
     d["output"] = out

@@ -181,8 +181,11 @@ def build_path(net: Network, data: Dataset, model: Model, star: Network | None, 
     else:
         seq = global_stage(minimal, star, model, ts)
         if seq is None:
-            reason = (f"reached a minimal network with {k} neurons; {k} + m* = {k + star.n_neurons} exceeds the "
-                      f"width {net.n_neurons} (Prop. 7 guarantees the path for m >= n + 1 + m* = {n + 1 + m_star})")
+            ks = int(np.count_nonzero(star.alpha))
+            guarantee = (f"m >= n + 1 + m* = {n + 1 + m_star}" if m_star is not None else
+                         "m >= n + 1 + m*; m* is not known here")
+            reason = (f"reached a minimal network with {k} neurons; {k} + {ks} (the optimal network's neurons) "
+                      f"exceeds the width {net.n_neurons} (Prop. 7 guarantees the path for {guarantee})")
         else:
             add("global", seq[1:], ts[1:])
             cert = verify(nets[-1], data, model)
