@@ -180,6 +180,8 @@ def optimal_set_cmd(data_path, beta, loss, hidden_bias, output_bias, tol, n_samp
             for k, net in enumerate(sample_networks(res, width, n_sample, model, seed=seed)):
                 cert = verify(net, data, model, tol=tol)
                 path = os.path.join(out_dir, f"optimal_{k:03d}.h5")
+                if _same(path, data_path):
+                    raise InputError(f"{path}: the sample would overwrite the input {data_path}")
                 if cert.status.value != "optimal":  # never write a network that is not certified
                     written.append({"path": None, "objective": objective(net, data, model),
                                     "verify": cert.status.value})

@@ -11,12 +11,14 @@ has one block b = (pattern, sign sg) per cell and sign. What is computed:
    optimum (the loss is strictly convex in yhat, so yhat* is unique), and complementary
    slackness allows w_b != 0 only where the block's dual constraint is tight:
    max_{w in C_b, ||w|| <= 1} -sg g_b^T w = beta, g_b = Xt^T D_b lam (one NNLS per block).
-   Blocks below beta (1 - TIGHT_RTOL) are zero in every optimum.
+   Blocks below beta - margin are zero in every optimum: margin = TIGHT_RTOL beta, and for the
+   squared loss at least sigma_max(Xt) sqrt(2 (L - lower bound)), a bound on how far the value
+   at the computed lam can be from the value at lam*.
 3. The optimal face: yhat* is unique and so is the penalty R* = sum_b N(w_b) (and c with a
    penalized output bias), so W is optimal iff it is feasible, predicts yhat* and has
    sum_b N(w_b) <= R*. Numerically: a first solution W0 of the program over the candidate
    blocks (Clarabel), yhat0 and R0 read off it, and the face
-   F = {W in cones : pred(W) [+ c] = yhat0, sum N(w_b) <= R0 (1 + FACE_RTOL)}.
+   F = {W in cones : pred(W) [+ c] = yhat0, sum N(w_b) <= R0 (1 + FACE_RTOL) + FACE_RTOL}.
 4. Uniqueness (App. D): min and max of every coordinate of W over F (one SOCP each); W* is
    unique when every spread max - min is at most UNIQUE_RTOL * max(1, max |W0|).
 5. m* = min ||W||_0 over the optimal set: an upper bound from reweighted l1 on F (each iterate is
@@ -232,7 +234,7 @@ class Face:
         self.c = cp.Variable() if ob != "none" else None
         Wv = cp.reshape(self.x, (K, dt), order="C")
         norms = cp.norm(Wv[:, :_norm_coords(model, dt)], 2, axis=1)
-        cons = [A @ self.x >= 0, cp.sum(norms) <= R0 * (1 + FACE_RTOL) + ABS_SLACK * FACE_RTOL]
+        cons = [A @ self.x >= 0, cp.sum(norms) <= R0 * (1 + FACE_RTOL) + FACE_RTOL]  # + FACE_RTOL: R0 = 0
         z = M @ self.x + (self.c if self.c is not None else 0)
         cons.append(z == yhat0)
         if ob == "penalized":
@@ -266,11 +268,12 @@ class Face:
 # ----------------------------------------------------------------------------- steps
 
 
-def candidate_blocks(Xt, lam, patterns, model: Model) -> tuple[Blocks, np.ndarray]:
+def candidate_blocks(Xt, lam, patterns, model: Model, margin: float | None = None) -> tuple[Blocks, np.ndarray]:
     """Blocks whose dual constraint is tight at lam (module docstring, step 2), and the values.
 
     value_b = max_{w in C_b, ||w|| <= 1} -sg g_b^T w = ||projection of -sg g_b onto C_b|| (NNLS:
-    min_{zeta >= 0} ||A_b^T zeta + sg g_b||). With a free hidden bias every block is kept.
+    min_{zeta >= 0} ||A_b^T zeta + sg g_b||); kept when value_b >= beta - margin (default
+    TIGHT_RTOL beta). With a free hidden bias every block is kept.
     """
     from scipy.optimize import nnls
 
@@ -285,7 +288,7 @@ def candidate_blocks(Xt, lam, patterns, model: Model) -> tuple[Blocks, np.ndarra
                 v = math.inf
             else:
                 _, v = nnls(A.T, sg * G[i], maxiter=50 * Xt.shape[1] + 100)
-            if v >= model.beta * (1 - TIGHT_RTOL):
+            if v >= model.beta - (TIGHT_RTOL * model.beta if margin is None else margin):
                 pat.append(i), sgn.append(sg), vals.append(v)
     return Blocks(np.array(pat, dtype=int), np.array(sgn, dtype=int), patterns), np.array(vals)
 
@@ -350,7 +353,15 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
     from ..model import predict
 
     lam = model.loss_fn.gradient(predict(res.network, data.X), data.y)
-    cand, vals = candidate_blocks(Xt, lam, P, model)
+    # how far lam can be from lam*: for the squared loss, L - P* >= 1/2 ||yhat - yhat*||^2 (the loss
+    # is 1-strongly convex in the prediction), so ||lam - lam*|| <= sqrt(2 (L - lower_bound)) and
+    # value_b moves by at most sigma_max(Xt) times that
+    margin = TIGHT_RTOL * model.beta
+    if model.loss == "squared":
+        sigma = float(np.linalg.norm(Xt, 2))
+        margin = max(margin, sigma * float(np.sqrt(2.0 * max(L - lb, 0.0))) * (1 + 1e-6))
+    out.details["tight_margin"] = margin
+    cand, vals = candidate_blocks(Xt, lam, P, model, margin)
     out.candidates = cand
     out.details["candidate_blocks"] = len(cand)
     out.details["tight_rtol"] = TIGHT_RTOL
