@@ -457,3 +457,17 @@ def test_constructive_commands_are_documented():
         assert f"cvxrelu {cmd}" in readme and f"cvxrelu {cmd}" in doc
     r = run("--help")
     assert all(c in r.stdout for c in ("reduce", "optimal-set", "path", "landscape"))
+
+
+@pytest.mark.parametrize("output_bias", ["none", "free"])
+def test_large_beta_zero_network_is_the_unique_optimum(output_bias):
+    """Closed form (skglm's alpha_max idea): beta above max_u |lam0^T (X u)_+| makes W* = 0."""
+    X, y = EX1
+    model = Model(beta=10.0, output_bias=output_bias)
+    res = optimal_set(Dataset(X, y), model)
+    assert res.status == "optimal" and res.m_star == 0 and res.m_star_proven and res.unique is True
+    assert res.blocks == []
+    expected = 0.5 * float(y @ y) if output_bias == "none" else 0.5 * float(np.sum((y - y.mean()) ** 2))
+    assert res.P_star == pytest.approx(expected, rel=1e-8)
+    for net in sample_networks(res, 3, 2, model):
+        assert net.n_neurons == 3 and verify(net, Dataset(X, y), model).status.value == "optimal"

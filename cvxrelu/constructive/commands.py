@@ -98,6 +98,10 @@ def _load_data(path: str, model):
     return data
 
 
+def _neurons(k: int) -> str:
+    return f"{k} neuron" + ("" if k == 1 else "s")
+
+
 def _fmt(x, spec=".10g"):
     return "-" if x is None else format(x, spec)
 
@@ -125,12 +129,12 @@ def reduce_cmd(checkpoint, out, data_path, as_json):
     if as_json:
         _emit_json(d)
     else:
-        click.echo(f"objective {_fmt(d['objective_before'])} with {d['neurons_before']} neurons")
+        click.echo(f"objective {_fmt(d['objective_before'])} with {_neurons(d['neurons_before'])}")
         for s in d["steps"]:
             mark = "" if s["accepted"] else "  (not applied)"
             click.echo(f"  {s['step']:<6} objective {_fmt(s['objective'])}  neurons {s['neurons']:>4}  "
                        f"max |prediction change| {s['prediction_change']:.1e}  {s['note']}{mark}")
-        click.echo(f"objective {_fmt(d['objective_after'])} with {d['neurons_after']} neurons "
+        click.echo(f"objective {_fmt(d['objective_after'])} with {_neurons(d['neurons_after'])} "
                    f"(at most n + 1 = {d['max_neurons_guaranteed']}); written to {out}")
     return 0
 

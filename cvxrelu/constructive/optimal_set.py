@@ -374,6 +374,23 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
     sup0 = _support(W0, model)
     out.details["first_solution_blocks"] = int(sup0.sum())
     out.details["face_rtol"] = FACE_RTOL
+    if len(cand) == 0:
+        # every dual constraint is slack: W* = 0 is the only optimum (the output constant, if any,
+        # is fixed by the unique prediction), m* = 0
+        zero_net = network_of(W0, c0, cand, model)
+        if verify(zero_net, data, model, tol=tol).status.value != "optimal":
+            out.reason = "the zero network (no tight block) did not verify optimal"
+            return out
+        out.m_star, out.m_star_proven, out.unique = 0, True, True
+        out.sparsest, out.sparsest_W, out.sparsest_c = np.zeros(0, dtype=bool), W0, c0
+        out.optima, out.c_optima = [W0], [c0]
+        out.details["uniqueness"] = {"method": "no block can be non-zero in an optimum", "max_spread": 0.0,
+                                     "tolerance": UNIQUE_RTOL}
+        out.details["optimal_networks"] = "W* = 0: every optimal network has only zero neurons"
+        if c0 is not None:
+            out.details["c"] = c0
+        out.status, out.reason = "optimal", "P* certified, every pattern enumerated"
+        return out
     yhat0 = block_prediction(Xt, cand, W0) + (c0 if c0 is not None else 0.0)
     R0 = float(np.sum(block_norms(W0, model)))
     face = Face(Xt, cand, yhat0, R0, c0, model)
