@@ -18,7 +18,8 @@ has one block b = (pattern, sign sg) per cell and sign. What is computed:
    penalized output bias), so W is optimal iff it is feasible, predicts yhat* and has
    sum_b N(w_b) <= R*. Numerically: a first solution W0 of the program over the candidate
    blocks (Clarabel), yhat0 and R0 read off it, and the face
-   F = {W in cones : pred(W) [+ c] = yhat0, sum N(w_b) <= R0 (1 + FACE_RTOL) + FACE_RTOL}.
+   F = {W in cones : pred(W) [+ c] = yhat0, sum N(w_b) <= R0 (1 + FACE_RTOL) + FACE_RTOL}
+   (FACE_RTOL_RETRY instead when a program fails on that thin face).
 4. Uniqueness (App. D): min and max of every coordinate of W over F (one SOCP each); W* is
    unique when every spread max - min is at most UNIQUE_RTOL * max(1, max |W0|).
 5. m* = min ||W||_0 over the optimal set: an upper bound from reweighted l1 on F (each iterate is
@@ -49,6 +50,10 @@ from ..model import Dataset, Model, Network, objective
 TIGHT_RTOL = 1e-4
 #: Relative slack of the penalty on the optimal face, and of P* when a support is tested.
 FACE_RTOL = 1e-9
+#: The penalty slack of the face when a program fails with FACE_RTOL (a face that is nearly a
+#: single point can stall the interior-point method); the spread it opens, about
+#: sqrt(FACE_RTOL_RETRY) ~ 3e-4, stays below UNIQUE_RTOL.
+FACE_RTOL_RETRY = 1e-7
 #: Absolute slack added to the support test (the Clarabel programs are accurate to about 1e-10).
 ABS_SLACK = 1e-9
 #: W* is reported unique when every coordinate's spread over the face is at most this, relative
@@ -234,7 +239,12 @@ class Face:
         self.c = cp.Variable() if ob != "none" else None
         Wv = cp.reshape(self.x, (K, dt), order="C")
         norms = cp.norm(Wv[:, :_norm_coords(model, dt)], 2, axis=1)
-        cons = [A @ self.x >= 0, cp.sum(norms) <= R0 * (1 + FACE_RTOL) + FACE_RTOL]  # + FACE_RTOL: R0 = 0
+        # penalty slack R0 FACE_RTOL + FACE_RTOL (the second term for R0 = 0), FACE_RTOL_RETRY when a
+        # program fails on the thinner face
+        self.R0 = R0
+        self.slack = cp.Parameter(nonneg=True, value=(R0 + 1.0) * FACE_RTOL)
+        self.used_rtol = FACE_RTOL
+        cons = [A @ self.x >= 0, cp.sum(norms) <= R0 + self.slack]
         z = M @ self.x + (self.c if self.c is not None else 0)
         cons.append(z == yhat0)
         if ob == "penalized":
@@ -247,14 +257,17 @@ class Face:
     def _solve(self, prob):
         import cvxpy as cp
 
-        try:
-            _quiet_solve(prob)
-        except cp.error.SolverError:
-            return None
-        if prob.status not in ("optimal", "optimal_inaccurate") or self.x.value is None:
-            return None
-        c = float(self.c.value) if self.c is not None else None
-        return np.asarray(self.x.value).reshape(self.K, self.dt), c
+        for rtol in (FACE_RTOL, FACE_RTOL_RETRY):
+            self.slack.value = (self.R0 + 1.0) * rtol
+            try:
+                _quiet_solve(prob)
+            except cp.error.SolverError:
+                continue
+            if prob.status in ("optimal", "optimal_inaccurate") and self.x.value is not None:
+                self.used_rtol = max(self.used_rtol, rtol)
+                c = float(self.c.value) if self.c is not None else None
+                return np.asarray(self.x.value).reshape(self.K, self.dt), c
+        return None
 
     def linear(self, q):
         self.q.value = q
@@ -505,7 +518,7 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
             out.unique = bool(spread <= UNIQUE_RTOL * scale and seen_spread <= UNIQUE_RTOL * scale)
             out.details["uniqueness"] = {"method": "min and max of every coordinate over the optimal face",
                                          "max_spread": max(spread, seen_spread), "tolerance": UNIQUE_RTOL * scale,
-                                         "programs": 2 * nco}
+                                         "programs": 2 * nco, "face_rtol": face.used_rtol}
     if out.unique is None:
         if seen_spread > UNIQUE_RTOL * scale:
             out.unique = False
