@@ -7,6 +7,7 @@ construction whose optimal W is not unique, and brute force over supports.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -16,12 +17,26 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cvxrelu.certificate import verify
 from cvxrelu.constructive.optimal_set import optimal_set, sample_networks
-from cvxrelu.constructive.reduce import PREDICTION_RTOL, caratheodory_path, reduce_network
-from cvxrelu.model import Dataset, Model, Network, objective, objective_error_bound, penalty, predict, scaled
+from cvxrelu.constructive.reduce import (
+    PREDICTION_RTOL,
+    caratheodory_path,
+    reduce_network,
+)
+from cvxrelu.model import (
+    Dataset,
+    Model,
+    Network,
+    objective,
+    objective_error_bound,
+    penalty,
+    predict,
+    scaled,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "fixtures"
@@ -32,7 +47,7 @@ BOUNDARY = (np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1.0, 0.0]))
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cvxrelu.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cvxrelu.cli", *map(str, args)], check=False, capture_output=True,
                           text=True, cwd=cwd, timeout=600)
 
 
@@ -86,7 +101,7 @@ def test_reduce_never_raises_the_objective_and_keeps_predictions(seed, n, m, hid
     assert np.abs(predict(res.network, X) - predict(net, X)).max() <= PREDICTION_RTOL * scale
     # every step reported, non-increasing, and the end has at most n + 1 neurons
     objs = [res.objective_before] + [s.objective for s in res.steps]
-    assert all(b_ <= a + slack for a, b_ in zip(objs, objs[1:]))
+    assert all(b_ <= a + slack for a, b_ in itertools.pairwise(objs))
     if all(s.accepted for s in res.steps) and hidden_bias != "free":
         assert res.neurons_after <= n + 1
 
@@ -134,7 +149,7 @@ def boundary():
 
 
 def test_example1_is_unique_with_one_block(example1):
-    data, model, res = example1
+    data, _model, res = example1
     assert res.status == "optimal"
     assert res.m_star == 1 and res.m_star_proven
     assert res.unique is True
@@ -152,7 +167,7 @@ def test_example1_is_unique_with_one_block(example1):
 
 
 def test_boundary_optimum_is_not_unique_and_m_star_below_first_solution(boundary):
-    data, model, res = boundary
+    _data, _model, res = boundary
     assert res.status == "optimal"
     assert res.unique is False
     assert res.details["uniqueness"]["max_spread"] > 0.5
@@ -177,7 +192,7 @@ def test_every_sampled_network_verifies_optimal(which, width, request):
 def test_sampling_below_m_star_is_refused(example1):
     from cvxrelu.errors import InputError
 
-    data, model, res = example1
+    _data, model, res = example1
     with pytest.raises(InputError, match="below m"):
         sample_networks(res, 0, 1, model)
 
@@ -200,7 +215,7 @@ def test_m_star_matches_brute_force_over_supports(seed, n, hidden_bias):
     cand = res.candidates
     X = model.augment(X)
     best = None
-    for k in range(0, len(cand) + 1):
+    for k in range(len(cand) + 1):
         for S in itertools.combinations(range(len(cand)), k):
             if solve_blocks(X, y, cand.subset(list(S)), model).value <= res.P_star * (1 + FACE_RTOL) + ABS_SLACK:
                 best = k
@@ -357,7 +372,7 @@ def test_cli_path_end_to_end(tmp_path):
         objs = f["path/objective"][()]
         K = objs.size
         assert f["path/U"].shape == (K, 2, 9) and f["path/alpha"].shape == (K, 9)
-        assert [s.decode() if isinstance(s, bytes) else s for s in f["path/stage"][()]][0] == "start"
+        assert next(s.decode() if isinstance(s, bytes) else s for s in f["path/stage"][()]) == "start"
         # the stored networks have the stored objectives (recomputed independently)
         model = Model(beta=0.1)
         for k in range(K):
@@ -400,7 +415,7 @@ def test_cli_path_plot_without_matplotlib_is_exit_2(tmp_path):
     code = ("import sys; sys.modules['matplotlib'] = None; from cvxrelu.cli import main; "
             f"main(['path', r'{FIX / 'example1_optimal.h5'}', '-o', r'{tmp_path / 'p.h5'}', '--plot', "
             f"r'{tmp_path / 'p.png'}'])")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
     assert "matplotlib" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "p.h5").exists()

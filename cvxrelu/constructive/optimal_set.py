@@ -70,7 +70,7 @@ MAX_COORDINATE_PROGRAMS = 800
 #: At most this many restricted programs to prove that no support of size m_ub - 1 is optimal.
 MAX_SUBSET_PROGRAMS = 400
 #: Clarabel settings for the small programs of this module.
-CLARABEL = dict(tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11, max_iter=400)
+CLARABEL = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11, "max_iter": 400}
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Blocks:
     def __len__(self):
         return int(self.pattern.size)
 
-    def subset(self, idx) -> "Blocks":
+    def subset(self, idx) -> Blocks:
         idx = np.asarray(idx, dtype=int)
         return Blocks(self.pattern[idx], self.sign[idx], self.patterns)
 
@@ -143,7 +143,7 @@ def block_matrices(Xt: np.ndarray, blocks: Blocks):
     """M (n, K dt) with M x = sum_b sg_b D_b Xt w_b, and the cone rows A_b = (2 D_b - I) Xt."""
     import scipy.sparse as sp
 
-    n, dt = Xt.shape
+    n, _dt = Xt.shape
     S = blocks.patterns[blocks.pattern].astype(np.float64)  # (K, n)
     M = (S.T[:, :, None] * Xt[:, None, :] * blocks.sign[None, :, None]).reshape(n, -1)
     A = sp.block_diag([((2 * s - 1.0)[:, None] * Xt) for s in S], format="csr") if len(blocks) else None
@@ -230,7 +230,7 @@ class Face:
     def __init__(self, Xt, blocks: Blocks, yhat0, R0, c0, model: Model):
         import cvxpy as cp
 
-        n, dt = Xt.shape
+        _n, dt = Xt.shape
         K = len(blocks)
         M, A = block_matrices(Xt, blocks)
         self.dt, self.K = dt, K
@@ -374,7 +374,7 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
         sigma = float(np.linalg.norm(Xt, 2))
         margin = max(margin, sigma * float(np.sqrt(2.0 * max(L - lb, 0.0))) * (1 + 1e-6))
     out.details["tight_margin"] = margin
-    cand, vals = candidate_blocks(Xt, lam, P, model, margin)
+    cand, _ = candidate_blocks(Xt, lam, P, model, margin)
     out.candidates = cand
     out.details["candidate_blocks"] = len(cand)
     out.details["tight_rtol"] = TIGHT_RTOL

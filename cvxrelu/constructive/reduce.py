@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import Dataset, Model, Network, merged, objective, objective_error_bound, predict, scaled
+from ..model import (
+    Dataset,
+    Model,
+    Network,
+    merged,
+    objective,
+    objective_error_bound,
+    predict,
+    scaled,
+)
 
 #: Predictions may move by at most PREDICTION_RTOL * (1 + max |yhat|) in a step (rounding of the
 #: null-space moves; the steps are exact in exact arithmetic).
