@@ -486,3 +486,21 @@ def test_large_beta_zero_network_is_the_unique_optimum(output_bias):
     assert res.P_star == pytest.approx(expected, rel=1e-8)
     for net in sample_networks(res, 3, 2, model):
         assert net.n_neurons == 3 and verify(net, Dataset(X, y), model).status.value == "optimal"
+
+
+def test_example1_gd_script_points_lie_on_the_segment(capsys):
+    """scripts/example1_gd.py (docs/constructive.md): GD runs that verify optimal have their
+    alpha_i u_i on the segment [0, w*] with sum gamma_i = 1 (Thm. 1, eq. 11)."""
+    import re
+    import runpy
+
+    mod = runpy.run_path(str(ROOT / "scripts" / "example1_gd.py"))
+    mod["main"](["--trials", "3", "--seed", "1"])
+    out = capsys.readouterr().out
+    trials = re.findall(r"verify (\w+)\n  gamma_i = \[([^\]]*)\]\s+sum = (\S+)\s+max distance to the line = (\S+)", out)
+    assert len(trials) == 3
+    optimal = [t for t in trials if t[0] == "optimal"]
+    assert optimal  # at least one run reaches the global minimum (seed 1: two of three)
+    for _, gammas, total, dist in optimal:
+        g = np.array(gammas.split(), dtype=float)
+        assert np.all(g >= -1e-8) and abs(float(total) - 1.0) <= 1e-6 and float(dist) <= 1e-6
