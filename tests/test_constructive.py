@@ -177,6 +177,32 @@ def test_boundary_optimum_is_not_unique_and_m_star_below_first_solution(boundary
     assert res.P_star == pytest.approx(0.5 * 0.01 + 0.1 * 0.9, rel=1e-8)
 
 
+def test_symmetric_construction_has_distinct_optimal_networks():
+    """X = +-e1, +-e2, y = 1: the neurons at 45 and 225 degrees, or at 135 and 315 degrees, give the
+    same predictions at the same penalty (closed form P* = 2 sqrt(2) beta - beta^2): two different
+    optimal networks, m* = 2, while an interior-point solution mixes both (4 blocks)."""
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    y = np.ones(4)
+    beta = 0.1
+    model = Model(beta=beta)
+    res = optimal_set(Dataset(X, y), model)
+    assert res.status == "optimal"
+    assert res.P_star == pytest.approx(2 * np.sqrt(2) * beta - beta**2, rel=1e-8)
+    assert res.m_star == 2 and res.m_star_proven
+    assert res.unique is False and res.details["unique_network"] is False
+    assert res.details["first_solution_blocks"] == 4 > res.m_star
+    dirs = sorted(round(float(np.degrees(np.arctan2(b["w"][1], b["w"][0]))) % 360) for b in res.blocks)
+    assert dirs in ([45, 225], [135, 315])
+    for net in sample_networks(res, 4, 3, model, seed=1):
+        assert verify(net, Dataset(X, y), model).status.value == "optimal"
+
+
+def test_boundary_non_uniqueness_is_not_a_different_network(boundary):
+    _, _, res = boundary
+    # the neuron moves between two adjacent blocks: W differs, the network does not
+    assert res.details["distinct_networks_found"] == 1 and res.details["unique_network"] is None
+
+
 @pytest.mark.parametrize("which", ["example1", "boundary"])
 @pytest.mark.parametrize("width", [1, 2, 5])
 def test_every_sampled_network_verifies_optimal(which, width, request):

@@ -221,6 +221,11 @@ def _render_optimal_set(d: dict) -> None:
     else:
         click.echo(f"unique     {'yes' if d['unique'] else 'no'} (largest coordinate spread over the optimal "
                    f"set {u.get('max_spread', 0):.2e}, tolerance {u.get('tolerance', 0):.1e})")
+    un = d.get("unique_network")
+    word = {True: "yes", False: "no", None: "not decided"}[un]
+    click.echo(f"networks   unique up to splitting: {word} ({d.get('distinct_networks_found')} distinct among "
+               f"{d.get('optima_compared')} optimal W found; a neuron on a cell boundary may sit in either "
+               f"adjacent block without changing the network)")
     click.echo("blocks of a sparsest optimal W:")
     for b in d["blocks"]:
         rng = ""

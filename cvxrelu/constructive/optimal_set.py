@@ -313,6 +313,47 @@ def _support(W, model) -> np.ndarray:
     return np.maximum(N, full) > BLOCK_RTOL * scale
 
 
+#: Two neurons are one (merged) when the cosine of their directions exceeds 1 - MERGE_COS_TOL.
+MERGE_COS_TOL = 1e-6
+
+
+def neuron_measure(W, blocks: Blocks, model: Model) -> list[tuple[np.ndarray, int, float]]:
+    """The network of W as a list of (unit direction, sign, weight N(w)), parallel neurons of one
+    sign merged (whichever block holds them): equal for two W that differ only by moving a
+    boundary neuron between adjacent blocks."""
+    N = block_norms(W, model)
+    atoms: list[tuple[np.ndarray, int, float]] = []
+    for b in np.flatnonzero(_support(W, model)):
+        e = W[b] / np.linalg.norm(W[b])
+        sg = int(blocks.sign[b])
+        for k, (e2, sg2, wt) in enumerate(atoms):
+            if sg2 == sg and float(e @ e2) >= 1 - MERGE_COS_TOL:
+                atoms[k] = (e2, sg2, wt + float(N[b]))
+                break
+        else:
+            atoms.append((e, sg, float(N[b])))
+    return atoms
+
+
+def _mass(mu) -> float:
+    return float(sum(wt for _, _, wt in mu))
+
+
+def measure_distance(mu, nu) -> float:
+    """Total weight that does not match between two neuron measures (same direction and sign)."""
+    left = [wt for _, _, wt in nu]
+    d = 0.0
+    for e, sg, wt in mu:
+        for k, (e2, sg2, _) in enumerate(nu):
+            if sg2 == sg and float(e @ e2) >= 1 - MERGE_COS_TOL:
+                d += abs(wt - left[k])
+                left[k] = 0.0
+                break
+        else:
+            d += wt
+    return d + float(sum(abs(x) for x in left))
+
+
 def network_of(W, c, blocks: Blocks, model: Model, split=None) -> Network:
     """psi(W) (paper eq. 9), each block's neuron optionally split (eq. 11).
 
@@ -527,6 +568,16 @@ def optimal_set(data: Dataset, model: Model, *, progress=None, coordinate_budget
         else:
             out.details["uniqueness"] = {"method": "not decided: the coordinate programs exceed the budget "
                                          f"({2 * nco} > {coordinate_budget}) or failed"}
+    # W can be non-unique while the network is not: a neuron on a cell boundary can sit in either
+    # adjacent block. Compare the networks of the optima found, neurons merged by direction.
+    measures = [neuron_measure(Wa, cand, model) for Wa in optima]
+    distinct = [measures[0]]
+    for mu in measures[1:]:
+        if all(measure_distance(mu, nu) > UNIQUE_RTOL * max(1.0, _mass(nu)) for nu in distinct):
+            distinct.append(mu)
+    out.details["unique_network"] = True if out.unique else (False if len(distinct) > 1 else None)
+    out.details["distinct_networks_found"] = len(distinct)
+    out.details["optima_compared"] = len(optima)
     # the blocks of the sparsest optimum, with their coordinate ranges over the optimal set
     Wb, cb = best_W, best_c
     N = block_norms(Wb, model)
