@@ -282,10 +282,13 @@ def landscape_cmd(data_path, beta, loss, hidden_bias, output_bias, width, as_jso
 
 def _certified_solution(data, model):
     """(network, note): ``solve``'s network when verify certifies it, else (None, why)."""
-    from ..certificate import verify
+    from ..certificate import bound_cost, verify
     from ..errors import TooLargeError
-    from ..solve import solve
+    from ..solve import EXACT_PRICING_SECONDS, solve
 
+    cost = bound_cost(data.X, model)
+    if cost["refusal"] is not None or cost["seconds"] > EXACT_PRICING_SECONDS:
+        return None, "no certified optimal network: exact patterns do not fit"
     try:
         res = solve(data, model)
     except TooLargeError as exc:
