@@ -154,6 +154,14 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     return EXIT_OK
 
 
+from .constructive.commands import landscape_cmd, optimal_set_cmd, path_cmd, reduce_cmd  # noqa: E402
+
+cli.add_command(reduce_cmd)
+cli.add_command(optimal_set_cmd)
+cli.add_command(landscape_cmd)
+cli.add_command(path_cmd)
+
+
 def main(argv=None) -> None:
     """Entry point: maps every outcome to the exit codes of docs/cli.md."""
     from .errors import CvxReluError, InputError
