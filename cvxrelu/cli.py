@@ -145,6 +145,12 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     return 0
 
 
+from .interop.commands import export_command, import_command  # noqa: E402
+
+cli.add_command(import_command)
+cli.add_command(export_command)
+
+
 def main(argv=None) -> None:
     """Entry point: maps every outcome to the contract's exit codes."""
     from .errors import CvxReluError, InputError

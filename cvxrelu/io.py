@@ -351,8 +351,12 @@ def _child() -> None:  # pragma: no cover - runs in the isolated process
 
 
 def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | None = None,
-                    attrs: dict | None = None) -> None:
-    """Write a version-1 checkpoint atomically (temporary file in the same directory, rename)."""
+                    attrs: dict | None = None, model_attrs: dict | None = None) -> None:
+    """Write a version-1 checkpoint atomically (temporary file in the same directory, rename).
+
+    ``attrs`` go on the root, ``model_attrs`` on /model (e.g. how an imported network's
+    objective was converted, docs/conventions.md).
+    """
     import h5py
 
     path = str(path)
@@ -372,6 +376,8 @@ def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | N
             g.attrs["loss"] = model.loss
             g.attrs["hidden_bias"] = model.hidden_bias
             g.attrs["output_bias"] = model.output_bias
+            for k, v in (model_attrs or {}).items():
+                g.attrs[k] = v
             g["U"] = np.asarray(network.U, dtype=np.float64)
             g["alpha"] = np.asarray(network.alpha, dtype=np.float64)
             if model.hidden_bias != "none":
