@@ -218,7 +218,7 @@ def read_sklearn(path: str) -> Source:
                 est = pickle.load(f)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise InputError(f"{path}: cannot unpickle ({type(exc).__name__}: {msg})") from None
+        raise InputError(f"{path}: cannot unpickle as a scikit-learn estimator ({type(exc).__name__}: {msg})") from None
     name = type(est).__name__
     if name not in ("MLPRegressor", "MLPClassifier"):
         raise InputError(f"{path}: holds a {name}; expected a fitted scikit-learn MLPRegressor or MLPClassifier")

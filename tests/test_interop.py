@@ -1,0 +1,534 @@
+"""cvxrelu import / export: round trips for every format, the objective conversions, bad input.
+
+Oracles: each framework's own forward pass and training objective, written out here from the
+framework's definition (PyTorch MSELoss / BCEWithLogitsLoss + coupled weight decay, Keras
+mse + l2, scikit-learn's loss_ after fitting), never through cvxrelu.interop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cvxrelu.interop import conventions
+from cvxrelu.io import load_checkpoint
+from cvxrelu.model import Dataset, Model, Network, objective, predict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cvxrelu", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=dict(os.environ), timeout=300)
+
+
+def assert_bad(res, *words, out=None):
+    """Exit 2, exactly one line on stderr naming the words, no traceback, no output left."""
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    if out is not None:
+        assert not Path(out).exists()
+        assert not [p for p in Path(out).parent.iterdir() if p.name.startswith(".cvxrelu-")]
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(1e-300, float(np.max(np.abs(b)))))
+
+
+def problem(n=24, d=3, m=5, seed=0, logistic=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sign(X[:, 0] + 0.3) if logistic else X[:, 0] - np.abs(X[:, 1]) + 0.1 * rng.standard_normal(n)
+    W1 = rng.standard_normal((m, d))
+    b1 = rng.standard_normal(m)
+    W2 = rng.standard_normal((1, m))
+    b2 = rng.standard_normal(1)
+    return X, y, W1, b1, W2, b2
+
+
+def torch_forward(X, W1, b1, W2, b2):
+    """nn.Sequential(Linear, ReLU, Linear) written out: relu(X W1^T + b1) W2^T + b2."""
+    H = X @ W1.T + (0 if b1 is None else b1)
+    return (np.maximum(H, 0) @ W2.T + (0 if b2 is None else b2)).ravel()
+
+
+def framework_objective(X, y, params, decayed_params, loss, reduction, wd):
+    """F = reduce(MSELoss or BCEWithLogitsLoss with labels 0/1) + wd/2 ||decayed||^2."""
+    z = torch_forward(X, *params)
+    if loss == "squared":
+        per = (z - y) ** 2
+    else:
+        t = (y > 0).astype(float)
+        per = -(t * -np.logaddexp(0, -z) + (1 - t) * -np.logaddexp(0, z))
+    data = per.mean() if reduction == "mean" else per.sum()
+    return data + wd / 2 * sum(float(np.sum(p**2)) for p in decayed_params)
+
+
+# ----------------------------------------------------------------------------- conventions
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("decayed", ["weights", "all"])
+def test_weight_decay_conversion_matches_the_framework_objective(loss, reduction, decayed):
+    X, y, W1, b1, W2, b2 = problem(logistic=loss == "logistic")
+    wd = 0.037
+    decayed_params = [W1, W2] if decayed == "weights" else [W1, b1, W2, b2]
+    F = framework_objective(X, y, (W1, b1, W2, b2), decayed_params, loss, reduction, wd)
+    mode = "free" if decayed == "weights" else "penalized"
+    conv = conventions.from_weight_decay(wd, reduction, loss, mode, mode, len(y))
+    net = Network(U=W1.T.copy(), alpha=W2[0].copy(), b=b1, c=float(b2[0]))
+    L = objective(net, Dataset(X, y), conv.model)
+    assert L == pytest.approx(conv.scale * F, rel=1e-12)
+    # the closed forms of docs/conventions.md
+    k = 2 if loss == "squared" else 1
+    assert conv.model.beta == pytest.approx(wd * (len(y) if reduction == "mean" else 1) / k, rel=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lam=st.floats(1e-4, 10), n=st.integers(1, 200), reduction=st.sampled_from(["mean", "sum"]))
+def test_l2_factor_is_weight_decay_twice(lam, n, reduction):
+    a = conventions.from_weight_decay(lam, reduction, "squared", "free", "free", n, kind="l2")
+    b = conventions.from_weight_decay(2 * lam, reduction, "squared", "free", "free", n)
+    assert a.model.beta == pytest.approx(b.model.beta, rel=1e-14) and a.scale == b.scale
+    # Keras mse + l2(lam): beta = n lam (mean) or lam (sum)
+    assert a.model.beta == pytest.approx(lam * (n if reduction == "mean" else 1), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------- scikit-learn
+
+
+def _fit(kind, X, y, **kw):
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    cls = MLPRegressor if kind == "reg" else MLPClassifier
+    params = dict(hidden_layer_sizes=(6,), alpha=0.4, solver="lbfgs", max_iter=300, random_state=1)
+    params.update(kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cls(**params).fit(X, y)
+
+
+def test_sklearn_regressor_round_trip(tmp_path):
+    X, y, *_ = problem(n=40)
+    est = _fit("reg", X, y)
+    pickle.dump(est, open(tmp_path / "reg.pkl", "wb"))
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    res = run("import", tmp_path / "reg.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "net.h5", "--json")
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    ck = load_checkpoint(tmp_path / "net.h5")
+    assert (ck.model.beta, ck.model.loss, ck.model.hidden_bias, ck.model.output_bias) == (0.4, "squared", "free", "free")
+    assert rel(predict(ck.network, X), est.predict(X)) <= 1e-10
+    # scikit-learn's own training objective at the fitted weights: L = n * loss_ (lbfgs: loss_ = f(x*))
+    L = objective(ck.network, ck.data, ck.model)
+    assert L == pytest.approx(len(y) * est.loss_, rel=1e-10)
+    assert d["objective"] == pytest.approx(L, rel=1e-15) and d["framework_objective"] == pytest.approx(est.loss_, rel=1e-10)
+    with h5py.File(tmp_path / "net.h5") as f:
+        assert f["model"].attrs["import_format"] == "sklearn"
+        assert "L = n * loss_" in f["model"].attrs["conversion"]
+
+
+def test_sklearn_classifier_round_trip_maps_the_classes(tmp_path):
+    pytest.importorskip("joblib")
+    import joblib
+
+    X, y, *_ = problem(n=40, logistic=True)
+    labels = np.where(y > 0, 7.0, 3.0)  # classes 3 -> -1, 7 -> +1
+    est = _fit("clf", X, labels, alpha=0.3)
+    joblib.dump(est, tmp_path / "clf.joblib")
+    np.savez(tmp_path / "d.npz", X=X, y=labels)
+    res = run("import", tmp_path / "clf.joblib", "--data", tmp_path / "d.npz", "-o", tmp_path / "net.h5")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "net.h5")
+    assert ck.model.loss == "logistic"
+    np.testing.assert_array_equal(ck.data.y, np.where(labels == 7.0, 1.0, -1.0))
+    z = predict(ck.network, X)
+    p = est.predict_proba(X)[:, 1]
+    assert np.max(np.abs(1 / (1 + np.exp(-z)) - p)) <= 1e-12
+    # its decision: positive logit <=> class 7
+    np.testing.assert_array_equal(np.where(z > 0, 7.0, 3.0), est.predict(X))
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) * est.loss_, rel=1e-10)
+
+
+def test_sklearn_refusals(tmp_path):
+    X, y, *_ = problem(n=30)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out = tmp_path / "o.h5"
+    cases = {
+        "tanh.pkl": (_fit("reg", X, y, activation="tanh"), "activation"),
+        "deep.pkl": (_fit("reg", X, y, hidden_layer_sizes=(4, 4)), "hidden layers"),
+        "multi.pkl": (_fit("clf", X, np.arange(30) % 3), "classes"),
+    }
+    for name, (est, word) in cases.items():
+        pickle.dump(est, open(tmp_path / name, "wb"))
+        assert_bad(run("import", tmp_path / name, "--data", tmp_path / "d.npz", "-o", out), name, word, out=out)
+    pickle.dump({"not": "a model"}, open(tmp_path / "dict.pkl", "wb"))
+    assert_bad(run("import", tmp_path / "dict.pkl", "--data", tmp_path / "d.npz", "-o", out), "dict", out=out)
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle at all")
+    assert_bad(run("import", tmp_path / "junk.pkl", "--data", tmp_path / "d.npz", "-o", out), "unpickle", out=out)
+    est = _fit("reg", X, y)
+    pickle.dump(est, open(tmp_path / "ok.pkl", "wb"))
+    # the estimator states its objective: --beta would contradict or duplicate it
+    assert_bad(run("import", tmp_path / "ok.pkl", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1"),
+               "states its objective", out=out)
+    # data of the wrong width
+    np.savez(tmp_path / "wide.npz", X=np.hstack([X, X]), y=y)
+    assert_bad(run("import", tmp_path / "ok.pkl", "--data", tmp_path / "wide.npz", "-o", out), "columns", out=out)
+
+
+# ----------------------------------------------------------------------------- safetensors
+
+
+def test_safetensors_round_trip_with_weight_decay(tmp_path):
+    from safetensors.numpy import save_file
+
+    X, y, W1, b1, W2, b2 = problem(n=30, m=4)
+    save_file({"0.weight": W1, "0.bias": b1, "2.weight": W2, "2.bias": b2}, str(tmp_path / "m.safetensors"))
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    wd = 0.01
+    res = run("import", tmp_path / "m.safetensors", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5",
+              "--weight-decay", wd, "--reduction", "mean", "--decayed", "weights", "--json")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "n.h5")
+    assert ck.model.beta == pytest.approx(len(y) * wd / 2, rel=1e-15)
+    assert (ck.model.hidden_bias, ck.model.output_bias) == ("free", "free")
+    assert rel(predict(ck.network, X), torch_forward(X, W1, b1, W2, b2)) <= 1e-10
+    F = framework_objective(X, y, (W1, b1, W2, b2), [W1, W2], "squared", "mean", wd)
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) / 2 * F, rel=1e-12)
+    assert json.loads(res.stdout)["framework_objective"] == pytest.approx(F, rel=1e-12)
+
+
+def test_safetensors_logistic_without_biases_and_labels_01(tmp_path):
+    from safetensors.numpy import save_file
+
+    X, y, W1, _, W2, _ = problem(n=20, logistic=True)
+    t = (y > 0).astype(float)
+    save_file({"fc1.weight": W1, "fc2.weight": W2}, str(tmp_path / "m.safetensors"))
+    np.savez(tmp_path / "d.npz", X=X, y=t)
+    res = run("import", tmp_path / "m.safetensors", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5",
+              "--loss", "logistic", "--weight-decay", "0.1", "--reduction", "sum")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "n.h5")
+    assert (ck.model.loss, ck.model.beta, ck.model.hidden_bias, ck.model.output_bias) == ("logistic", 0.1, "none", "none")
+    np.testing.assert_array_equal(ck.data.y, 2 * t - 1)
+    F = framework_objective(X, y, (W1, None, W2, None), [W1, W2], "logistic", "sum", 0.1)
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(F, rel=1e-12)
+
+
+def test_import_needs_the_objective_and_refuses_adamw(tmp_path):
+    from safetensors.numpy import save_file
+
+    X, y, W1, b1, W2, b2 = problem(n=10)
+    save_file({"0.weight": W1, "0.bias": b1, "2.weight": W2, "2.bias": b2}, str(tmp_path / "m.safetensors"))
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    base = ["import", tmp_path / "m.safetensors", "--data", tmp_path / "d.npz", "-o", tmp_path / "o.h5"]
+    out = tmp_path / "o.h5"
+    assert_bad(run(*base), "--beta", out=out)
+    assert_bad(run(*base, "--beta", "1"), "--decayed", out=out)
+    assert_bad(run(*base, "--weight-decay", "0.1", "--decayed", "weights"), "--reduction", out=out)
+    assert_bad(run(*base, "--beta", "1", "--weight-decay", "0.1", "--decayed", "all"), "exactly one", out=out)
+    assert_bad(run(*base, "--weight-decay", "0.1", "--reduction", "mean", "--decayed", "all", "--optimizer", "adamw"),
+               "AdamW", out=out)
+    assert_bad(run(*base, "--beta", "-1", "--decayed", "all"), "beta", out=out)
+    # labels that are not two classes under the logistic loss
+    assert_bad(run(*base, "--beta", "1", "--decayed", "all", "--loss", "logistic"), "logistic", out=out)
+    # --beta with --decayed all: penalized biases
+    res = run(*base, "--beta", "0.5", "--decayed", "all")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(out)
+    assert (ck.model.hidden_bias, ck.model.output_bias) == ("penalized", "penalized")
+
+
+def test_unexpected_tensors_and_shapes_are_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    X, y, W1, b1, W2, b2 = problem(n=10)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out = tmp_path / "o.h5"
+    cases = {
+        "three.safetensors": ({"0.weight": W1, "2.weight": W2, "4.weight": W2}, "two linear layers"),
+        "bn.safetensors": ({"0.weight": W1, "2.weight": W2, "1.running_mean": b1}, "unexpected"),
+        "chain.safetensors": ({"0.weight": W1, "2.weight": np.ones((2, 5))}, "chain"),
+    }
+    for name, (arrays, word) in cases.items():
+        save_file(arrays, str(tmp_path / name))
+        assert_bad(run("import", tmp_path / name, "--data", tmp_path / "d.npz", "-o", out, "--beta", "1"),
+                   name, word, out=out)
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 50)
+    assert_bad(run("import", tmp_path / "junk.safetensors", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1"),
+               "safetensors", out=out)
+
+
+# ----------------------------------------------------------------------------- Keras
+
+
+def write_keras_weights(f, K1, c1, K2, c2):
+    """The HDF5 layout Keras 3 writes (saving_lib.H5IOStore): /layers/<snake_name>/vars/<i>."""
+    f.create_group("vars")
+    f.create_group("layers/input_layer/vars")
+    for name, K, c in (("dense", K1, c1), ("dense_1", K2, c2)):
+        g = f.create_group(f"layers/{name}/vars")
+        g["0"] = K
+        if c is not None:
+            g["1"] = c
+    f.create_group("optimizer/vars")
+
+
+def test_keras_weights_h5_round_trip_with_l2(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=25, m=4)
+    K1, K2 = W1.T.copy(), W2.T.copy()  # Keras kernels are (in, out)
+    with h5py.File(tmp_path / "m.weights.h5", "w") as f:
+        write_keras_weights(f, K1, b1, K2, b2)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    lam = 0.003
+    res = run("import", tmp_path / "m.weights.h5", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5",
+              "--l2", lam, "--reduction", "mean", "--decayed", "weights")
+    assert res.returncode == 0, res.stderr
+    assert "architecture" in res.stdout  # the .weights.h5 assumption is stated
+    ck = load_checkpoint(tmp_path / "n.h5")
+    keras_pred = (np.maximum(X @ K1 + b1, 0) @ K2 + b2).ravel()
+    assert rel(predict(ck.network, X), keras_pred) <= 1e-10
+    # Keras: F = mean((yhat - y)^2) + lam (||K1||^2 + ||K2||^2); ours L = n/2 F, beta = n lam
+    F = np.mean((keras_pred - y) ** 2) + lam * (np.sum(K1**2) + np.sum(K2**2))
+    assert ck.model.beta == pytest.approx(len(y) * lam, rel=1e-14)
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) / 2 * F, rel=1e-12)
+
+
+def _keras_config(act1="relu", act2="sigmoid", units2=1, extra=()):
+    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}},
+              {"class_name": "Dense", "config": {"name": "dense", "units": 5, "activation": act1, "use_bias": True}},
+              *extra,
+              {"class_name": "Dense", "config": {"name": "dense_1", "units": units2, "activation": act2, "use_bias": True}}]
+    return {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+
+
+def _write_keras_zip(path, cfg, K1, c1, K2, c2):
+    import io
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        write_keras_weights(f, K1, c1, K2, c2)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.5.0"}))
+        zf.writestr("config.json", json.dumps(cfg))
+        zf.writestr("model.weights.h5", buf.getvalue())
+
+
+def test_keras_file_with_sigmoid_output_is_logistic(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=20, m=5, logistic=True)
+    _write_keras_zip(tmp_path / "m.keras", _keras_config(), W1.T, b1, W2.T, b2)
+    np.savez(tmp_path / "d.npz", X=X, y=(y > 0).astype(float))
+    res = run("import", tmp_path / "m.keras", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5",
+              "--beta", "0.2", "--decayed", "weights")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "n.h5")
+    assert ck.model.loss == "logistic"
+    assert rel(predict(ck.network, X), torch_forward(X, W1, b1, W2, b2)) <= 1e-10
+    np.testing.assert_array_equal(ck.data.y, y)
+    out = tmp_path / "o.h5"
+    for cfg, word in ((_keras_config(act1="tanh"), "relu"), (_keras_config(units2=2), "units"),
+                      (_keras_config(extra=[{"class_name": "BatchNormalization", "config": {}}]), "BatchNormalization")):
+        _write_keras_zip(tmp_path / "bad.keras", cfg, W1.T, b1, W2.T, b2)
+        assert_bad(run("import", tmp_path / "bad.keras", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1",
+                       "--decayed", "all"), word, out=out)
+
+
+# ----------------------------------------------------------------------------- npz, CSV, export
+
+
+def test_npz_export_and_reimport_keep_the_objective(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=15, m=3)
+    np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0], b=b1)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    res = run("import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5", "--beta", "0.7",
+              "--decayed", "all")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "n.h5")
+    assert (ck.model.hidden_bias, ck.model.output_bias) == ("penalized", "none")
+    for fmt, ext in (("npz", "npz"), ("safetensors", "safetensors")):
+        res = run("export", tmp_path / "n.h5", "-o", tmp_path / f"back.{ext}")
+        assert res.returncode == 0, res.stderr
+        # the exported file states its objective: imported again without options
+        res = run("import", tmp_path / f"back.{ext}", "--data", tmp_path / "d.npz", "-o", tmp_path / f"again_{fmt}.h5")
+        assert res.returncode == 0, res.stderr
+        ck2 = load_checkpoint(tmp_path / f"again_{fmt}.h5")
+        assert ck2.model == ck.model
+        assert rel(predict(ck2.network, X), predict(ck.network, X)) <= 1e-14
+        assert objective(ck2.network, ck2.data, ck2.model) == objective(ck.network, ck.data, ck.model)
+    from safetensors.numpy import load_file
+
+    sd = load_file(str(tmp_path / "back.safetensors"))
+    assert set(sd) == {"0.weight", "0.bias", "2.weight"}
+    assert rel(torch_forward(X, sd["0.weight"], sd["0.bias"], sd["2.weight"], None), predict(ck.network, X)) <= 1e-14
+
+
+def test_export_to_sklearn_predicts_the_same(tmp_path):
+    pytest.importorskip("sklearn")
+    X, y, *_ = problem(n=40, logistic=True)
+    labels = np.where(y > 0, 1.0, 0.0)
+    est = _fit("clf", X, labels)
+    pickle.dump(est, open(tmp_path / "c.pkl", "wb"))
+    np.savez(tmp_path / "d.npz", X=X, y=labels)
+    assert run("import", tmp_path / "c.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5").returncode == 0
+    res = run("export", tmp_path / "n.h5", "-o", tmp_path / "back.pkl", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["reread_max_relative_difference"] <= 1e-12
+    back = pickle.load(open(tmp_path / "back.pkl", "rb"))
+    np.testing.assert_array_equal(back.classes_, est.classes_)
+    assert np.max(np.abs(back.predict_proba(X) - est.predict_proba(X))) <= 1e-12
+    assert back.alpha == est.alpha
+    # a regressor: the solved network of cvxrelu, back in scikit-learn
+    Xr, yr, *_ = problem(n=8, d=2)
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["X"], f["y"] = Xr, yr
+    res = run("solve", tmp_path / "data.h5", "--beta", "0.1", "--hidden-bias", "free", "-o", tmp_path / "s.h5")
+    assert res.returncode == 0, res.stderr
+    assert run("export", tmp_path / "s.h5", "-o", tmp_path / "s.pkl").returncode == 0
+    ck = load_checkpoint(tmp_path / "s.h5")
+    reg = pickle.load(open(tmp_path / "s.pkl", "rb"))
+    assert rel(reg.predict(Xr), predict(ck.network, Xr)) <= 1e-10
+    assert reg.alpha == 0.1
+
+
+def test_solved_network_leaves_and_comes_back_certified(tmp_path):
+    """solve -> export safetensors -> import (objective read from the metadata) -> verify: optimal."""
+    X, y, *_ = problem(n=8, d=2)
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["X"], f["y"] = X, y
+    assert run("solve", tmp_path / "data.h5", "--beta", "0.2", "-o", tmp_path / "s.h5").returncode == 0
+    assert run("export", tmp_path / "s.h5", "-o", tmp_path / "s.safetensors").returncode == 0
+    res = run("import", tmp_path / "s.safetensors", "--data", tmp_path / "data.h5", "-o", tmp_path / "back.h5")
+    assert res.returncode == 0, res.stderr
+    res = run("verify", tmp_path / "back.h5", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["status"] == "optimal"
+
+
+def test_csv_data_and_its_errors(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=6, d=2, m=3)
+    np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0])
+    rows = ["x1,target,x2"] + [f"{float(a)!r},{float(t)!r},{float(b)!r}" for (a, b), t in zip(X, y)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "n.h5"
+    res = run("import", tmp_path / "m.npz", "--data", tmp_path / "d.csv", "--target", "target", "-o", out, "--beta", "1")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(out)
+    np.testing.assert_array_equal(ck.data.X, X)
+    np.testing.assert_array_equal(ck.data.y, y)
+    out.unlink()
+    assert_bad(run("import", tmp_path / "m.npz", "--data", tmp_path / "d.csv", "-o", out, "--beta", "1"),
+               "--target", out=out)
+    assert_bad(run("import", tmp_path / "m.npz", "--data", tmp_path / "d.csv", "--target", "y", "-o", out,
+                   "--beta", "1"), "no column", out=out)
+    (tmp_path / "bad.csv").write_text("x1,target,x2\n1,2,3\n1,oops,3\n")
+    assert_bad(run("import", tmp_path / "m.npz", "--data", tmp_path / "bad.csv", "--target", "target", "-o", out,
+                   "--beta", "1"), "line 3", "oops", out=out)
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=6, d=2, m=3)
+    np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0])
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    base = ["import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "--beta", "1"]
+    assert_bad(run(*base, "-o", tmp_path), "directory")
+    assert_bad(run(*base, "-o", tmp_path / "nowhere" / "n.h5"), "does not exist")
+    before = (tmp_path / "d.npz").read_bytes()
+    assert_bad(run(*base, "-o", tmp_path / "d.npz"), "input")
+    assert (tmp_path / "d.npz").read_bytes() == before
+    assert_bad(run(*base[:-2], "-o", tmp_path / "n.h5"), "--beta", out=tmp_path / "n.h5")
+    assert_bad(run("import", tmp_path / "missing.pt", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5"),
+               "missing.pt", out=tmp_path / "n.h5")
+    assert_bad(run("import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5", "--beta", "1",
+                   "--format", "sklearn"), "sklearn", out=tmp_path / "n.h5") if _has("sklearn") else None
+    assert run(*base, "-o", tmp_path / "n.h5").returncode == 0
+    assert_bad(run("export", tmp_path / "n.h5", "-o", tmp_path / "n.h5"), "input")
+    assert_bad(run("export", tmp_path / "n.h5", "-o", tmp_path / "n.txt"), "--format", out=tmp_path / "n.txt")
+    mode = (tmp_path / "n.h5").stat().st_mode & 0o777
+    assert run("export", tmp_path / "n.h5", "-o", tmp_path / "n.npz").returncode == 0
+    assert (tmp_path / "n.npz").stat().st_mode & 0o777 == 0o666 & ~_umask()
+    del mode
+
+
+def _has(mod):
+    try:
+        __import__(mod)
+        return True
+    except ImportError:
+        return False
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def test_python_m_cvxrelu_and_help():
+    res = run("--help")
+    assert res.returncode == 0 and "import" in res.stdout and "export" in res.stdout
+    res = run("import", "--help")
+    assert res.returncode == 0
+    text = " ".join(res.stdout.split())
+    assert "arbitrary code" in text and "Exit codes" in text
+    for opt in ("--beta", "--weight-decay", "--l2", "--reduction", "--decayed", "--loss", "--optimizer", "--target",
+                "--format"):
+        assert opt in text
+
+
+# ----------------------------------------------------------------------------- PyTorch (when installed)
+
+
+def test_torch_state_dict_and_full_model_round_trip(tmp_path):
+    torch = pytest.importorskip("torch")
+    X, y, *_ = problem(n=30, m=4)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+    wd = 1e-3
+    opt = torch.optim.SGD([{"params": [net[0].weight, net[2].weight], "weight_decay": wd},
+                           {"params": [net[0].bias, net[2].bias], "weight_decay": 0.0}], lr=0.05)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for _ in range(200):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(Xt).ravel(), yt, reduction="mean").backward()
+        opt.step()
+    torch.save(net.state_dict(), tmp_path / "sd.pt")
+    torch.save(net, tmp_path / "full.pt")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with torch.no_grad():
+        ref = net(Xt).numpy().ravel()
+        F = float(torch.nn.functional.mse_loss(net(Xt).ravel(), yt) + wd / 2 * (net[0].weight.pow(2).sum()
+                                                                                 + net[2].weight.pow(2).sum()))
+    for name in ("sd.pt", "full.pt"):
+        out = tmp_path / f"{name}.h5"
+        res = run("import", tmp_path / name, "--data", tmp_path / "d.npz", "-o", out, "--weight-decay", wd,
+                  "--reduction", "mean", "--decayed", "weights")
+        assert res.returncode == 0, res.stderr
+        ck = load_checkpoint(out)
+        assert rel(predict(ck.network, X), ref) <= 1e-10
+        assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) / 2 * F, rel=1e-10)
+    res = run("export", tmp_path / "sd.pt.h5", "-o", tmp_path / "back.pt")
+    assert res.returncode == 0, res.stderr
+    net2 = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+    net2.load_state_dict(torch.load(tmp_path / "back.pt", weights_only=True))
+    with torch.no_grad():
+        assert rel(net2(Xt).numpy().ravel(), ref) <= 1e-12
