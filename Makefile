@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow test-interop bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The importers' tests with the optional frameworks installed: scikit-learn from PyPI, torch's
+# CPU wheel (a few hundred MB) from PyTorch's index (the default torch wheel pulls in CUDA libraries, GBs).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+test-interop: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,sklearn,safetensors]'
+	$(BIN)/pip install --quiet --index-url $(TORCH_INDEX) torch || echo "torch not installed: its tests will be skipped"
+	$(BIN)/python -m pytest -q tests/test_interop.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
