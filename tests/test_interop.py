@@ -534,3 +534,52 @@ def test_torch_state_dict_and_full_model_round_trip(tmp_path):
     net2.load_state_dict(torch.load(tmp_path / "back.pt", weights_only=True))
     with torch.no_grad():
         assert rel(net2(Xt).numpy().ravel(), ref) <= 1e-12
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.parametrize("which", ["diabetes", "breast_cancer"])
+def test_real_data_sklearn_nets_are_imported_and_verified(tmp_path, which):
+    """Slices of scikit-learn's bundled data sets (docs/conventions.md explains the verdicts).
+
+    Whatever the verdict, it must be consistent: lower bound <= objective; a suboptimal
+    verdict comes with a witness that, exported back to scikit-learn, predicts like the
+    checkpoint and has a strictly smaller scikit-learn objective.
+    """
+    pytest.importorskip("sklearn")
+    from sklearn import datasets
+
+    if which == "diabetes":
+        X, y = datasets.load_diabetes(return_X_y=True)
+        X, y = X[:80, [2, 8]], (y[:80] - y[:80].mean()) / y[:80].std()
+    else:
+        X, y = datasets.load_breast_cancer(return_X_y=True)
+        X, y = X[:80, [0, 1]], y[:80].astype(float)
+    X = (X - X.mean(0)) / X.std(0)
+    est = _fit("reg" if which == "diabetes" else "clf", X, y, hidden_layer_sizes=(8,), alpha=1.0, max_iter=5000,
+               tol=1e-14, random_state=0)
+    pickle.dump(est, open(tmp_path / "m.pkl", "wb"))
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert run("import", tmp_path / "m.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5").returncode == 0
+    res = run("verify", tmp_path / "n.h5", "--json", "--witness", tmp_path / "w.h5")
+    assert res.returncode in (0, 1), res.stderr
+    d = json.loads(res.stdout)
+    assert d["objective"] == pytest.approx(len(y) * est.loss_, rel=1e-10)
+    assert d["lower_bound"] <= d["objective"]
+    if d["status"] != "suboptimal":
+        return
+    assert run("export", tmp_path / "w.h5", "-o", tmp_path / "w.pkl").returncode == 0
+    w = pickle.load(open(tmp_path / "w.pkl", "rb"))
+    ck = load_checkpoint(tmp_path / "w.h5")
+    z = predict(ck.network, X)
+    if which == "diabetes":
+        assert rel(w.predict(X), z) <= 1e-10
+        data_loss = 0.5 * np.mean((w.predict(X) - y) ** 2)
+    else:
+        p = w.predict_proba(X)[:, 1]
+        assert np.max(np.abs(p - 1 / (1 + np.exp(-z)))) <= 1e-12
+        data_loss = -np.mean(np.where(y == 1, np.log(p), np.log1p(-p)))
+    # scikit-learn's objective at the witness (its formula, module docstring of conventions.py)
+    sk_obj = data_loss + w.alpha / (2 * len(y)) * sum(float(np.sum(c**2)) for c in w.coefs_)
+    assert sk_obj < est.loss_
