@@ -59,7 +59,7 @@ def bias_modes(decayed: str | None, has_hidden_bias: bool, has_output_bias: bool
 
 def from_beta(beta: float, loss: str, hidden_bias: str, output_bias: str) -> Conversion:
     model = _model(beta, loss, hidden_bias, output_bias)
-    text = (f"beta = {beta:.17g} given on the command line; loss {loss}; hidden bias {hidden_bias}, "
+    text = (f"beta = {float(beta)!r} given on the command line; loss {loss}; hidden bias {hidden_bias}, "
             f"output bias {output_bias}")
     return Conversion(model, None, text)
 
@@ -81,12 +81,12 @@ def from_weight_decay(wd: float, reduction: str, loss: str, hidden_bias: str, ou
     scale = 1.0 / (r * k)
     frame = {"squared": "squared error (yhat - y)^2 without the 1/2 (MSELoss, Keras mse)",
              "logistic": "binary cross-entropy on logits, labels {0, 1} (BCEWithLogitsLoss)"}[loss]
-    pen = (f"coupled weight decay wd = {wd:.17g} (F contains wd/2 ||theta||^2)" if kind == "weight_decay"
-           else f"L2 regulariser lambda = {wd:.17g} (F contains lambda ||W||^2, i.e. wd = 2 lambda)")
+    pen = (f"coupled weight decay wd = {float(wd)!r} (F contains wd/2 ||theta||^2)" if kind == "weight_decay"
+           else f"L2 regulariser lambda = {float(wd)!r} (F contains lambda ||W||^2, i.e. wd = 2 lambda)")
     red = f"mean over n = {n_samples} samples" if reduction == "mean" else "sum over samples"
     text = (f"framework objective F = {reduction} of the {frame} + {pen}; {red}; "
             f"ours L = F / (r k) with r = {'1/n' if reduction == 'mean' else '1'}, k = {k:g}: "
-            f"L = {scale:.17g} * F, beta = wd / (r k) = {beta:.17g}; "
+            f"L = {scale!r} * F, beta = wd / (r k) = {beta!r}; "
             f"hidden bias {hidden_bias}, output bias {output_bias}")
     return Conversion(_model(beta, loss, hidden_bias, output_bias), scale, text)
 
@@ -97,7 +97,7 @@ def from_sklearn(alpha: float, loss: str, n_samples: int, estimator: str) -> Con
         raise InputError(f"{estimator} has alpha = {alpha!r}; the certificate needs a weight decay > 0")
     text = (f"scikit-learn {estimator}: loss_ = (1/n) [{'1/2 sum (yhat - y)^2' if loss == 'squared' else 'sum log(1 + exp(-y yhat))'}"
             f" + alpha/2 ||W||^2] with intercepts not penalized; n = {n_samples}: L = n * loss_, "
-            f"beta = alpha = {alpha:.17g}; hidden bias free, output bias free")
+            f"beta = alpha = {float(alpha)!r}; hidden bias free, output bias free")
     return Conversion(_model(float(alpha), loss, "free", "free"), float(n_samples), text)
 
 
