@@ -27,9 +27,10 @@ test: $(STAMP)
 # The importers' tests with the optional frameworks installed: scikit-learn from PyPI, torch's
 # CPU wheel (a few hundred MB) from PyTorch's index (the default torch wheel pulls in CUDA libraries, GBs).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_SPEC  ?= torch
 test-interop: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,sklearn,safetensors]'
-	$(BIN)/pip install --quiet --index-url $(TORCH_INDEX) torch || echo "torch not installed: its tests will be skipped"
+	$(BIN)/pip install --quiet --index-url $(TORCH_INDEX) '$(TORCH_SPEC)' || echo "torch not installed: its tests will be skipped"
 	$(BIN)/python -m pytest -q tests/test_interop.py
 
 test-slow: $(STAMP)

@@ -583,3 +583,78 @@ def test_real_data_sklearn_nets_are_imported_and_verified(tmp_path, which):
     # scikit-learn's objective at the witness (its formula, module docstring of conventions.py)
     sk_obj = data_loss + w.alpha / (2 * len(y)) * sum(float(np.sum(c**2)) for c in w.coefs_)
     assert sk_obj < est.loss_
+
+
+def _torch_or_skip():
+    try:
+        import torch
+    except Exception:  # noqa: BLE001
+        pytest.skip("torch is not installed (make test-interop installs it)")
+    return torch
+
+
+def test_torch_logistic_adamw_and_wrong_architectures(tmp_path):
+    torch = _torch_or_skip()
+    X, y, *_ = problem(n=30, m=4, logistic=True)
+    t = (y > 0).astype(float)
+    np.savez(tmp_path / "d.npz", X=X, y=t)
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+    wd = 0.01
+    opt = torch.optim.Adam(net.parameters(), lr=0.02, weight_decay=wd)  # one group: everything decayed
+    Xt, tt = torch.from_numpy(X), torch.from_numpy(t)
+    for _ in range(100):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(Xt).ravel(), tt).backward()
+        opt.step()
+    with torch.no_grad():
+        F = float(torch.nn.functional.binary_cross_entropy_with_logits(net(Xt).ravel(), tt)
+                  + wd / 2 * sum(p.pow(2).sum() for p in net.parameters()))
+        ref = net(Xt).numpy().ravel()
+    torch.save({"model_state_dict": net.state_dict(), "optimizer_state_dict": opt.state_dict(), "epoch": 100},
+               tmp_path / "ckpt.pt")
+    out = tmp_path / "n.h5"
+    res = run("import", tmp_path / "ckpt.pt", "--data", tmp_path / "d.npz", "-o", out, "--loss", "logistic",
+              "--weight-decay", wd, "--reduction", "mean", "--decayed", "all")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(out)
+    assert (ck.model.beta, ck.model.hidden_bias, ck.model.output_bias) == (pytest.approx(len(y) * wd), "penalized", "penalized")
+    assert rel(predict(ck.network, X), ref) <= 1e-10
+    np.testing.assert_array_equal(ck.data.y, y)
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) * F, rel=1e-10)
+    out.unlink()
+    # the same training checkpoint with AdamW: its decoupled decay is recognised and refused
+    adamw = torch.optim.AdamW(net.parameters(), lr=0.02, weight_decay=wd)
+    torch.save({"model_state_dict": net.state_dict(), "optimizer_state_dict": adamw.state_dict()}, tmp_path / "w.pt")
+    assert_bad(run("import", tmp_path / "w.pt", "--data", tmp_path / "d.npz", "-o", out, "--loss", "logistic",
+                   "--weight-decay", wd, "--reduction", "mean", "--decayed", "all"), "AdamW", out=out)
+    # full models that are not Linear -> ReLU -> Linear
+    tanh = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    torch.save(tanh, tmp_path / "tanh.pt")
+    assert_bad(run("import", tmp_path / "tanh.pt", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1",
+                   "--decayed", "all"), "Tanh", out=out)
+
+
+class ReluAfterOutput(__import__("torch").nn.Module if _has("torch") else object):
+    """Linear, ReLU, Linear modules, but applied in another order: its predictions give it away."""
+
+    def __init__(self):
+        import torch
+
+        super().__init__()
+        self.fc1, self.act, self.fc2 = torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.act(self.fc2(self.fc1(x)))
+
+
+def test_torch_full_model_is_checked_against_its_own_predictions(tmp_path):
+    torch = _torch_or_skip()
+    X, y, *_ = problem(n=20, m=4)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    torch.manual_seed(0)
+    torch.save(ReluAfterOutput(), tmp_path / "odd.pt")
+    out = tmp_path / "n.h5"
+    res = run("import", tmp_path / "odd.pt", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1",
+              "--decayed", "weights", cwd=Path(__file__).parent)
+    assert_bad(res, "does not reproduce", out=out)
