@@ -658,3 +658,53 @@ def test_torch_full_model_is_checked_against_its_own_predictions(tmp_path):
     res = run("import", tmp_path / "odd.pt", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1",
               "--decayed", "weights", cwd=Path(__file__).parent)
     assert_bad(res, "does not reproduce", out=out)
+
+
+def test_real_data_torch_net_is_imported_and_verified(tmp_path):
+    """A PyTorch BCE net with Adam's coupled decay on a breast-cancer slice: imported, verified."""
+    torch = _torch_or_skip()
+    pytest.importorskip("sklearn")
+    from sklearn import datasets
+
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    X, t = X[:80, [0, 1]], y[:80].astype(float)
+    X = (X - X.mean(0)) / X.std(0)
+    np.savez(tmp_path / "d.npz", X=X, y=t)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)).double()
+    wd = 0.02
+    opt = torch.optim.Adam([{"params": [net[0].weight, net[2].weight], "weight_decay": wd},
+                            {"params": [net[0].bias, net[2].bias], "weight_decay": 0.0}], lr=0.01)
+    Xt, tt = torch.from_numpy(X), torch.from_numpy(t)
+    for _ in range(1500):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(Xt).ravel(), tt).backward()
+        opt.step()
+    with torch.no_grad():
+        F = float(torch.nn.functional.binary_cross_entropy_with_logits(net(Xt).ravel(), tt)
+                  + wd / 2 * (net[0].weight.pow(2).sum() + net[2].weight.pow(2).sum()))
+    torch.save(net.state_dict(), tmp_path / "m.pt")
+    res = run("import", tmp_path / "m.pt", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5", "--loss", "logistic",
+              "--weight-decay", wd, "--reduction", "mean", "--decayed", "weights", "--optimizer", "adam")
+    assert res.returncode == 0, res.stderr
+    res = run("verify", tmp_path / "n.h5", "--json", "--tol", "1e-3")
+    assert res.returncode in (0, 1), res.stderr
+    d = json.loads(res.stdout)
+    assert d["objective"] == pytest.approx(len(t) * F, rel=1e-10)  # beta = n wd, L = n F
+    assert d["lower_bound"] <= d["objective"]
+
+
+def test_docs_describe_every_interop_option():
+    conv = (ROOT / "docs" / "conventions.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "cvxrelu import" in readme and "cvxrelu export" in readme and "docs/conventions.md" in readme
+    from cvxrelu.interop.commands import export_command, import_command
+
+    for cmd in (import_command, export_command):
+        for p in cmd.params:
+            for opt in p.opts:
+                if opt.startswith("--") and opt not in ("--json", "--output", "--format"):
+                    assert opt in readme, opt
+                    assert p.help, f"{opt} has no help text"
+    for opt in ("--weight-decay", "--l2", "--reduction", "--decayed", "--beta", "--loss logistic"):
+        assert opt in conv, opt
