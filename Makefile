@@ -31,7 +31,7 @@ TORCH_SPEC  ?= torch
 test-interop: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,sklearn,safetensors]'
 	$(BIN)/pip install --quiet --index-url $(TORCH_INDEX) '$(TORCH_SPEC)' || echo "torch not installed: its tests will be skipped"
-	$(BIN)/python -m pytest -q tests/test_interop.py
+	$(BIN)/python -m pytest -q -m 'slow or not slow' tests/test_interop.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

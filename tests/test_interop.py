@@ -24,13 +24,13 @@ from hypothesis import strategies as st
 
 from cvxrelu.interop import conventions
 from cvxrelu.io import load_checkpoint
-from cvxrelu.model import Dataset, Model, Network, objective, predict
+from cvxrelu.model import Dataset, Network, objective, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cvxrelu", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cvxrelu", *map(str, args)], check=False, capture_output=True, text=True,
                           cwd=cwd, env=dict(os.environ), timeout=300)
 
 
@@ -45,6 +45,16 @@ def assert_bad(res, *words, out=None):
     if out is not None:
         assert not Path(out).exists()
         assert not [p for p in Path(out).parent.iterdir() if p.name.startswith(".cvxrelu-")]
+
+
+def _dump(obj, path):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+def _load(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
 
 
 def rel(a, b):
@@ -121,7 +131,7 @@ def _fit(kind, X, y, **kw):
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     cls = MLPRegressor if kind == "reg" else MLPClassifier
-    params = dict(hidden_layer_sizes=(6,), alpha=0.4, solver="lbfgs", max_iter=300, random_state=1)
+    params = {"hidden_layer_sizes": (6,), "alpha": 0.4, "solver": "lbfgs", "max_iter": 300, "random_state": 1}
     params.update(kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -131,7 +141,7 @@ def _fit(kind, X, y, **kw):
 def test_sklearn_regressor_round_trip(tmp_path):
     X, y, *_ = problem(n=40)
     est = _fit("reg", X, y)
-    pickle.dump(est, open(tmp_path / "reg.pkl", "wb"))
+    _dump(est, tmp_path / "reg.pkl")
     np.savez(tmp_path / "d.npz", X=X, y=y)
     res = run("import", tmp_path / "reg.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "net.h5", "--json")
     assert res.returncode == 0, res.stderr
@@ -180,14 +190,14 @@ def test_sklearn_refusals(tmp_path):
         "multi.pkl": (_fit("clf", X, np.arange(30) % 3), "classes"),
     }
     for name, (est, word) in cases.items():
-        pickle.dump(est, open(tmp_path / name, "wb"))
+        _dump(est, tmp_path / name)
         assert_bad(run("import", tmp_path / name, "--data", tmp_path / "d.npz", "-o", out), name, word, out=out)
-    pickle.dump({"not": "a model"}, open(tmp_path / "dict.pkl", "wb"))
+    _dump({"not": "a model"}, tmp_path / "dict.pkl")
     assert_bad(run("import", tmp_path / "dict.pkl", "--data", tmp_path / "d.npz", "-o", out), "dict", out=out)
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle at all")
     assert_bad(run("import", tmp_path / "junk.pkl", "--data", tmp_path / "d.npz", "-o", out), "unpickle", out=out)
     est = _fit("reg", X, y)
-    pickle.dump(est, open(tmp_path / "ok.pkl", "wb"))
+    _dump(est, tmp_path / "ok.pkl")
     # the estimator states its objective: --beta would contradict or duplicate it
     assert_bad(run("import", tmp_path / "ok.pkl", "--data", tmp_path / "d.npz", "-o", out, "--beta", "1"),
                "states its objective", out=out)
@@ -262,7 +272,7 @@ def test_import_needs_the_objective_and_refuses_adamw(tmp_path):
 def test_unexpected_tensors_and_shapes_are_refused(tmp_path):
     from safetensors.numpy import save_file
 
-    X, y, W1, b1, W2, b2 = problem(n=10)
+    X, y, W1, b1, W2, _b2 = problem(n=10)
     np.savez(tmp_path / "d.npz", X=X, y=y)
     out = tmp_path / "o.h5"
     cases = {
@@ -357,7 +367,7 @@ def test_keras_file_with_sigmoid_output_is_logistic(tmp_path):
 
 
 def test_npz_export_and_reimport_keep_the_objective(tmp_path):
-    X, y, W1, b1, W2, b2 = problem(n=15, m=3)
+    X, y, W1, b1, W2, _b2 = problem(n=15, m=3)
     np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0], b=b1)
     np.savez(tmp_path / "d.npz", X=X, y=y)
     res = run("import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5", "--beta", "0.7",
@@ -387,13 +397,13 @@ def test_export_to_sklearn_predicts_the_same(tmp_path):
     X, y, *_ = problem(n=40, logistic=True)
     labels = np.where(y > 0, 1.0, 0.0)
     est = _fit("clf", X, labels)
-    pickle.dump(est, open(tmp_path / "c.pkl", "wb"))
+    _dump(est, tmp_path / "c.pkl")
     np.savez(tmp_path / "d.npz", X=X, y=labels)
     assert run("import", tmp_path / "c.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5").returncode == 0
     res = run("export", tmp_path / "n.h5", "-o", tmp_path / "back.pkl", "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["reread_max_relative_difference"] <= 1e-12
-    back = pickle.load(open(tmp_path / "back.pkl", "rb"))
+    back = _load(tmp_path / "back.pkl")
     np.testing.assert_array_equal(back.classes_, est.classes_)
     assert np.max(np.abs(back.predict_proba(X) - est.predict_proba(X))) <= 1e-12
     assert back.alpha == est.alpha
@@ -405,7 +415,7 @@ def test_export_to_sklearn_predicts_the_same(tmp_path):
     assert res.returncode == 0, res.stderr
     assert run("export", tmp_path / "s.h5", "-o", tmp_path / "s.pkl").returncode == 0
     ck = load_checkpoint(tmp_path / "s.h5")
-    reg = pickle.load(open(tmp_path / "s.pkl", "rb"))
+    reg = _load(tmp_path / "s.pkl")
     assert rel(reg.predict(Xr), predict(ck.network, Xr)) <= 1e-10
     assert reg.alpha == 0.1
 
@@ -425,7 +435,7 @@ def test_solved_network_leaves_and_comes_back_certified(tmp_path):
 
 
 def test_csv_data_and_its_errors(tmp_path):
-    X, y, W1, b1, W2, b2 = problem(n=6, d=2, m=3)
+    X, y, W1, _b1, W2, _b2 = problem(n=6, d=2, m=3)
     np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0])
     rows = ["x1,target,x2"] + [f"{float(a)!r},{float(t)!r},{float(b)!r}" for (a, b), t in zip(X, y)]
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
@@ -446,7 +456,7 @@ def test_csv_data_and_its_errors(tmp_path):
 
 
 def test_outputs_are_checked_before_any_work(tmp_path):
-    X, y, W1, b1, W2, b2 = problem(n=6, d=2, m=3)
+    X, y, W1, _b1, W2, _b2 = problem(n=6, d=2, m=3)
     np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0])
     np.savez(tmp_path / "d.npz", X=X, y=y)
     base = ["import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "--beta", "1"]
@@ -539,6 +549,7 @@ def test_torch_state_dict_and_full_model_round_trip(tmp_path):
 # ----------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["diabetes", "breast_cancer"])
 def test_real_data_sklearn_nets_are_imported_and_verified(tmp_path, which):
     """Slices of scikit-learn's bundled data sets (docs/conventions.md explains the verdicts).
@@ -559,7 +570,7 @@ def test_real_data_sklearn_nets_are_imported_and_verified(tmp_path, which):
     X = (X - X.mean(0)) / X.std(0)
     est = _fit("reg" if which == "diabetes" else "clf", X, y, hidden_layer_sizes=(8,), alpha=1.0, max_iter=5000,
                tol=1e-14, random_state=0)
-    pickle.dump(est, open(tmp_path / "m.pkl", "wb"))
+    _dump(est, tmp_path / "m.pkl")
     np.savez(tmp_path / "d.npz", X=X, y=y)
     assert run("import", tmp_path / "m.pkl", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5").returncode == 0
     res = run("verify", tmp_path / "n.h5", "--json", "--witness", tmp_path / "w.h5")
@@ -570,7 +581,7 @@ def test_real_data_sklearn_nets_are_imported_and_verified(tmp_path, which):
     if d["status"] != "suboptimal":
         return
     assert run("export", tmp_path / "w.h5", "-o", tmp_path / "w.pkl").returncode == 0
-    w = pickle.load(open(tmp_path / "w.pkl", "rb"))
+    w = _load(tmp_path / "w.pkl")
     ck = load_checkpoint(tmp_path / "w.h5")
     z = predict(ck.network, X)
     if which == "diabetes":
@@ -660,6 +671,7 @@ def test_torch_full_model_is_checked_against_its_own_predictions(tmp_path):
     assert_bad(res, "does not reproduce", out=out)
 
 
+@pytest.mark.slow
 def test_real_data_torch_net_is_imported_and_verified(tmp_path):
     """A PyTorch BCE net with Adam's coupled decay on a breast-cancer slice: imported, verified."""
     torch = _torch_or_skip()

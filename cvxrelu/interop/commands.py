@@ -88,10 +88,10 @@ def import_command(source, data_path, out, fmt, beta, weight_decay, l2, reductio
     import only files you trust. The conversion of the objective is stored in the
     checkpoint's /model attributes and printed (docs/conventions.md).
     """
+    from ..io import save_checkpoint
     from .convert import Objective, convert
     from .data import load_data
     from .importers import read_source
-    from ..io import save_checkpoint
 
     check_output(out, [source, data_path])
     src = read_source(source, fmt)
@@ -106,8 +106,8 @@ def import_command(source, data_path, out, fmt, beta, weight_decay, l2, reductio
     r = d
     lines = [f"imported {r['source']} ({r['format']}): {r['description']}",
              f"data {r['data']}: {r['n_samples']} samples, {r['n_features']} features",
-             f"objective: loss {r['loss']}, beta {_num(r['beta'])}, hidden bias {r['hidden_bias']}, "
-             f"output bias {r['output_bias']}",
+             (f"objective: loss {r['loss']}, beta {_num(r['beta'])}, hidden bias {r['hidden_bias']}, "
+             f"output bias {r['output_bias']}"),
              f"conversion: {r['conversion']}",
              f"L(theta) = {_num(r['objective'])}"
              + (f"  (framework's training objective F = L / {_num(r['framework_objective_scale'])} = "
@@ -152,8 +152,8 @@ def export_command(checkpoint, out, fmt, as_json):
          "beta": ck.model.beta, "loss": ck.model.loss, "hidden_bias": ck.model.hidden_bias,
          "output_bias": ck.model.output_bias, "neurons": ck.network.n_neurons,
          "reread_max_relative_difference": diff, "notes": notes}
-    lines = [f"exported {checkpoint} -> {out} ({fmt}): {ck.network.n_neurons} neurons, beta {_num(ck.model.beta)}, "
-             f"loss {ck.model.loss}, hidden bias {ck.model.hidden_bias}, output bias {ck.model.output_bias}"]
+    lines = [(f"exported {checkpoint} -> {out} ({fmt}): {ck.network.n_neurons} neurons, beta {_num(ck.model.beta)}, "
+             f"loss {ck.model.loss}, hidden bias {ck.model.hidden_bias}, output bias {ck.model.output_bias}")]
     if diff is not None:
         lines.append(f"checked: read back, predictions agree to {diff:.1e}")
     lines += [f"note: {n}" for n in notes]

@@ -150,8 +150,8 @@ def sklearn_estimator(net: Network, model: Model, classes=None):
     d, m = net.U.shape
     rng = np.random.default_rng(0)
     Xs = rng.standard_normal((4, d))
-    kwargs = dict(hidden_layer_sizes=(m,), activation="relu", alpha=float(model.beta), solver="lbfgs",
-                  max_iter=1, random_state=0)
+    kwargs = {"hidden_layer_sizes": (m,), "activation": "relu", "alpha": float(model.beta), "solver": "lbfgs",
+                  "max_iter": 1, "random_state": 0}
     if model.loss == "squared":
         est = MLPRegressor(**kwargs)
         ys = np.arange(4.0)

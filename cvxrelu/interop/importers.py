@@ -18,8 +18,8 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -257,6 +257,9 @@ def read_sklearn(path: str) -> Source:
     else:
         src.reference = lambda X: np.asarray(est.predict_proba(X), dtype=np.float64)[:, 1]
         src.reference_kind = "probability"
+    if getattr(est, "early_stopping", False) and est.solver != "lbfgs":
+        src.notes.append(f"early_stopping: the estimator was trained on {1 - est.validation_fraction:g} of its "
+                         "data, so its loss_ is not over the data given here")
     if est.solver != "lbfgs":
         src.notes.append(f"solver {est.solver!r}: loss_ is the running average over the last epoch's "
                          "mini-batches, not the objective at the final weights; compare with L / n approximately")
@@ -335,7 +338,7 @@ def read_safetensors(path: str) -> Source:
     try:
         with safe_open(path, framework="np") as f:
             meta = f.metadata() or {}
-            arrays = {k: f.get_tensor(k) for k in f.keys()}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except Exception as exc:  # noqa: BLE001 - the Rust reader raises its own error types
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise InputError(f"{path}: not a readable safetensors file ({type(exc).__name__}: {msg})") from None
@@ -450,7 +453,7 @@ def read_keras(path: str) -> Source:
         from ..io import _lookup, _read
 
         root = _lookup(f, where, rootname)
-        for name in root.keys():
+        for name in root:
             vars_ = _lookup(f, where, f"{rootname}/{name}/vars", required=False)
             nvars = 0 if vars_ is None else len(vars_)
             idx = _dense_index(name)
