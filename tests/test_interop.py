@@ -720,3 +720,16 @@ def test_docs_describe_every_interop_option():
                     assert p.help, f"{opt} has no help text"
     for opt in ("--weight-decay", "--l2", "--reduction", "--decayed", "--beta", "--loss logistic"):
         assert opt in conv, opt
+
+
+@settings(max_examples=30, deadline=None)
+@given(beta=st.floats(1e-3, 1e3), n=st.integers(1, 10_000), loss=st.sampled_from(["squared", "logistic"]),
+       hb=st.sampled_from(["none", "free", "penalized"]))
+def test_export_note_inverts_the_import_conversion(beta, n, loss, hb):
+    model = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias="free")
+    text = conventions.to_framework(model, n)
+    k = conventions.LOSS_FACTOR[loss]
+    for wd, red in ((k * beta, "sum"), (k * beta / n, "mean")):
+        assert repr(wd) in text
+        back = conventions.from_weight_decay(wd, red, loss, hb, "free", n)
+        assert back.model.beta == pytest.approx(beta, rel=1e-13)

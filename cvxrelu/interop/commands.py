@@ -147,6 +147,10 @@ def export_command(checkpoint, out, fmt, as_json):
     ck = load_isolated(checkpoint, "checkpoint")
     classes = read_classes(checkpoint) if ck.model.loss == "logistic" else None
     notes = export(ck.network, ck.model, out, fmt, classes=classes)
+    if fmt in ("torch", "safetensors"):
+        from .conventions import to_framework
+
+        notes.append(to_framework(ck.model, ck.data.n_samples if ck.data is not None else None))
     diff = reread_check(out, fmt, ck)
     d = {"status": "exported", "checkpoint": checkpoint, "output": out, "format": fmt,
          "beta": ck.model.beta, "loss": ck.model.loss, "hidden_bias": ck.model.hidden_bias,

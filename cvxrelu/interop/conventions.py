@@ -106,3 +106,21 @@ def _model(beta, loss, hidden_bias, output_bias) -> Model:
         return Model(beta=float(beta), loss=loss, hidden_bias=hidden_bias, output_bias=output_bias)
     except InputError as exc:
         raise InputError(f"the converted objective is not valid: {exc}") from None
+
+
+def to_framework(model: Model, n_samples: int | None) -> str:
+    """How to train the same objective in PyTorch (the inverse of :func:`from_weight_decay`)."""
+    k = LOSS_FACTOR[model.loss]
+    crit = "MSELoss" if model.loss == "squared" else "BCEWithLogitsLoss (labels 0/1)"
+    decayed = ["weights"]
+    if model.hidden_bias == "penalized":
+        decayed.append("hidden bias")
+    if model.output_bias == "penalized":
+        decayed.append("output bias")
+    free = [name for name, mode in (("hidden bias", model.hidden_bias), ("output bias", model.output_bias))
+            if mode == "free"]
+    groups = " and ".join(decayed) + (f"; {' and '.join(free)} in a group without decay" if free else "")
+    text = f"the same objective in PyTorch: {crit}(reduction='sum') with weight_decay = {k * model.beta!r} on {groups}"
+    if n_samples:
+        text += f", or reduction='mean' with weight_decay = {k * model.beta / n_samples!r} (n = {n_samples})"
+    return text
