@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from cvxrelu.interop import conventions
 from cvxrelu.io import load_checkpoint
-from cvxrelu.model import Dataset, Network, objective, predict
+from cvxrelu.model import Dataset, Model, Network, objective, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
