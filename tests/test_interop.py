@@ -733,3 +733,52 @@ def test_export_note_inverts_the_import_conversion(beta, n, loss, hb):
         assert repr(wd) in text
         back = conventions.from_weight_decay(wd, red, loss, hb, "free", n)
         assert back.model.beta == pytest.approx(beta, rel=1e-13)
+
+
+def test_keras_file_states_its_objective_through_l2_and_the_compiled_loss(tmp_path):
+    X, y, W1, b1, W2, b2 = problem(n=25, m=5)
+    K1, K2 = W1.T.copy(), W2.T.copy()
+    lam = 0.004
+    reg = {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": lam}, "registered_name": None}
+
+    def cfg(loss="mse", reg2=reg, bias_reg=None, act2="linear", wd=None):
+        c = _keras_config(act2=act2)
+        c["config"]["layers"][1]["config"]["kernel_regularizer"] = reg
+        c["config"]["layers"][1]["config"]["bias_regularizer"] = bias_reg
+        c["config"]["layers"][2]["config"]["kernel_regularizer"] = reg2
+        c["compile_config"] = {"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.01, "weight_decay": wd}},
+                               "loss": loss}
+        return c
+
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    _write_keras_zip(tmp_path / "m.keras", cfg(bias_reg=reg), K1, b1, K2, b2)
+    res = run("import", tmp_path / "m.keras", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5")
+    assert res.returncode == 0, res.stderr
+    ck = load_checkpoint(tmp_path / "n.h5")
+    assert ck.model.beta == pytest.approx(len(y) * lam, rel=1e-14)
+    assert (ck.model.loss, ck.model.hidden_bias, ck.model.output_bias) == ("squared", "penalized", "free")
+    pred = (np.maximum(X @ K1 + b1, 0) @ K2 + b2).ravel()
+    F = np.mean((pred - y) ** 2) + lam * (np.sum(K1**2) + np.sum(K2**2) + np.sum(b1**2))  # Keras: loss + penalties
+    assert objective(ck.network, ck.data, ck.model) == pytest.approx(len(y) / 2 * F, rel=1e-12)
+    # a sum reduction, given as a loss object
+    _write_keras_zip(tmp_path / "s.keras", cfg(loss={"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}),
+                     K1, b1, K2, b2)
+    assert run("import", tmp_path / "s.keras", "--data", tmp_path / "d.npz", "-o", tmp_path / "s.h5").returncode == 0
+    assert load_checkpoint(tmp_path / "s.h5").model.beta == pytest.approx(lam, rel=1e-14)
+    out = tmp_path / "o.h5"
+    bad = {
+        "other factor": cfg(reg2={"class_name": "L2", "config": {"l2": 2 * lam}}),
+        "l1": cfg(reg2={"class_name": "L1L2", "config": {"l1": 0.1, "l2": lam}}),
+        "from_logits": cfg(loss={"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}, act2="sigmoid"),
+        "decoupled": cfg(wd=0.01),
+        "huber": cfg(loss="huber"),
+    }
+    for word, c in bad.items():
+        _write_keras_zip(tmp_path / "b.keras", c, K1, b1, K2, b2)
+        res = run("import", tmp_path / "b.keras", "--data", tmp_path / "d.npz", "-o", out)
+        assert_bad(res, out=out)
+        assert {"other factor": "one weight decay", "l1": "L1", "from_logits": "from_logits", "decoupled": "decoupled",
+                "huber": "huber"}[word] in res.stderr
+    # the file states its objective: options that would restate it are refused
+    assert_bad(run("import", tmp_path / "m.keras", "--data", tmp_path / "d.npz", "-o", out, "--l2", lam,
+                   "--reduction", "mean"), "states its objective", out=out)

@@ -82,12 +82,20 @@ def convert(src: Source, data: Dataset, opts: Objective, source_path: str, data_
     if src.stated is not None:
         extra = given + [k for k in ("reduction", "decayed") if getattr(opts, k) is not None]
         if extra:
-            what = (f"alpha = {src.stated['alpha']!r}" if src.stated["kind"] == "sklearn"
-                    else f"beta = {src.stated['beta']!r}")
+            what = {"sklearn": lambda st: f"alpha = {st['alpha']!r}", "keras": lambda st: f"l2({st['l2']!r})",
+                    "cvxrelu": lambda st: f"beta = {st['beta']!r}"}[src.stated["kind"]](src.stated)
             raise InputError(f"{source_path}: the file states its objective ({what}); drop "
                              f"{', '.join('--' + k.replace('_', '-') for k in extra)}")
         if src.stated["kind"] == "sklearn":
             conv = conventions.from_sklearn(src.stated["alpha"], loss, data.n_samples, src.stated["estimator"])
+        elif src.stated["kind"] == "keras":
+            if adamw:
+                raise InputError(f"{source_path}: the compiled optimizer has a (decoupled) weight_decay on top of the "
+                                 "l2 regularizers; no beta describes that objective")
+            conv = conventions.from_weight_decay(src.stated["l2"], src.stated["reduction"], loss,
+                                                 src.stated["hidden_bias"], src.stated["output_bias"],
+                                                 data.n_samples, kind="l2")
+            conv = conventions.Conversion(conv.model, conv.scale, "Keras config.json: " + conv.text)
         else:
             hb, ob = src.stated["hidden_bias"], src.stated["output_bias"]
             if (hb != "none") != has_b or (ob != "none") != has_c:

@@ -416,7 +416,8 @@ def read_keras(path: str) -> Source:
     """
     import h5py
 
-    config_loss = None
+    config_loss = stated = None
+    decoupled = False
     notes = []
     if zipfile.is_zipfile(path):
         try:
@@ -431,6 +432,8 @@ def read_keras(path: str) -> Source:
         if cfg is None:
             raise InputError(f"{path}: a .keras archive without config.json")
         config_loss = _check_keras_config(cfg, path)
+        stated, decoupled, cfg_notes = _keras_objective(cfg, path)
+        notes += cfg_notes
         handle, where = _io.BytesIO(blob), f"{path}!model.weights.h5"
     else:
         from ..io import _check_file
@@ -473,6 +476,11 @@ def read_keras(path: str) -> Source:
     src.description = "Keras Dense -> Dense: " + src.description
     src.loss = config_loss
     src.notes += notes
+    src.decoupled_decay = decoupled
+    if stated is not None:
+        if (stated["hidden_bias"] != "none") != (src.b is not None) or (stated["output_bias"] != "none") != (src.c is not None):
+            raise InputError(f"{path}: config.json's use_bias does not match the stored weights")
+        src.stated = stated
     return src
 
 
@@ -497,3 +505,84 @@ def _check_keras_config(cfg: dict, path: str) -> str | None:
     if a2 not in ("linear", None):
         raise InputError(f"{path}: the last Dense layer has activation {a2!r}; expected 'linear' or 'sigmoid'")
     return None
+
+
+_MSE = ("mse", "mean_squared_error", "MeanSquaredError")
+_BCE = ("binary_crossentropy", "BinaryCrossentropy")
+
+
+def _keras_l2(reg, path: str, where: str) -> float | None:
+    """lambda of an L2 regularizer config (None for no regularizer); L1 terms are refused."""
+    if reg is None:
+        return None
+    cls, conf = reg.get("class_name"), reg.get("config") or {}
+    if cls in ("L2", "L1L2"):
+        if float(conf.get("l1", 0.0) or 0.0) != 0.0:
+            raise InputError(f"{path}: {where} has an L1 term; only L2 (weight decay) is supported")
+        lam = float(conf.get("l2", 0.0) or 0.0)
+        return lam if lam > 0 else None
+    raise InputError(f"{path}: {where} is a {cls} regularizer; only L2 is supported")
+
+
+def _keras_objective(cfg: dict, path: str):
+    """The objective a .keras file states: L2 regularizers, the compiled loss and its reduction.
+
+    Returns (stated or None, decoupled weight decay?, notes). Stated only when both Dense
+    kernels carry the same l2(lambda), each bias carries none or the same, and the compiled loss
+    is mean squared error or binary cross-entropy with a known reduction (docs/conventions.md).
+    """
+    dense = [layer.get("config", {}) for layer in cfg["config"]["layers"] if layer["class_name"] == "Dense"]
+    kern = [_keras_l2(d.get("kernel_regularizer"), path, f"Dense layer {i + 1}'s kernel_regularizer")
+            for i, d in enumerate(dense)]
+    bias = [_keras_l2(d.get("bias_regularizer"), path, f"Dense layer {i + 1}'s bias_regularizer")
+            if d.get("use_bias", True) else None for i, d in enumerate(dense)]
+    compile_cfg = cfg.get("compile_config") or {}
+    opt = (compile_cfg.get("optimizer") or {}) if isinstance(compile_cfg.get("optimizer"), dict) else {}
+    wd = (opt.get("config") or {}).get("weight_decay")
+    decoupled = bool(wd) and float(wd) > 0
+    if all(v is None for v in kern + bias):
+        return None, decoupled, []
+    if kern[0] is None or kern[0] != kern[1]:
+        raise InputError(f"{path}: the Dense kernels have L2 factors {kern[0]} and {kern[1]}; the objective cvxrelu "
+                         "certifies has one weight decay for both layers")
+    lam = kern[0]
+    modes = []
+    for i, (d, b) in enumerate(zip(dense, bias)):
+        if not d.get("use_bias", True):
+            modes.append("none")
+        elif b is None:
+            modes.append("free")
+        elif b == lam:
+            modes.append("penalized")
+        else:
+            raise InputError(f"{path}: Dense layer {i + 1}'s bias has L2 factor {b}, its kernels {lam}; only the same "
+                             "factor or none is supported")
+    loss_cfg = compile_cfg.get("loss")
+    if loss_cfg is None:
+        return None, decoupled, [(f"config.json has l2({lam!r}) regularizers but no compiled loss: pass --l2 {lam!r} "
+                                 "and --reduction")]
+    name, reduction, conf = loss_cfg, "sum_over_batch_size", {}
+    if isinstance(loss_cfg, dict):
+        name, conf = loss_cfg.get("class_name"), loss_cfg.get("config") or {}
+        reduction = conf.get("reduction", "sum_over_batch_size")
+    if reduction not in ("sum_over_batch_size", "sum"):
+        raise InputError(f"{path}: compiled loss reduction {reduction!r}; expected 'sum_over_batch_size' or 'sum'")
+    notes = []
+    if name in _MSE:
+        loss = "squared"
+    elif name in _BCE:
+        loss = "logistic"
+        sigmoid = dense[1].get("activation") == "sigmoid"
+        if bool(conf.get("from_logits", False)) == sigmoid:
+            raise InputError(f"{path}: binary cross-entropy with from_logits={conf.get('from_logits', False)} after a "
+                             f"{'sigmoid' if sigmoid else 'linear'} output; the logits are not what the loss sees")
+        if float(conf.get("label_smoothing", 0.0) or 0.0) != 0.0:
+            raise InputError(f"{path}: binary cross-entropy with label smoothing is not the logistic loss")
+        if sigmoid:
+            notes.append("Keras clips probabilities to [1e-7, 1 - 1e-7] in binary_crossentropy: its loss equals "
+                         "ours only where |logit| < 16")
+    else:
+        raise InputError(f"{path}: compiled loss {name!r}; only mean squared error and binary cross-entropy are supported")
+    stated = {"kind": "keras", "l2": lam, "reduction": "mean" if reduction == "sum_over_batch_size" else "sum",
+              "loss": loss, "hidden_bias": modes[0], "output_bias": modes[1]}
+    return stated, decoupled, notes
