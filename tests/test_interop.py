@@ -29,9 +29,9 @@ from cvxrelu.model import Dataset, Model, Network, objective, predict
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args, cwd=None):
+def run(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "cvxrelu", *map(str, args)], check=False, capture_output=True, text=True,
-                          cwd=cwd, env=dict(os.environ), timeout=300)
+                          cwd=cwd, env=env or dict(os.environ), timeout=300)
 
 
 def assert_bad(res, *words, out=None):
@@ -782,3 +782,24 @@ def test_keras_file_states_its_objective_through_l2_and_the_compiled_loss(tmp_pa
     # the file states its objective: options that would restate it are refused
     assert_bad(run("import", tmp_path / "m.keras", "--data", tmp_path / "d.npz", "-o", out, "--l2", lam,
                    "--reduction", "mean"), "states its objective", out=out)
+
+
+def test_missing_optional_packages_are_bad_usage_not_crashes(tmp_path):
+    """Without torch / safetensors / scikit-learn: exit 2 naming the file and the extra to install."""
+    block = tmp_path / "block"
+    for mod in ("torch", "safetensors", "sklearn", "joblib"):
+        (block / mod).mkdir(parents=True)
+        (block / mod / "__init__.py").write_text(f"raise ModuleNotFoundError('absent', name={mod!r})\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(block), os.environ.get("PYTHONPATH", "")]))
+    X, y, W1, _, W2, _ = problem(n=6, d=2, m=3)
+    np.savez(tmp_path / "m.npz", U=W1.T, alpha=W2[0])
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert run("import", tmp_path / "m.npz", "--data", tmp_path / "d.npz", "-o", tmp_path / "n.h5", "--beta", "1",
+               env=env).returncode == 0
+    for src, extra in (("m.safetensors", "safetensors"), ("m.pt", "torch"), ("m.pkl", "sklearn")):
+        (tmp_path / src).write_bytes(b"whatever")
+        assert_bad(run("import", tmp_path / src, "--data", tmp_path / "d.npz", "-o", tmp_path / "o.h5", "--beta", "1",
+                       env=env), src, f"cvxrelu[{extra}]", out=tmp_path / "o.h5")
+    for out, extra in (("o.safetensors", "safetensors"), ("o.pt", "torch"), ("o.pkl", "sklearn")):
+        assert_bad(run("export", tmp_path / "n.h5", "-o", tmp_path / out, env=env), out, f"cvxrelu[{extra}]",
+                   out=tmp_path / out)

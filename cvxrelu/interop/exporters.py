@@ -97,7 +97,7 @@ def export(net: Network, model: Model, path: str, fmt: str, classes=None) -> lis
                 np.savez(f, **arrays)
 
     elif fmt == "safetensors":
-        _need("safetensors", "safetensors")
+        _need("safetensors", "safetensors", path)
         from safetensors.numpy import save_file
 
         sd = state_dict_arrays(net, model)
@@ -107,13 +107,14 @@ def export(net: Network, model: Model, path: str, fmt: str, classes=None) -> lis
             save_file(sd, tmp, metadata=meta)
 
     elif fmt == "torch":
-        torch = _need("torch", "torch")
+        torch = _need("torch", "torch", path)
         sd = {k: torch.from_numpy(v.copy()) for k, v in state_dict_arrays(net, model).items()}
 
         def write(tmp):
             torch.save(sd, tmp)
 
     else:
+        _need("sklearn", "sklearn", path)
         est = sklearn_estimator(net, model, classes)
         if model.hidden_bias == "penalized" or model.output_bias == "penalized":
             notes.append("scikit-learn does not penalize intercepts: its loss_ for this network differs from "
@@ -128,13 +129,14 @@ def export(net: Network, model: Model, path: str, fmt: str, classes=None) -> lis
     return notes
 
 
-def _need(module: str, extra: str):
+def _need(module: str, extra: str, path: str = "export"):
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise InputError(f"exporting this format needs the {module} package: pip install 'cvxrelu[{extra}]'") from None
+        raise InputError(f"{path}: writing this format needs the {module} package: "
+                         f"pip install 'cvxrelu[{extra}]'") from None
 
 
 def sklearn_estimator(net: Network, model: Model, classes=None):
