@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo lint test test-slow bench clean
+.PHONY: demo lint test test-slow test-interop bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The importers' tests with the optional frameworks installed (scikit-learn and torch from the
+# package registry). The registry's default torch wheel may carry GPU libraries; a CPU wheel file
+# can be passed instead: make test-interop TORCH_SPEC=/path/to/torch-...+cpu-....whl
+TORCH_SPEC ?= torch
+test-interop: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,sklearn,safetensors]'
+	$(BIN)/pip install --quiet '$(TORCH_SPEC)' || echo "torch not installed: its tests will be skipped"
+	$(BIN)/python -m pytest -q -m 'slow or not slow' tests/test_interop.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -162,6 +162,12 @@ cli.add_command(landscape_cmd)
 cli.add_command(path_cmd)
 
 
+from .interop.commands import export_command, import_command  # noqa: E402
+
+cli.add_command(import_command)
+cli.add_command(export_command)
+
+
 def main(argv=None) -> None:
     """Entry point: maps every outcome to the exit codes of docs/cli.md."""
     from .errors import CvxReluError, InputError

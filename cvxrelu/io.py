@@ -69,7 +69,7 @@ def sha256_file(path: str) -> str:
 # ----------------------------------------------------------------------------- reading
 
 
-def _check_file(path: str) -> None:
+def check_file(path: str) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -94,7 +94,7 @@ def _check_file(path: str) -> None:
     raise InputError(f"{path}: not an HDF5 file (no HDF5 signature)")
 
 
-def _lookup(f, path: str, name: str, required: bool = True):
+def lookup_dataset(f, path: str, name: str, required: bool = True):
     """Follow ``name`` link by link, hard links only; None if absent and not required."""
     import h5py
 
@@ -119,11 +119,11 @@ def _lookup(f, path: str, name: str, required: bool = True):
     return node
 
 
-def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None):
+def read_dataset(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None):
     """Read a real numeric dataset of the given ndim as float64, after every check."""
     import h5py
 
-    ds = _lookup(f, path, name, required)
+    ds = lookup_dataset(f, path, name, required)
     if ds is None:
         return None
     where = "/" + name.strip("/")
@@ -204,13 +204,13 @@ def _attr_str(path, obj, where, key, default):
 
 
 def _read_data(f, path: str) -> Dataset | None:
-    if _lookup(f, path, "data", required=False) is not None:
-        X = _read(f, path, "data/X", 2)
-        y = _read(f, path, "data/y", 1)
+    if lookup_dataset(f, path, "data", required=False) is not None:
+        X = read_dataset(f, path, "data/X", 2)
+        y = read_dataset(f, path, "data/y", 1)
         xname, yname = "/data/X", "/data/y"
     elif f.get("X", getlink=True) is not None or f.get("y", getlink=True) is not None:
-        X = _read(f, path, "X", 2)
-        y = _read(f, path, "y", 1)
+        X = read_dataset(f, path, "X", 2)
+        y = read_dataset(f, path, "y", 1)
         xname, yname = "/X", "/y"
     else:
         return None
@@ -222,7 +222,7 @@ def _read_data(f, path: str) -> Dataset | None:
 def _load(path: str, kind: str):
     import h5py
 
-    _check_file(path)
+    check_file(path)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -244,7 +244,7 @@ def _load(path: str, kind: str):
                 ok = False
             if not ok:
                 raise InputError(f"{path}: checkpoint format version {ver!r} is not supported (expected {VERSION})")
-        grp = _lookup(f, path, "model")
+        grp = lookup_dataset(f, path, "model")
         if not isinstance(grp, h5py.Group):
             raise InputError(f"{path}: /model is not a group")
         if "beta" not in grp.attrs:
@@ -266,18 +266,18 @@ def _load(path: str, kind: str):
             model = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias=ob)
         except InputError as exc:
             raise InputError(f"{path}: /model: {exc}") from None
-        U = _read(f, path, "model/U", 2)
-        alpha = _read(f, path, "model/alpha", 1)
+        U = read_dataset(f, path, "model/U", 2)
+        alpha = read_dataset(f, path, "model/alpha", 1)
         if alpha.shape[0] != U.shape[1]:
             raise InputError(f"{path}: /model/alpha has {alpha.shape[0]} entries but /model/U has {U.shape[1]} columns")
-        b = _read(f, path, "model/b", 1, required=False)
+        b = read_dataset(f, path, "model/b", 1, required=False)
         if hb != "none" and b is None:
             raise InputError(f"{path}: hidden_bias is {hb!r} but /model/b is missing")
         if hb == "none" and b is not None:
             raise InputError(f"{path}: /model/b is present but hidden_bias is 'none'; set the attribute or remove b")
         if b is not None and b.shape[0] != U.shape[1]:
             raise InputError(f"{path}: /model/b has {b.shape[0]} entries but /model/U has {U.shape[1]} columns")
-        c = _read(f, path, "model/c", 0, required=False, allow_scalar_as=True)
+        c = read_dataset(f, path, "model/c", 0, required=False, allow_scalar_as=True)
         if ob != "none" and c is None:
             raise InputError(f"{path}: output_bias is {ob!r} but /model/c is missing")
         if ob == "none" and c is not None:
@@ -314,7 +314,7 @@ def check_data_for(ck: Checkpoint, data: Dataset, data_path: str) -> None:
 
 def load_isolated(path: str, kind: str = "checkpoint", timeout: float = LOAD_TIMEOUT):
     """Parse in a child process with a time limit; a crash or hang becomes an InputError."""
-    _check_file(str(path))
+    check_file(str(path))
     cmd = [sys.executable, "-c", "from cvxrelu.io import _child; _child()", str(path), kind]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     try:
@@ -350,8 +350,12 @@ def _child() -> None:  # pragma: no cover - runs in the isolated process
 
 
 def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | None = None,
-                    attrs: dict | None = None) -> None:
-    """Write a version-1 checkpoint atomically (temporary file in the same directory, rename)."""
+                    attrs: dict | None = None, model_attrs: dict | None = None) -> None:
+    """Write a version-1 checkpoint atomically (temporary file in the same directory, rename).
+
+    ``attrs`` go on the root, ``model_attrs`` on /model (e.g. how an imported network's
+    objective was converted, docs/conventions.md).
+    """
     import h5py
 
     path = str(path)
@@ -371,6 +375,8 @@ def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | N
             g.attrs["loss"] = model.loss
             g.attrs["hidden_bias"] = model.hidden_bias
             g.attrs["output_bias"] = model.output_bias
+            for k, v in (model_attrs or {}).items():
+                g.attrs[k] = v
             g["U"] = np.asarray(network.U, dtype=np.float64)
             g["alpha"] = np.asarray(network.alpha, dtype=np.float64)
             if model.hidden_bias != "none":
