@@ -883,7 +883,7 @@ class _Engine:
         K = node.normals.shape[0]
         task = None
         if top and self.progress is not None:
-            task = self.progress.task("Exploring activation patterns", total=K)
+            task = self.progress.task("Exploring activation patterns (hyperplanes)", total=K)
         parts = []
         try:
             if s == 3:
@@ -901,6 +901,8 @@ class _Engine:
                         self.cells_seen += len(parts[-1])
                     if task is not None:
                         task(js.size)
+                        if hasattr(task, "note"):
+                            task.note(f"{self.cells_seen} cells")
             else:
                 for j in range(K):
                     c = self._cells_of(node.child_key(j))
@@ -912,6 +914,8 @@ class _Engine:
                         self.cells_seen += len(parts[-1])
                     if task is not None:
                         task(1)
+                        if hasattr(task, "note"):
+                            task.note(f"{self.cells_seen} cells")
         finally:
             if task is not None and hasattr(task, "close"):
                 task.close()

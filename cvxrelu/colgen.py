@@ -16,6 +16,7 @@ The result is the best network of all rounds with the largest of their (all vali
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -108,7 +109,8 @@ def column_generation(
     history = []
     # every round's bound is valid (any dual point): keep the largest, and the best network
     best_net, best_L, best_lb = None, np.inf, -np.inf
-    task = progress.task("Column generation", total=max_rounds) if progress else None
+    t0 = time.perf_counter()
+    task = progress.task("Column generation (rounds)", total=max_rounds) if progress else None
     for rnd in range(1, max_rounds + 1):
         net = solve_on_patterns(work, book.of(work)) if pass_hints else solve_on_patterns(work)
         L = objective(net, data, model)
@@ -119,9 +121,12 @@ def column_generation(
         best_lb = max(best_lb, lb)
         rel = (best_L - best_lb) / max(1.0, abs(best_L))
         history.append({"round": rnd, "patterns": int(work.shape[0]), "objective": L,
-                        "lower_bound": lb, "M": bound.M_raw})
+                        "lower_bound": lb, "M": bound.M_raw,
+                        "seconds": time.perf_counter() - t0})
         if task:
             task(1)
+            if hasattr(task, "note"):
+                task.note(f"gap {rel:.1e} -> {tol:.0e}")
         if rel <= tol or bound.argmax is None or bound.M_raw <= model.beta:
             break
         prune = model.loss == "squared"

@@ -26,13 +26,12 @@ import pickle
 import stat
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .files import atomic_write
 from .model import BIAS_MODES, Dataset, Model, Network
 from .validation import check_labels
 
@@ -358,13 +357,7 @@ def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | N
     """
     import h5py
 
-    path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"{path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".cvxrelu-", suffix=".h5.tmp", dir=directory)
-    os.close(fd)
-    try:
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["version"] = VERSION
@@ -388,7 +381,5 @@ def save_checkpoint(path: str, network: Network, model: Model, data: Dataset | N
                 d = f.create_group("data")
                 d["X"] = np.asarray(data.X, dtype=np.float64)
                 d["y"] = np.asarray(data.y, dtype=np.float64)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, suffix=".h5.tmp")

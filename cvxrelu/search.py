@@ -316,7 +316,7 @@ def pattern_search(
             step(np.vstack([base, np.array(new)]) if new else base,
                  {"round": 0, "source": "gradient warm starts" if first is not None
                   else "gradient warm starts + sampled patterns they violate"})
-        task = progress.task("Pattern search", total=max_rounds) if progress else None
+        task = progress.task("Pattern search (rounds)", total=max_rounds) if progress else None
         for rounds in range(1, max_rounds + 1):
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 rounds -= 1
@@ -330,6 +330,8 @@ def pattern_search(
             best_ratio = max(best_ratio, ratio)
             if task:
                 task(1)
+                if hasattr(task, "note"):
+                    task.note(f"objective {best[0]:.6g}")
             if not found:
                 stopped = "no violated constraint found"
                 break

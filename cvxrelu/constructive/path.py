@@ -24,14 +24,11 @@ between two written networks of a stage the path is the stage's formula above.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..files import atomic_write
 from ..model import Dataset, Model, Network, group_neurons, objective, predict
 from .reduce import caratheodory_path
 
@@ -204,13 +201,7 @@ def save_path(path: str, res: PathResult, model: Model, data: Dataset) -> None:
     """Write a path (layout in docs/constructive.md) atomically: temporary file, then rename."""
     import h5py
 
-    path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"{path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".cvxrelu-", suffix=".h5.tmp", dir=directory)
-    os.close(fd)
-    try:
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = PATH_FORMAT
             f.attrs["version"] = PATH_VERSION
@@ -233,10 +224,8 @@ def save_path(path: str, res: PathResult, model: Model, data: Dataset) -> None:
             d = f.create_group("data")
             d["X"] = np.asarray(data.X, dtype=np.float64)
             d["y"] = np.asarray(data.y, dtype=np.float64)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, suffix=".h5.tmp")
 
 
 def plot_path(res: PathResult, out: str) -> None:
@@ -258,14 +247,7 @@ def plot_path(res: PathResult, out: str) -> None:
     ax.set_title(f"non-increasing path (reaches: {res.reaches})")
     ax.legend()
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".cvxrelu-", suffix=".png", dir=directory)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
     finally:
         plt.close(fig)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..files import atomic_write
 from ..model import Model, Network
 
 EXPORT_FORMATS = ("torch", "safetensors", "npz", "sklearn")
@@ -61,21 +61,7 @@ def _meta(model: Model) -> dict[str, str]:
 
 
 def _atomic(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"{path}: directory {directory} does not exist")
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".cvxrelu-", suffix=suffix + ".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write, suffix=os.path.splitext(path)[1] + ".tmp")
 
 
 def export(net: Network, model: Model, path: str, fmt: str, classes=None) -> list[str]:
