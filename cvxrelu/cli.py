@@ -52,29 +52,74 @@ def _json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_GROUP_HELP = """Certify and compute globally optimal two-layer ReLU networks.
+
+\b
+Quick start (docs/cli.md has every option and JSON key, README.md a session):
+  cvxrelu verify NET.h5              is NET.h5 a global minimum of its training loss?
+  cvxrelu solve DATA.h5 --beta 0.1 -o NET.h5
+                                     train one that is
+
+\b
+Exit codes (every command):
+  0    success; verify: certified globally optimal within the tolerance
+  1    verify: not certified (suboptimal or inconclusive); other commands: ran but did not
+       certify or reach what was asked
+  2    bad usage or bad input: one line on stderr, nothing written
+  3    internal error: one line on stderr (--debug shows the traceback)
+  130  interrupted (Ctrl-C): nothing half-written
+"""
+
+
+def _check_plot(path: str | None, *others) -> None:
+    """--plot FILE.png: matplotlib importable and the path writable, before any work."""
+    if path is None:
+        return
+    from .files import check_output
+    from .plots import require_matplotlib
+
+    require_matplotlib(path)
+    check_output(path, others[0], option="--plot", others=others[1] if len(others) > 1 else ())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             invoke_without_command=True, help=_GROUP_HELP)
 @click.version_option(__version__, prog_name="cvxrelu")
-def cli():
-    """Certify and compute globally optimal two-layer ReLU networks."""
+@click.pass_context
+def cli(ctx):
+    if ctx.invoked_subcommand is None:  # bare `cvxrelu`: the help, exit 0
+        click.echo(ctx.get_help())
 
 
 @cli.command()
 @click.argument("checkpoint")
-@click.option("--data", "data_path", help="HDF5 data file overriding the checkpoint's /data.")
+@click.option("--data", "data_path", metavar="DATA",
+              help="HDF5 data file (/data/X, /data/y) overriding the checkpoint's /data.  [default: the "
+                   "checkpoint's own data]")
 @click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
-              help="Relative gap tolerance.")
-@click.option("--witness", "witness_path", help="Write the better network here when suboptimal.")
+              help="Relative gap tolerance: optimal when (objective - lower bound) / max(1, |objective|) "
+                   "<= TOL (a fraction, not a percentage).")
+@click.option("--witness", "witness_path", metavar="OUT.h5",
+              help="Write the strictly better network here when the verdict is suboptimal (checked "
+                   "before any work; never one of the inputs).")
+@click.option("--plot", "plot_path", metavar="FILE.png",
+              help="Draw the fitted function (1-D data) and/or the dual function on the circle (2-D "
+                   "data) with the verdict; needs the plot extra (matplotlib).")
 @_json_option
 @_debug_option
-def verify(checkpoint, data_path, tol, witness_path, as_json):
+def verify(checkpoint, data_path, tol, witness_path, plot_path, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective."""
     from .certificate import Status
     from .certificate import verify as run_verify
     from .errors import InputError, TooLargeError
+    from .files import check_output
     from .io import check_data_for, load_isolated, save_checkpoint, sha256_file
     from .progress import make_progress
     from .report import render_certificate
 
+    if witness_path is not None:
+        check_output(witness_path, [checkpoint, data_path], option="--witness", others=[("--plot", plot_path)])
+    _check_plot(plot_path, [checkpoint, data_path])
     ck = load_isolated(checkpoint, "checkpoint")
     data = ck.data
     inputs = {"checkpoint": ck.sha256}
@@ -84,7 +129,12 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
         inputs["data"] = sha256_file(data_path)
     if data is None:
         raise InputError(f"{checkpoint}: no /data in the checkpoint; pass --data DATA")
-    with make_progress() as progress:
+    if plot_path is not None:
+        from .plots import check_plottable
+
+        check_plottable(plot_path, ck.model, data.X.shape[1])
+    with make_progress(command="cvxrelu verify") as progress:
+        progress.stage("certifying (objective, dual bound over every pattern, witness)")
         try:
             cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress)
         except TooLargeError as exc:  # name the input whose arrangement is too large
@@ -99,6 +149,10 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
         else:
             click.echo(f"cvxrelu: no better network to write to {witness_path} (status {cert.status.value})",
                        err=True)
+    if plot_path is not None:
+        from .plots import plot_verify
+
+        plot_verify(plot_path, ck.network, data, ck.model, d, cert.witness)
     if as_json:
         _emit_json(d)
     else:
@@ -108,18 +162,33 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
 
 @cli.command()
 @click.argument("data_path", metavar="DATA")
-@click.option("--beta", type=float, required=True, help="Weight decay (> 0).")
-@click.option("--loss", type=click.Choice(["squared", "logistic"]), default="squared", show_default=True)
-@click.option("--hidden-bias", type=click.Choice(["none", "penalized", "free"]), default="none", show_default=True)
-@click.option("--output-bias", type=click.Choice(["none", "penalized", "free"]), default="none", show_default=True)
-@click.option("-o", "--output", "out", required=True, help="Checkpoint to write (with the data).")
+@click.option("--beta", type=float, required=True,
+              help="Weight decay beta (> 0) of the objective loss + beta/2 sum_j (||u_j||^2 + alpha_j^2) "
+                   "(docs/conventions.md converts other frameworks' settings).")
+@click.option("--loss", type=click.Choice(["squared", "logistic"]), default="squared", show_default=True,
+              help="squared: 1/2 sum_i (yhat_i - y_i)^2 (a sum, not a mean); logistic: sum_i log(1 + "
+                   "exp(-y_i yhat_i)) with labels -1/+1.")
+@click.option("--hidden-bias", type=click.Choice(["none", "penalized", "free"]), default="none", show_default=True,
+              help="Hidden-layer biases b_j: none; penalized (beta/2 b_j^2 added to the penalty); free "
+                   "(not penalized).")
+@click.option("--output-bias", type=click.Choice(["none", "penalized", "free"]), default="none", show_default=True,
+              help="Output constant c: none; penalized (beta/2 c^2 added); free (not penalized).")
+@click.option("-o", "--output", "out", required=True, metavar="OUT.h5",
+              help="Checkpoint to write, with the data (checked before any work; never DATA itself).")
 @click.option("--patterns", type=click.IntRange(min=1), default=None,
-              help="Sample this many patterns instead of exact ones.")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="Sample this many activation patterns (from Gaussian directions) instead of "
+                   "enumerating them exactly.  [default: exact when the arrangement fits, else sampled]")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed of the pattern sampling and the search (same seed, same result).")
 @click.option("--solver", type=click.Choice(["auto", "ipm", "clarabel", "first-order"]), default="auto", show_default=True,
               help="ipm: structured interior point (squared loss); auto: ipm, Clarabel for the logistic "
                    "loss, first-order when the interior point would not fit in memory.")
-@click.option("--width", type=click.IntRange(min=1), default=None, help="Exactly this many neurons.")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="Write exactly this many neurons (zero neurons pad; neurons split when fewer are "
+                   "non-zero).  [default: the non-zero ones]")
+@click.option("--plot", "plot_path", metavar="FILE.png",
+              help="Draw the fitted function (1-D data), the dual function (2-D data) and the objective "
+                   "and lower bound against time; needs the plot extra (matplotlib).")
 @click.option("--search/--no-search", default=True, show_default=True,
               help="With sampled patterns, improve them by gradient warm starts and dual-guided search.")
 @click.option("--search-rounds", type=click.IntRange(min=0), default=30, show_default=True,
@@ -128,9 +197,10 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
               help="Start no pattern-search round after this many seconds of search (default: no limit).")
 @_json_option
 @_debug_option
-def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, search,
+def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, plot_path, search,
           search_rounds, search_seconds, as_json):
     """Train a globally optimal network on DATA by convex optimization."""
+    from .files import check_output
     from .io import load_isolated, save_checkpoint
     from .model import Model
     from .progress import make_progress
@@ -138,15 +208,22 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     from .solve import solve as run_solve
     from .validation import check_labels
 
+    check_output(out, [data_path], option="-o", others=[("--plot", plot_path)])
+    _check_plot(plot_path, [data_path, out])
     model = Model(beta=beta, loss=loss, hidden_bias=hidden_bias, output_bias=output_bias)
     data = load_isolated(data_path, "data")
     check_labels(model, data.y, f"{data_path}: /data/y: ")
-    with make_progress() as progress:
+    with make_progress(command="cvxrelu solve") as progress:
+        progress.stage("solving the convex program")
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
                         search_rounds=search_rounds, search_seconds=search_seconds, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out
+    if plot_path is not None:
+        from .plots import plot_solve
+
+        plot_solve(plot_path, res.network, data, model, d)
     if as_json:
         _emit_json(d)
     else:

@@ -1,9 +1,59 @@
-"""Rendering of results: rich tables on a terminal; JSON is produced by the CLI directly."""
+"""Rendering of results: rich tables on a terminal; JSON is produced by the CLI directly.
+
+On a terminal the reports are rich tables at the terminal's width. Piped or redirected, they
+are plain text: no colour, no wrapping (a line is as long as its content) and no padding
+(trailing spaces are stripped), so that ``grep`` and ``cut`` see whole phrases.
+"""
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
+
+#: Console width when the output is not a terminal: wide enough that rich never wraps a line.
+PLAIN_WIDTH = 100_000
+
+
+class _RstripLines:
+    """A text stream that drops the trailing spaces of every line it forwards."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self._stream.write(self._pending.rstrip())
+        self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def make_console(file=None) -> Console:
+    """A rich console for stdout (or ``file``): rich on a terminal, plain unwrapped text otherwise."""
+    file = file if file is not None else sys.stdout
+    if file.isatty():
+        return Console(file=file)
+    return Console(file=_RstripLines(file), width=PLAIN_WIDTH, no_color=True, color_system=None,
+                   soft_wrap=True, highlight=False, emoji=False)
+
+
+def yes_no(value) -> str:
+    """Booleans as a reader writes them (never Python's True/False); None as "-"."""
+    if value is None:
+        return "-"
+    return "yes" if value else "no"
 
 _HEAD = {
     "optimal": ("[bold green]CERTIFIED GLOBALLY OPTIMAL[/]", "within the tolerance"),
@@ -15,13 +65,15 @@ _HEAD = {
 def _fmt(x, spec=".10g"):
     if x is None:
         return "-"
+    if isinstance(x, bool):
+        return yes_no(x)
     if isinstance(x, float):
         return format(x, spec)
     return str(x)
 
 
 def render_certificate(d: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     head, sub = _HEAD.get(d.get("status"), (d.get("status"), ""))
     console.print(f"{head}  ({sub})")
     t = Table(show_header=False, box=None, pad_edge=False)
@@ -42,7 +94,7 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
     nz = d.get("neurons") or {}
     if nz:
         t.add_row("neurons", f"{nz.get('given')} given, {nz.get('nonzero')} non-zero, "
-                  f"{nz.get('after_merge')} after merging; nearly minimal: {nz.get('nearly_minimal')}")
+                  f"{nz.get('after_merge')} after merging; nearly minimal: {_fmt(nz.get('nearly_minimal'))}")
     kkt = d.get("kkt") or {}
     worst = kkt.get("worst") or []
     if worst:
@@ -61,10 +113,11 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
     if "total_s" in tm:
         t.add_row("time", f"{tm['total_s']:.3f} s")
     console.print(t)
+    console.file.flush()
 
 
 def render_solve(d: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     console.print(f"[bold green]SOLVED[/]  patterns: {d.get('patterns')} ({d.get('n_patterns')})")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
@@ -110,3 +163,4 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     if d.get("output"):
         t.add_row("written", d["output"])
     console.print(t)
+    console.file.flush()
