@@ -43,12 +43,15 @@ def _debug_option(f):
 
 
 _MODEL_OPTIONS = [
-    click.option("--beta", type=float, required=True, help="Weight decay (> 0)."),
-    click.option("--loss", type=click.Choice(["squared", "logistic"]), default="squared", show_default=True),
+    click.option("--beta", type=float, required=True,
+                 help="Weight decay beta (> 0) of loss + beta/2 sum_j (||u_j||^2 + alpha_j^2)."),
+    click.option("--loss", type=click.Choice(["squared", "logistic"]), default="squared", show_default=True,
+                 help="squared: 1/2 sum_i (yhat_i - y_i)^2; logistic: sum_i log(1 + exp(-y_i yhat_i)), "
+                      "labels -1/+1."),
     click.option("--hidden-bias", type=click.Choice(["none", "penalized", "free"]), default="none",
-                 show_default=True),
+                 show_default=True, help="Hidden-layer biases: none, penalized (beta/2 b_j^2) or free."),
     click.option("--output-bias", type=click.Choice(["none", "penalized", "free"]), default="none",
-                 show_default=True),
+                 show_default=True, help="Output constant: none, penalized (beta/2 c^2) or free."),
 ]
 
 
@@ -151,7 +154,8 @@ def reduce_cmd(checkpoint, out, data_path, as_json):
               help="Write this many random optimal networks (needs --width and -o DIR).")
 @click.option("--width", type=click.IntRange(min=1), default=None, help="Width of the sampled networks.")
 @click.option("-o", "--output", "out_dir", default=None, help="Directory for the sampled networks.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed of the sampled networks (same seed, same networks).")
 @_json_option
 @_debug_option
 def optimal_set_cmd(data_path, beta, loss, hidden_bias, output_bias, tol, n_sample, width, out_dir, seed, as_json):
