@@ -47,7 +47,11 @@ class _Rich:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         console = Console(stderr=True)
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+        class _Count(MofNCompleteColumn):
+            def render(self, task):  # the stage line has no count
+                return super().render(task) if task.total is not None else ""
+
+        self._p = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), _Count(),
                            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console,
                            transient=True, refresh_per_second=REFRESH_PER_SECOND)
         self._command = command
