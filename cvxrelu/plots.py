@@ -37,6 +37,9 @@ DUAL_GRID = 3600
 FUNCTION_GRID = 1000
 #: Neurons with |alpha_j| * ||u_j|| below this are not drawn as kinks (they do not bend f).
 KINK_TOL = 1e-12
+#: The dual panel shades a direction as violated when its value exceeds 1 by more than this
+#: (relative): solvers stop at about 1e-8, and such overshoots are not worth a red band.
+VIOLATION_SHADE_TOL = 1e-6
 #: Resolution of the written PNG.
 DPI = 110
 
@@ -121,8 +124,8 @@ def _dual_panel(ax, net, data, model, M=None):
     th, f = dual_curve(net, data, model)
     ax.plot(th, f, color="C0", lw=1.4, label="|nu^T (Xt u)_+| / beta")
     ax.axhline(1.0, color="k", lw=1, label="1 (the constraint)")
-    over = f > 1.0
-    ax.fill_between(th, 1.0, f, where=over, color="C3", alpha=0.35, label="violated" if over.any() else None)
+    over = f > 1.0 + VIOLATION_SHADE_TOL
+    ax.fill_between(th, 1.0, f, where=over, color="C3", alpha=0.35, label=f"violated (max {f.max():.7g})" if over.any() else None)
     if M is not None and np.isfinite(M):
         ax.axhline(M / model.beta, color="C2", ls="--", lw=1, label=f"certificate's max = {M / model.beta:.6g}")
     Ut = net.Ut()
