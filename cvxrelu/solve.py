@@ -20,7 +20,9 @@ and no output bias, one more neuron (u = 0) carries the free output constant.
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,3 +216,16 @@ def solve(
     extra["estimated_cells"] = cells
     return SolveResult(net, float(L), None if lb is None else float(lb), kind, int(n_pat), info,
                        sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra)
+
+
+class _CallableModule(types.ModuleType):
+    """``cvxrelu.solve`` is both this module and the function: Python's ``from cvxrelu import
+    solve`` imports the submodule and binds it, whatever the package exports. Calling the module
+    calls :func:`solve`, so ``cvxrelu.solve(data, model)`` works however it was imported
+    (docs/api.md)."""
+
+    def __call__(self, *args, **kwargs):
+        return solve(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
