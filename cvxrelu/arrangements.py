@@ -884,6 +884,7 @@ class _Engine:
         task = None
         if top and self.progress is not None:
             task = self.progress.task("Exploring activation patterns (hyperplanes)", total=K)
+            estimate = cover_count(self.m, self.r)  # general position: an upper bound on the cells
         parts = []
         try:
             if s == 3:
@@ -902,7 +903,7 @@ class _Engine:
                     if task is not None:
                         task(js.size)
                         if hasattr(task, "note"):
-                            task.note(f"{self.cells_seen} cells")
+                            task.note(f"{self.cells_seen} cells visited (sub-flats included); the arrangement has <= {estimate}")
             else:
                 for j in range(K):
                     c = self._cells_of(node.child_key(j))
@@ -915,7 +916,7 @@ class _Engine:
                     if task is not None:
                         task(1)
                         if hasattr(task, "note"):
-                            task.note(f"{self.cells_seen} cells")
+                            task.note(f"{self.cells_seen} cells visited (sub-flats included); the arrangement has <= {estimate}")
         finally:
             if task is not None and hasattr(task, "close"):
                 task.close()
