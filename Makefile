@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo lint test test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ demo: $(STAMP)
 	@echo "== the better network, checked in turn =="
 	$(BIN)/cvxrelu verify $(VENV)/better.h5
 
-test: $(STAMP)
+# ruff (pyflakes, import order, pycodestyle errors) and the layers contract of
+# docs/architecture.md: an import cycle or an upward import fails here.
+lint: $(STAMP)
+	$(BIN)/ruff check cvxrelu tests fixtures scripts bench
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -149,7 +149,7 @@ def main(argv=None):
     print("$ python bench/solve.py " + " ".join(argv if argv is not None else sys.argv[1:]), flush=True)
 
     from cvxrelu.arrangements import sample_patterns
-    from cvxrelu.first_order import solve_first_order
+    from cvxrelu.solvers.first_order import solve_first_order
     from cvxrelu.model import Dataset, Model
     from cvxrelu.program import solve_convex_program
     from cvxrelu.solve import solve

@@ -263,7 +263,7 @@ def tolerances() -> dict:
     }
 
 
-def _rank_and_rows(Xt: np.ndarray):
+def rank_and_rows(Xt: np.ndarray):
     """Row space of Xt: (rank r, singular values, V (dt, r), nonzero row indices, Q (m, r))."""
     norms = np.linalg.norm(Xt, axis=1)
     nz = np.flatnonzero(norms > 0)
@@ -286,7 +286,7 @@ def estimate_cells(Xt: np.ndarray) -> tuple[int, int]:
     on the number of cells of any arrangement of m hyperplanes of rank r.
     """
     Xt = np.asarray(Xt, dtype=np.float64)
-    r, _, _, rows, _ = _rank_and_rows(Xt)
+    r, _, _, rows, _ = rank_and_rows(Xt)
     if r == 0:
         return 0, 1
     return r, cover_count(int(rows.size), r)
@@ -373,11 +373,11 @@ def refusal(Xt: np.ndarray, *, nu: bool = True, patterns: bool = False,
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n = Xt.shape[0]
-    r, _, _, rows, _ = _rank_and_rows(Xt)
-    return _refusal(int(rows.size), r, n, nu=nu, patterns=patterns, max_cells=max_cells)
+    r, _, _, rows, _ = rank_and_rows(Xt)
+    return refusal_for_size(int(rows.size), r, n, nu=nu, patterns=patterns, max_cells=max_cells)
 
 
-def _refusal(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float) -> str | None:
+def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float) -> str | None:
     est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu)
     cells = est["cells"]
     over = []
@@ -437,9 +437,9 @@ def analyze(
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
-    r, sv, Vr, keep, Q = _rank_and_rows(Xt)
+    r, sv, Vr, keep, Q = rank_and_rows(Xt)
     m = int(keep.size)
-    why = _refusal(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells)
+    why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells)
     if why is not None:
         raise TooLargeError(why)
     if r == 0:

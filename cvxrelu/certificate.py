@@ -1,10 +1,10 @@
-"""verify(): is a given network a global minimum of L?  (MATH.md sections 3-6)
+"""verify(): is a given network a global minimum of L?  (docs/method.md sections 3-6)
 
 The verdict rests on a **dual certificate**, checked independently of any solver:
 
     lower_bound = -loss*(nu) [- (1^T nu)^2 / (2 beta)]   for a dual-feasible nu,
 
-(MATH.md section 5). nu starts from lam = grad loss(yhat) at the network's prediction, is
+(docs/method.md eq. (5.3)). nu starts from lam = grad loss(yhat) at the network's prediction, is
 projected onto the conjugate's domain (and onto 1^T nu = 0, exactly, when the output constant
 is free), and is scaled so that M(nu) = max_{N(u) <= 1} |nu^T (Xt u)_+| <= beta holds with the
 computed M plus its error bound. Every floating-point step on the way to ``lower_bound`` is
@@ -13,69 +13,66 @@ rounded in the safe direction with an a-priori error bound.
 * ``optimal``: (objective + its error bound - lower_bound) / max(1, |objective|) <= tol with
   exactly enumerated cells.
 * ``suboptimal``: otherwise, when a strictly better network was built and its objective
-  evaluated (better by more than both rounding bounds).
+  evaluated (better by more than both rounding bounds; cvxrelu.witness).
 * ``inconclusive``: anything else. Solver trouble, NaN or exceptions never become verdicts.
+
+Per-block KKT residuals (cvxrelu.kkt) are reported beside the verdict, never used for it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import platform
 import time
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
-from . import __version__
-from .arrangements import MAX_CELLS, analyze, network_patterns
-from .errors import InputError
+from .arrangements import (
+    ADVICE,
+    MAX_CELLS,
+    MAX_SECONDS,
+    analyze,
+    estimate_work,
+    network_patterns,
+    rank_and_rows,
+    refusal_for_size,
+)
+from .dual import DualBound, dual_objective, exact_zero_sum, project_domain_zero_sum
+from .errors import InputError, TooLargeError
+from .kkt import ACTIVE_TOL, block_kkt
 from .losses import EPS
 from .model import (
+    COLINEAR_TOL,
+    ZERO_TOL,
     Dataset,
     Model,
     Network,
     group_neurons,
-    merged,
     objective,
     objective_error_bound,
     predict,
-    replace_c,
-    scaled,
-    with_neuron,
 )
+from .records import array_sha256, finite, jsonable, versions
+from .validation import check_consistent
+from .witness import find_witness
 
-#: Default relative gap tolerance (CONTRACT.md).
+__all__ = [
+    "DEFAULT_TOL", "Certificate", "DualBound", "Status", "bound_cost", "dual_bound", "exact_zero_sum",
+    "verify", "versions",
+]
+
+#: Default relative gap tolerance (docs/cli.md, ``verify --tol``).
 DEFAULT_TOL = 1e-6
-#: KKT report only (never the verdict): a non-zero block's row k may carry a multiplier when
-#: (A w)_k <= ACTIVE_TOL * ||xt_k|| ||w|| (numerical optima are accurate to about 1e-8).
-ACTIVE_TOL = 1e-6
 
 
 class Status(str, Enum):
+    """The three verdicts of verify (docs/cli.md, exit codes)."""
+
     OPTIMAL = "optimal"
     SUBOPTIMAL = "suboptimal"
     INCONCLUSIVE = "inconclusive"
 
-
-@dataclass
-class DualBound:
-    """A certified lower bound and how it was obtained."""
-
-    lower_bound: float
-    M_raw: float  # computed M at the unscaled (projected) dual point
-    M_error: float
-    scale: float
-    dual_objective: float
-    rounding: float  # error allowance subtracted from the dual objective
-    argmax: np.ndarray | None
-    argmax_sign: int
-    rank: int
-    cells_visited: int
-    candidates_checked: int
-    zero_sum_shift: float
-    tolerances: dict
 
 
 @dataclass
@@ -94,18 +91,18 @@ class Certificate:
     def to_dict(self) -> dict:
         out = {
             "status": self.status.value,
-            "objective": _finite(self.objective),
-            "lower_bound": _finite(self.lower_bound),
-            "gap": _finite(self.gap),
-            "relative_gap": _finite(self.relative_gap),
+            "objective": finite(self.objective),
+            "lower_bound": finite(self.lower_bound),
+            "gap": finite(self.gap),
+            "relative_gap": finite(self.relative_gap),
             "tolerance": self.tolerance,
             "patterns": self.patterns,
         }
-        out.update(_jsonable(self.details))
+        out.update(jsonable(self.details))
         if self.witness is not None:
             out["witness"] = {
-                "objective": _finite(self.witness_objective),
-                "improvement": _finite(self.objective - self.witness_objective),
+                "objective": finite(self.witness_objective),
+                "improvement": finite(self.objective - self.witness_objective),
                 "kind": self.details.get("witness_kind"),
                 "neurons": int(self.witness.n_neurons),
             }
@@ -116,61 +113,7 @@ class Certificate:
 
 # ----------------------------------------------------------------------------- dual point
 
-
-def _project_domain_zero_sum(lam: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """argmin-ish: nu = clip(lam - tau, lo, hi) with sum(nu) ~ 0 (bisection on tau)."""
-    if np.all(np.isinf(lo)) and np.all(np.isinf(hi)):
-        return lam - np.mean(lam)
-    f = lambda t: float(np.sum(np.clip(lam - t, lo, hi)))  # noqa: E731 - decreasing in t
-    a, b = float(np.min(lam - hi)) - 1.0, float(np.max(lam - lo)) + 1.0
-    if f(a) < 0 or f(b) > 0:  # no zero-sum point in the box: the only safe choice is 0
-        return np.clip(np.zeros_like(lam), lo, hi)
-    for _ in range(200):
-        mid = 0.5 * (a + b)
-        if f(mid) > 0:
-            a = mid
-        else:
-            b = mid
-    return np.clip(lam - 0.5 * (a + b), lo, hi)
-
-
-def exact_zero_sum(nu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
-    """A vector near nu, inside [lo, hi], whose entries sum to exactly 0 in real arithmetic.
-
-    Entries are put on the grid q * Z with q a power of two so small that every partial sum
-    is an exact float; the integer residual is then moved onto entries with room.
-    Returns None when the box leaves no room.
-    """
-    total = float(np.sum(np.abs(nu)))
-    if total == 0.0:
-        return np.zeros_like(nu)
-    q = 2.0 ** (math.ceil(math.log2(total)) - 50)
-    if q < 2.0**-1000:
-        return None
-    k = np.round(nu / q)
-    klo = np.where(np.isfinite(lo), np.ceil(lo / q), -np.inf)
-    khi = np.where(np.isfinite(hi), np.floor(hi / q), np.inf)
-    k = np.clip(k, klo, khi)
-    ki = [int(v) for v in k]
-    resid = sum(ki)
-    if resid != 0:
-        room = (k - klo) if resid > 0 else (khi - k)
-        order = np.argsort(-room, kind="stable")
-        need = abs(resid)
-        for j in order:
-            if need == 0:
-                break
-            r = room[j]
-            step = need if not np.isfinite(r) else min(need, int(r))
-            if step <= 0:
-                continue
-            ki[j] += -step if resid > 0 else step
-            need -= step
-        if need != 0:
-            return None
-    out = np.array(ki, dtype=np.float64) * q
-    assert sum(int(v) for v in np.round(out / q)) == 0
-    return out
+# ----------------------------------------------------------------------------- dual bound
 
 
 def bound_cost(X: np.ndarray, model: Model) -> dict:
@@ -182,14 +125,12 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
     one. ``refusal`` is the one-line message when that exceeds the engine's limits (else None),
     ``reason`` the same without the advice.
     """
-    from .arrangements import ADVICE, MAX_SECONDS, _rank_and_rows, _refusal, estimate_work
-
     n = X.shape[0]
     free = model.hidden_bias == "free"
     A = X - X[0][None, :] if free else model.augment(X)
-    r, _, _, rows, _ = _rank_and_rows(A)
+    r, _, _, rows, _ = rank_and_rows(A)
     seconds = estimate_work(int(rows.size), r)["seconds"] * (n if free else 1)
-    msg = _refusal(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
+    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
     if msg is None and seconds > MAX_SECONDS:
         msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
                f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
@@ -214,8 +155,6 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
     n, d = X.shape
     why = bound_cost(X, model)["refusal"]
     if why is not None:
-        from .errors import TooLargeError
-
         raise TooLargeError(why)
     g = X.T @ nu
     gn = float(np.linalg.norm(g))
@@ -249,7 +188,7 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
 
 
 def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> DualBound:
-    """Certified lower bound on the global minimum P* of L (MATH.md section 5)."""
+    """Certified lower bound on the global minimum P* of L (docs/method.md section 5)."""
     loss = model.loss_fn
     X, y = data.X, data.y
     Xt = model.augment(X)
@@ -259,7 +198,7 @@ def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> Dual
     nu1 = np.clip(lam, lo, hi)
     shift = 0.0
     if zero_sum:
-        nu1 = _project_domain_zero_sum(lam, lo, hi)
+        nu1 = project_domain_zero_sum(lam, lo, hi)
         shift = float(np.max(np.abs(nu1 - lam))) if lam.size else 0.0
         z = exact_zero_sum(nu1, lo, hi)
         nu1 = z if z is not None else np.zeros_like(lam)
@@ -284,13 +223,7 @@ def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> Dual
         s *= 1 - 2.0**-30 if bound < beta * (1 + 1e-9) else beta / bound
     else:  # pragma: no cover - cannot happen for finite inputs
         nu3 = np.zeros_like(nu1)
-    conj = loss.conjugate(nu3, y)
-    rounding = loss.conjugate_error_bound(nu3, y)
-    D = -conj
-    if model.effective_output_bias == "penalized":
-        t = math.fsum(nu3.tolist())
-        D -= t * t / (2 * beta)
-        rounding += 8 * EPS * (t * t / (2 * beta)) + 1e-300
+    D, rounding = dual_objective(nu3, y, model)
     lb = D - rounding
     if not np.isfinite(lb):
         raise FloatingPointError("non-finite lower bound")
@@ -311,173 +244,7 @@ def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> Dual
     )
 
 
-# ----------------------------------------------------------------------------- KKT per block
-
-
-def block_kkt(net: Network, data: Dataset, model: Model) -> list[dict]:
-    """KKT residual of every non-zero block of W(theta) (MATH.md section 4, paper eq. 14).
-
-    Block (pattern s, sign sg) with w = sum |alpha_j| ut_j: residual
-    min_{zeta >= 0, zeta_k = 0 where (A w)_k > 0} || g + beta dN(w) - A^T zeta ||,
-    g = sg Xt^T D lam, A = (2D - I) Xt. Solved with Clarabel (solvers.clarabel.nnls).
-    """
-    from .solvers.clarabel import nnls
-
-    X, y = data.X, data.y
-    Xt = model.augment(X)
-    lam = model.loss_fn.gradient(predict(net, X), y)
-    groups = group_neurons(net, Xt, model)
-    Ut = net.Ut()
-    rows = []
-    xn = np.linalg.norm(Xt, axis=1)
-    for idx, sg in zip(groups.groups, groups.signs):
-        w = Ut[:, idx] @ np.abs(net.alpha[idx])
-        Nw = float(model.neuron_norm(w[:, None])[0])
-        s = (Xt @ w > 0).astype(float)
-        A = (2 * s - 1)[:, None] * Xt
-        g = sg * (Xt.T @ (s * lam))
-        dN = w.copy()
-        if model.hidden_bias == "free":
-            dN[-1] = 0.0
-        target = g + model.beta * dN / Nw
-        act = np.flatnonzero(A @ w <= ACTIVE_TOL * xn * np.linalg.norm(w))
-        if act.size:
-            sol = nnls(A[act].T, target)
-            resid = float(sol["residual"])
-            info = sol["status"]
-        else:
-            resid, info = float(np.linalg.norm(target)), "closed form"
-        rows.append(
-            {
-                "kind": "nonzero",
-                "neurons": [int(j) for j in idx],
-                "sign": int(sg),
-                "norm": Nw,
-                "residual": resid,
-                "relative_residual": resid / model.beta,
-                "active_rows": int(act.size),
-                "solver_status": info,
-            }
-        )
-    rows.sort(key=lambda r: -r["residual"])
-    return rows
-
-
-# ----------------------------------------------------------------------------- witnesses
-
-
-def _line_search_neuron(net, data, model, u, sign, L0):
-    """Best of theta + (sqrt(eps) u, -sign sqrt(eps)) over a geometric grid of eps."""
-    best = None
-    Nu = float(model.neuron_norm(u[:, None])[0])
-    if Nu <= 0:
-        return None
-    u = u / Nu
-    for eps in np.geomspace(1e-8, 1e2, 41) * max(1.0, abs(L0)) / model.beta:
-        cand = with_neuron(net, math.sqrt(eps) * u, -sign * math.sqrt(eps), model)
-        val = objective(cand, data, model)
-        if np.isfinite(val) and (best is None or val < best[0]):
-            best = (val, cand)
-    return best
-
-
-def _best_output_bias(net, data, model):
-    """theta with its output bias c re-optimized (1-D Newton on a convex function)."""
-    if model.output_bias == "none" or net.c is None:
-        return None
-    c = float(net.c)
-    pen = model.beta if model.output_bias == "penalized" else 0.0
-    base = predict(replace_c(net, 0.0), data.X)
-    loss = model.loss_fn
-    for _ in range(50):
-        z = base + c
-        grad = float(np.sum(loss.gradient(z, data.y))) + pen * c
-        h = 1e-6 * max(1.0, abs(c))
-        curv = (float(np.sum(loss.gradient(z + h, data.y))) - float(np.sum(loss.gradient(z - h, data.y)))) / (2 * h) + pen
-        if curv <= 0 or not np.isfinite(curv):
-            break
-        step = grad / curv
-        c -= step
-        if abs(step) <= 1e-15 * max(1.0, abs(c)):
-            break
-    return replace_c(net, c)
-
-
-def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt, errors: list | None = None):
-    """Candidate better networks (MATH.md section 6); returns (kind, network, objective) or None.
-
-    Failures of a route (e.g. the subsampled program's solver) are appended to ``errors``: they
-    only mean no witness from that route, never a verdict.
-    """
-    errors = [] if errors is None else errors
-    cands = []
-    sc = scaled(net, model)
-    cands.append(("rescaled neurons", sc))
-    mg = merged(sc, Xt, model)
-    cands.append(("merged neurons of one cone (Prop. 1)", mg))
-    cb = _best_output_bias(mg, data, model)
-    if cb is not None:
-        cands.append(("re-optimized output bias", cb))
-    if bound.argmax is not None and bound.M_raw > model.beta:
-        r = _line_search_neuron(mg, data, model, bound.argmax, bound.argmax_sign, L0)
-        if r is not None:
-            cands.append(("added neuron along a violated dual constraint", r[1]))
-    try:
-        from .improve import improve_on_patterns
-    except ImportError:  # the subsampled convex program (Thm. 3) is optional here
-        improve_on_patterns = None
-    if improve_on_patterns is not None:
-        extra = None if bound.argmax is None else bound.argmax
-        try:
-            better = improve_on_patterns(mg, data, model, extra_direction=extra)
-        except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
-            better = None
-            errors.append(f"{type(exc).__name__}: {exc}")
-        if better is not None:
-            cands.append(("convex program on the network's patterns (Thm. 3)", better))
-    best = None
-    for kind, cand in cands:
-        val = objective(cand, data, model)
-        if not np.isfinite(val):
-            continue
-        err = objective_error_bound(cand, data, model)
-        if val + err < L0 - err0 and (best is None or val < best[2]):
-            best = (kind, cand, float(val))
-    return best
-
-
 # ----------------------------------------------------------------------------- verify
-
-
-def _check_consistent(net: Network, data: Dataset, model: Model) -> None:
-    n, d = data.X.shape
-    if net.U.shape[0] != d:
-        raise InputError(f"the network has {net.U.shape[0]} input features but X has {d} columns")
-    if model.has_hidden_bias and net.b is None:
-        raise InputError(f"hidden_bias is {model.hidden_bias!r} but the network has no b")
-    if not model.has_hidden_bias and net.b is not None:
-        raise InputError("the network has a hidden bias b but hidden_bias is 'none'")
-    msg = model.loss_fn.check_labels(data.y)
-    if msg:
-        raise InputError(msg)
-
-
-def _sha(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
-
-
-def versions() -> dict:
-    import scipy
-
-    out = {"cvxrelu": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-           "python": platform.python_version()}
-    try:
-        import clarabel
-
-        out["clarabel"] = getattr(clarabel, "__version__", "unknown")
-    except ImportError:  # pragma: no cover
-        pass
-    return out
 
 
 def verify(
@@ -499,7 +266,7 @@ def verify(
     """
     if not (isinstance(tol, float | int) and 0 <= tol < 1 and np.isfinite(tol)):
         raise InputError(f"--tol must be a number in [0, 1), got {tol!r}")
-    _check_consistent(net, data, model)
+    check_consistent(net, data, model)
     t0 = time.perf_counter()
     Xt = model.augment(data.X)
     L = objective(net, data, model)
@@ -595,7 +362,7 @@ def verify(
                 details["gap_upper_bound"] = L + errL - lb
                 details["relative_gap_upper_bound"] = (L + errL - lb) / max(1.0, abs(L))
                 if details["relative_gap_upper_bound"] <= tol:
-                    # within the tolerance after all (CONTRACT: optimal is decided first)
+                    # within the tolerance after all (docs/cli.md: optimal is decided first)
                     status = Status.OPTIMAL
     try:
         kkt = block_kkt(net, data, model) if np.isfinite(L) else []
@@ -610,14 +377,14 @@ def verify(
     }
     details["tolerances"] = {
         "relative_gap": tol,
-        "zero_pre_activation": __import__("cvxrelu.model", fromlist=["ZERO_TOL"]).ZERO_TOL,
-        "colinear": __import__("cvxrelu.model", fromlist=["COLINEAR_TOL"]).COLINEAR_TOL,
+        "zero_pre_activation": ZERO_TOL,
+        "colinear": COLINEAR_TOL,
         "kkt_active": ACTIVE_TOL,
         **(bound.tolerances if bound is not None else {}),
     }
     details["versions"] = versions()
     details["inputs_sha256"] = {
-        "X": _sha(data.X), "y": _sha(data.y), "U": _sha(net.U), "alpha": _sha(net.alpha),
+        "X": array_sha256(data.X), "y": array_sha256(data.y), "U": array_sha256(net.U), "alpha": array_sha256(net.alpha),
     }
     details.setdefault("timings", {})["total_s"] = time.perf_counter() - t0
     return Certificate(
@@ -632,24 +399,3 @@ def verify(
         witness=witness,
         witness_objective=None if witness is None else float(objective(witness, data, model)),
     )
-
-
-def _finite(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj

@@ -1,9 +1,13 @@
 """The command line: parse, load (isolated), call the library once, render.
 
-Exit codes (CONTRACT.md): 0 success / certified optimal, 1 verify not certified,
+Exit codes (docs/cli.md): 0 success / certified optimal, 1 verify not certified,
 2 bad usage or bad input (one line on stderr), 3 internal error (one line; --debug for the
 traceback). With --json stdout carries exactly one JSON object; diagnostics go to stderr.
 BLAS runs on one thread so that results do not depend on the machine's thread count.
+
+Each command is one click function here; command groups defined elsewhere join with
+``cli.add_command(...)``. Library modules are imported inside the commands so that
+``cvxrelu --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ import traceback  # noqa: E402
 import click  # noqa: E402
 
 from . import __version__  # noqa: E402
+
+#: Exit codes (docs/cli.md, "Exit codes").
+EXIT_OK = 0
+EXIT_NOT_CERTIFIED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 
 _DEBUG = {"on": False}
 
@@ -57,6 +67,7 @@ def cli():
 @_debug_option
 def verify(checkpoint, data_path, tol, witness_path, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective."""
+    from .certificate import Status
     from .certificate import verify as run_verify
     from .errors import InputError, TooLargeError
     from .io import check_data_for, load_isolated, save_checkpoint, sha256_file
@@ -91,7 +102,7 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
         _emit_json(d)
     else:
         render_certificate(d)
-    return 0 if cert.status.value == "optimal" else 1
+    return EXIT_OK if cert.status is Status.OPTIMAL else EXIT_NOT_CERTIFIED
 
 
 @cli.command()
@@ -124,14 +135,11 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     from .progress import make_progress
     from .report import render_solve
     from .solve import solve as run_solve
+    from .validation import check_labels
 
     model = Model(beta=beta, loss=loss, hidden_bias=hidden_bias, output_bias=output_bias)
     data = load_isolated(data_path, "data")
-    msg = model.loss_fn.check_labels(data.y)
-    if msg:
-        from .errors import InputError
-
-        raise InputError(f"{data_path}: /data/y: {msg}")
+    check_labels(model, data.y, f"{data_path}: /data/y: ")
     with make_progress() as progress:
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
                         search_rounds=search_rounds, search_seconds=search_seconds, progress=progress)
@@ -142,11 +150,11 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
         _emit_json(d)
     else:
         render_solve(d)
-    return 0
+    return EXIT_OK
 
 
 def main(argv=None) -> None:
-    """Entry point: maps every outcome to the contract's exit codes."""
+    """Entry point: maps every outcome to the exit codes of docs/cli.md."""
     from .errors import CvxReluError, InputError
 
     try:
@@ -155,20 +163,20 @@ def main(argv=None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("cvxrelu: aborted", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:  # usage errors
         click.echo(f"cvxrelu: error: {exc.format_message()}".replace("\n", " "), err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except InputError as exc:
         click.echo(f"cvxrelu: error: {exc}".replace("\n", " "), err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except (CvxReluError, Exception) as exc:  # noqa: BLE001 - the one place errors are translated
         if _DEBUG["on"]:
             traceback.print_exc()
         msg = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(f"cvxrelu: internal error: {type(exc).__name__}: {msg}", err=True)
-        sys.exit(3)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

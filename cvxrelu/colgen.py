@@ -23,6 +23,8 @@ import numpy as np
 
 from .certificate import dual_bound
 from .model import Dataset, Model, Network, objective, predict
+from .pricing import restricted_pricing  # noqa: F401 - re-exported for callers of colgen
+from .search import PatternHints, ascent_starts, violated_patterns
 
 #: Patterns added per round besides the maximizer's own: those of nearby directions.
 NEIGHBOURS = 4
@@ -60,8 +62,6 @@ def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int, book=None) -
 
 def _heuristic_patterns(Xt, data, model, net, work, rng, book=None) -> list:
     """Further violated patterns from a cell-wise ascent (a cheap supplement to exact pricing)."""
-    from .search import ascent_starts, violated_patterns
-
     if HEURISTIC_ADD <= 0:
         return []
     lam = model.loss_fn.gradient(predict(net, data.X), data.y)
@@ -71,32 +71,6 @@ def _heuristic_patterns(Xt, data, model, net, work, rng, book=None) -> list:
     if book is not None:
         book.note(found, dirs)
     return [np.array(found)] if found else []
-
-
-def restricted_pricing(Xt: np.ndarray, lam: np.ndarray, candidates: np.ndarray, beta: float):
-    """max over the candidate cells of max_{u in C_i, ||u|| <= 1} |lam^T D_i Xt u|.
-
-    Exact per cell: the norm of the projection of +-g_i = +-Xt^T D_i lam onto the cone
-    C_i = {u : (2 D_i - I) Xt u >= 0}, i.e. min_{zeta >= 0} ||+-g_i + A_i^T zeta|| (NNLS).
-    Only cells with ||g_i|| > beta can violate; they are checked largest first.
-    Returns (value, index of the best cell, list of violating cell indices).
-    """
-    from scipy.optimize import nnls
-
-    G = (candidates * lam[None, :]) @ Xt  # (p, dt) rows g_i
-    gn = np.linalg.norm(G, axis=1)
-    best, best_i, viol = 0.0, None, []
-    for i in np.argsort(-gn):
-        if gn[i] <= max(best, 0.0) and gn[i] <= beta:
-            break
-        A = (2 * candidates[i] - 1.0)[:, None] * Xt
-        for sg in (1.0, -1.0):
-            _, r = nnls(A.T, -sg * G[i], maxiter=50 * Xt.shape[1] + 100)
-            if r > best:
-                best, best_i = float(r), int(i)
-            if r > beta:
-                viol.append(int(i))
-    return best, best_i, sorted(set(viol))
 
 
 def column_generation(
@@ -126,8 +100,6 @@ def column_generation(
     """
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
-    from .search import PatternHints
-
     book = PatternHints(Xt.shape[1])
     if initial is None:
         initial = book.note_neurons(Xt, rng.standard_normal((Xt.shape[1], 8)))

@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import InputError
 from .model import BIAS_MODES, Dataset, Model, Network
+from .validation import check_labels
 
 FORMAT = "cvxrelu-checkpoint"
 VERSION = 1
@@ -291,9 +292,7 @@ def _load(path: str, kind: str):
 def _check_against(path, net: Network, model: Model, data: Dataset, xname: str) -> None:
     if net.U.shape[0] != data.X.shape[1]:
         raise InputError(f"{path}: /model/U has {net.U.shape[0]} rows but {xname} has {data.X.shape[1]} columns")
-    msg = model.loss_fn.check_labels(data.y)
-    if msg:
-        raise InputError(f"{path}: labels: {msg}")
+    check_labels(model, data.y, f"{path}: labels: ")
 
 
 def load_checkpoint(path: str) -> Checkpoint:

@@ -19,12 +19,18 @@ The matrices are assembled once from COO index arrays (no loop over samples or p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-from .model import Model, Network
+from .convex import (  # noqa: F401 - re-exported: the program's public names
+    ConvexSolution,
+    block_predictions,
+    convex_objective,
+    network_from_blocks,
+    network_objective,
+)
+from .model import Model
 
 #: Use the P-form for the squared loss when p * dt <= PFORM_RATIO * n. Measured at n = 1000,
 #: d = 10 (while choosing the form): P-form 2.7 s / 3.7 s vs z-form 15 s / 23 s for 50 / 60 patterns,
@@ -32,61 +38,6 @@ from .model import Model, Network
 PFORM_RATIO = 0.5
 
 
-@dataclass
-class ConvexSolution:
-    """Solution of the program on p patterns: W, V (p, dt), c, objective (recomputed)."""
-
-    W: np.ndarray
-    V: np.ndarray
-    c: float | None
-    objective: float
-    prediction: np.ndarray
-    solver_info: dict = field(default_factory=dict)
-
-    def nonzero_blocks(self, model: Model, tol: float = 1e-9) -> int:
-        N = np.concatenate([model.neuron_norm(self.W.T), model.neuron_norm(self.V.T)])
-        return int(np.sum(N > tol * max(1.0, N.max(initial=0.0))))
-
-    def used_patterns(self, tol: float = 1e-9) -> np.ndarray:
-        """(p,) bool: patterns whose w or v block is non-zero (Euclidean norm above tol times
-        the largest, at least 1), i.e. the patterns the solution's network uses."""
-        N = np.maximum(np.linalg.norm(self.W, axis=1), np.linalg.norm(self.V, axis=1))
-        return N > tol * max(1.0, float(N.max(initial=0.0)))
-
-
-def block_predictions(Xt: np.ndarray, patterns: np.ndarray, W: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """sum_i D_i Xt (w_i - v_i), shape (n,)."""
-    Z = Xt @ (W - V).T  # (n, p)
-    return np.sum(Z * patterns.T, axis=1)
-
-
-def convex_objective(Xt, y, patterns, W, V, c, model: Model) -> float:
-    """The program's objective at (W, V, c), evaluated in numpy."""
-    z = block_predictions(Xt, patterns, W, V)
-    if c is not None:
-        z = z + c
-    val = model.loss_fn.value(z, y) + model.beta * (
-        float(np.sum(model.neuron_norm(W.T))) + float(np.sum(model.neuron_norm(V.T)))
-    )
-    if c is not None and model.effective_output_bias == "penalized":
-        val += 0.5 * model.beta * c * c
-    return val
-
-
-def network_objective(Xt, y, W, V, c, model: Model) -> float:
-    """L of the network read off (W, V, c) with eq. (9): actual ReLUs, not the patterns' masks.
-
-    Equal to the program's objective when every block is in its cone; otherwise the objective
-    of the network a user would get.
-    """
-    z = np.maximum(Xt @ W.T, 0.0).sum(axis=1) - np.maximum(Xt @ V.T, 0.0).sum(axis=1)
-    if c is not None:
-        z = z + c
-    val = model.loss_fn.value(z, y) + model.beta * (
-        float(np.sum(model.neuron_norm(W.T))) + float(np.sum(model.neuron_norm(V.T))))
-    if c is not None and model.effective_output_bias == "penalized":
-        val += 0.5 * model.beta * c * c
-    return val
 
 
 def solve_convex_program(
@@ -295,7 +246,7 @@ def solve_program(
     if solver == "auto" and ipm_bytes(S.shape[1], S.shape[0], np.shape(Xt)[1], screen) > IPM_MAX_BYTES:
         solver = "first-order"
     if solver == "first-order":
-        from .first_order import solve_first_order
+        from .solvers.first_order import solve_first_order
 
         return solve_first_order(Xt, y, S, model, progress=progress)
     if solver == "ipm" and model.loss != "squared":
@@ -700,39 +651,3 @@ def _solve_ipm(Xt, y, S, model: Model, progress, allow_inaccurate: bool = False,
     info.update({"n_patterns": p, "form": "structured (Woodbury / Schur)"})
     sol = ConvexSolution(W, V, c, np.nan, np.zeros(0), info)
     return _polished(sol, Xt, y, S, model, res.support)
-
-
-def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
-    """Paper eq. (9): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
-
-    With a free hidden bias a block may have N(w) = 0 but a bias part b > 0: it predicts the
-    constant +-b. Such constants and the program's free constant c become one neuron (0, B)
-    with alpha = const / B for a large B, whose penalty beta/2 alpha^2 is negligible (the
-    infimum is not attained; MATH.md 3.1); the network's own c is then 0.
-    """
-    dt = W.shape[1] if W.size else (V.shape[1] if V.size else 0)
-    blocks = [(w, 1.0) for w in W] + [(v, -1.0) for v in V]
-    N = np.array([float(model.neuron_norm(w[:, None])[0]) for w, _ in blocks]) if blocks else np.zeros(0)
-    scale = max(1.0, float(N.max(initial=0.0)))
-    cols, alphas = [], []
-    const = 0.0
-    for (w, sg), Nw in zip(blocks, N):
-        if Nw > tol * scale:
-            cols.append(w / np.sqrt(Nw))
-            alphas.append(sg * np.sqrt(Nw))
-        elif model.hidden_bias == "free" and w[-1] > tol * scale:
-            const += sg * w[-1]
-    if model.hidden_bias == "free":
-        # the program's free constant (and pure-bias blocks) become one bias neuron
-        const += c if c is not None else 0.0
-        c_out = 0.0 if model.output_bias != "none" else None
-        if const != 0.0:
-            B = 1e4 * max(1.0, abs(const))
-            u = np.zeros(dt)
-            u[-1] = B
-            cols.append(u)
-            alphas.append(const / B)
-    else:
-        c_out = c if model.output_bias != "none" else None
-    Ut = np.array(cols).T if cols else np.zeros((dt, 0))
-    return Network.from_augmented(Ut, np.array(alphas, dtype=np.float64), model, c_out)

@@ -26,7 +26,9 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import SolverError
 from .model import Dataset, Model, Network, objective, predict
+from .pricing import restricted_pricing
 
 #: A constraint counts as violated when |lam' (Xt u)_+| / N(u) > beta (1 + SEARCH_TOL).
 SEARCH_TOL = 1e-4
@@ -234,8 +236,6 @@ def pattern_search(
     """
     import time
 
-    from .errors import SolverError
-
     t0 = time.perf_counter()
     Xt = model.augment(data.X)
     rng = np.random.default_rng(seed + 7919)
@@ -297,8 +297,6 @@ def pattern_search(
             # at n = 20 000 random patterns are far worse than a trained network's (the program
             # over 100 of them: 5 367 against 386) and few are kept, so the first program does
             # not grow with --patterns
-            from .colgen import restricted_pricing
-
             wbest = warm[int(np.argmin(np.where(np.isfinite(warm_L), warm_L, np.inf)))]
             lam = model.loss_fn.gradient(predict(wbest, data.X), data.y)
             _, _, viol = restricted_pricing(Xt, lam, P, model.beta)

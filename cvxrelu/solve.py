@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrangements import estimate_cells, sample_patterns
+from .certificate import bound_cost, dual_bound
+from .colgen import column_generation
 from .errors import InputError
-from .model import Dataset, Model, Network, objective, predict
+from .model import Dataset, Model, Network, merged, objective, predict, scaled
+from .pricing import restricted_pricing
+from .program import SOLVERS, network_from_blocks, solve_program
+from .records import jsonable
+from .validation import check_labels
 
 #: Blocks with N(w) <= BLOCK_TOL * max N are read as zero when forming the network (eq. 9).
 BLOCK_TOL = 1e-9
@@ -55,7 +61,6 @@ class SolveResult:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        from .certificate import _jsonable
 
         gap = None if self.lower_bound is None else self.objective - self.lower_bound
         out = {
@@ -72,7 +77,7 @@ class SolveResult:
             "seconds": self.seconds,
         }
         out.update(self.extra)
-        return _jsonable(out)
+        return jsonable(out)
 
 
 def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
@@ -82,7 +87,6 @@ def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
     predictions are sum t_j a_j and the penalty beta sum t_j. While more than n + 1 atoms are
     used, [a_j; 1] are dependent: moving t along a null vector keeps both, until a t_j hits 0.
     """
-    from .model import scaled
 
     net = scaled(net, model)
     Xt = model.augment(X)
@@ -151,7 +155,6 @@ def merge_cones(net: Network, data: Dataset, model: Model) -> Network:
     Blocks of different patterns can meet on a shared face (in 1-D the optimal kinks sit at data
     points): eq. (9) then gives parallel neurons of one cone, a non-minimal network.
     """
-    from .model import merged, scaled
 
     mg = merged(scaled(net, model), model.augment(data.X), model)
     if mg.n_neurons < net.n_neurons and objective(mg, data, model) <= objective(net, data, model):
@@ -169,7 +172,6 @@ def snap_kinks_1d(net: Network, X: np.ndarray, model: Model) -> Network:
     extreme data point; the constant it leaves goes to the free output constant (c, or a bias
     neuron when the output bias is "none"). Neurons of one cone are merged afterwards.
     """
-    from .model import merged, scaled
 
     if X.shape[1] != 1 or model.hidden_bias != "free" or net.n_neurons == 0:
         return net
@@ -259,15 +261,10 @@ def solve(
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
     """
-    from .certificate import bound_cost, dual_bound
-    from .colgen import column_generation, restricted_pricing
-    from .program import SOLVERS, network_from_blocks, solve_program
 
     if solver not in SOLVERS:
         raise InputError(f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-    msg = model.loss_fn.check_labels(data.y)
-    if msg:
-        raise InputError(msg)
+    check_labels(model, data.y)
     t0 = time.perf_counter()
     Xt = model.augment(data.X)
     r, cells = estimate_cells(Xt)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cvxrelu.arrangements import sample_patterns
-from cvxrelu.first_order import solve_first_order
+from cvxrelu.solvers.first_order import solve_first_order
 from cvxrelu.model import Model, Network, objective, Dataset
 
 from _opt import cvxpy_program

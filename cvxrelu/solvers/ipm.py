@@ -878,6 +878,7 @@ def solve_ipm_screened(
     iters = 0
     history = []
     res = None
+    marg = score  # replaced by the margins of each round's solution before it is read
 
     def finish(out: IPMResult, left: int, **extra) -> IPMResult:
         out.info["screening"] = {"rounds": len(history), "rows_initial": r0, "rows_added_per_round": add,

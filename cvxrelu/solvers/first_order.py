@@ -43,9 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Model
-from .program import ConvexSolution
-
+from ..convex import ConvexSolution
+from ..dual import project_domain_zero_sum
+from ..model import Model
 
 SOLVER_NAME = "first-order (AL-FISTA)"
 #: Inner FISTA iterations per augmented-Lagrangian round.
@@ -120,13 +120,11 @@ def _objective(pb: _Problem, U, c, pred) -> float:
 
 
 def _dual_point(pb: _Problem, pred: np.ndarray) -> np.ndarray:
-    from .certificate import _project_domain_zero_sum
-
     loss = pb.model.loss_fn
     nu = loss.gradient(pred, pb.y)
     lo, hi = loss.dual_box(pb.y)
     if pb.cmode == "free":
-        return _project_domain_zero_sum(nu, lo, hi)
+        return project_domain_zero_sum(nu, lo, hi)
     return np.clip(nu, lo, hi)
 
 
