@@ -351,6 +351,7 @@ def test_node_bound_dominates_brute_force(seed, n, d, fixes):
             if und.size == 0:
                 break
             B._tighten(prob, node, int(rng.choice(und)), int(rng.choice([1, -1])))
+            B._tighten_all(prob, node)
         ok = np.all((node.state != 1) | (pats == 1), axis=1) & np.all((node.state != -1) | (pats == 0), axis=1)
         true = max([cell_max(Xt, sg * nu, s) for s in pats[ok]], default=0.0)
         bound, _ = B._solve_node(prob, node, {})
@@ -373,13 +374,20 @@ def test_tightened_intervals_hold_on_samples():
     node = B._Node(1, np.zeros(8, np.int8), -prob.hK_rows.copy(), prob.hK_rows.copy())
     B._tighten(prob, node, 0, 1)
     B._tighten(prob, node, 3, -1)
-    U = rng.standard_normal((3, 200000))
-    U /= np.linalg.norm(U, axis=0)
+    B._tighten(prob, node, 5, 1)
+    before = node.hi.copy(), node.lo.copy()
+    B._tighten_all(prob, node)
+    U = rng.standard_normal((3, 400000))
+    U *= rng.random(400000) ** (1 / 3) / np.linalg.norm(U, axis=0)  # uniform in the ball
     T = Xt @ U
-    inside = (T[0] >= 0) & (T[3] <= 0)
+    inside = (T[0] >= 0) & (T[3] <= 0) & (T[5] >= 0)
     T = T[:, inside]
-    assert np.all(T.min(axis=1) >= node.lo - 1e-12) and np.all(T.max(axis=1) <= node.hi + 1e-12)
+    und = node.state == 0
+    assert np.all(T.min(axis=1)[und] >= node.lo[und] - 1e-12)
+    assert np.all(T.max(axis=1)[und] <= node.hi[und] + 1e-12)
+    assert np.all(T[node.state == 1] >= -1e-12) and np.all(T[node.state == -1] <= 1e-12)
     assert np.any(node.hi < prob.hK_rows - 1e-6)  # the tightening did something
+    assert np.all(node.hi <= before[0]) and np.all(node.lo >= before[1])
 
 
 # ----------------------------------------------------------------------------- API behaviour
