@@ -119,8 +119,13 @@ def _lookup(f, path: str, name: str, required: bool = True):
     return node
 
 
-def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None):
-    """Read a real numeric dataset of the given ndim as float64, after every check."""
+def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None,
+          empty_axis: int | None = None):
+    """Read a real numeric dataset of the given ndim as float64, after every check.
+
+    An empty dataset is refused, except when only axis ``empty_axis`` is 0 (the neuron axis
+    of /model/U, /model/alpha and /model/b: a network of width 0 is the zero function).
+    """
     import h5py
 
     ds = _lookup(f, path, name, required)
@@ -164,7 +169,9 @@ def _read(f, path: str, name: str, ndim: int, required: bool = True, allow_scala
         n_chunks = int(np.prod([-(-s // c) for s, c in zip(ds.shape, ds.chunks)], dtype=np.int64))
         if n_chunks > MAX_CHUNKS:
             raise InputError(f"{path}: {where} has {n_chunks} chunks, more than the limit {MAX_CHUNKS}")
-    if ndim > 0 and size == 0:
+    width_zero = (empty_axis is not None and len(ds.shape) == ndim and ds.shape[empty_axis] == 0
+                  and all(s > 0 for i, s in enumerate(ds.shape) if i != empty_axis))
+    if ndim > 0 and size == 0 and not width_zero:
         raise InputError(f"{path}: {where} is empty (shape {tuple(ds.shape)})")
     try:
         arr = np.asarray(ds[()], dtype=np.float64).reshape(shape)
@@ -266,11 +273,11 @@ def _load(path: str, kind: str):
             model = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias=ob)
         except InputError as exc:
             raise InputError(f"{path}: /model: {exc}") from None
-        U = _read(f, path, "model/U", 2)
-        alpha = _read(f, path, "model/alpha", 1)
+        U = _read(f, path, "model/U", 2, empty_axis=1)
+        alpha = _read(f, path, "model/alpha", 1, empty_axis=0)
         if alpha.shape[0] != U.shape[1]:
             raise InputError(f"{path}: /model/alpha has {alpha.shape[0]} entries but /model/U has {U.shape[1]} columns")
-        b = _read(f, path, "model/b", 1, required=False)
+        b = _read(f, path, "model/b", 1, required=False, empty_axis=0)
         if hb != "none" and b is None:
             raise InputError(f"{path}: hidden_bias is {hb!r} but /model/b is missing")
         if hb == "none" and b is not None:
