@@ -287,9 +287,9 @@ def solve(
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
     tol, time_limit : the certificate of the returned network (certificate.verify with these):
-        status OPTIMAL when it closes within ``tol``, else INCONCLUSIVE. When that certificate
-        finds a strictly better network, that network is taken instead and certified in turn
-        (once; not when ``width`` is asked for).
+        status OPTIMAL when it closes within ``tol``, else INCONCLUSIVE (also when that
+        certificate finds a strictly better network: reported as ``better_network_found``;
+        ``cvxrelu verify --witness`` writes it).
     """
     check_options(tol, 0.0, time_limit)
     if solver not in SOLVERS:
@@ -388,12 +388,9 @@ def solve(
         raise SolverError("the solver returned a network with a non-finite objective")
     # the written network's certificate, exactly as verify computes it (docs/cli.md)
     cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
-    if cert.status is Status.SUBOPTIMAL and cert.witness is not None and width is None:
-        better = cert.witness
-        extra["adopted_witness"] = {"kind": cert.details.get("witness_kind"), "objective_before": float(L),
-                                    "objective": float(cert.witness_objective)}
-        net, L = better, float(objective(better, data, model))
-        cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
+    if cert.witness is not None:  # said, not taken: solve returns the network of its program
+        extra["better_network_found"] = {"kind": cert.details.get("witness_kind"),
+                                         "objective": float(cert.witness_objective)}
     status = Status.OPTIMAL if cert.status is Status.OPTIMAL else Status.INCONCLUSIVE
     info = dict(infos[-1]) if infos else {}
     info["calls"] = len(infos)

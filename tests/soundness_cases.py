@@ -2,9 +2,9 @@
 
 P_ref is the objective, evaluated with cvxrelu.model.objective, of the optimal network that an
 independent cvxpy solve of the full convex program returns (fixtures/make_fixtures.py). It is the
-objective of an actual network, so P_ref >= P*: a network with L(theta) - P_ref > tol * max(1, |L|)
-has a true relative gap above the tolerance, whatever the oracle's own error. Those are the
-"known gap" networks, which must never be certified optimal.
+objective of an actual network, so P_ref >= P*: a network with L(theta) - P_ref > tol * |L| has
+a true relative gap (gap / |L|, contract v2) above the tolerance, whatever the oracle's own
+error. Those are the "known gap" networks, which must never be certified optimal.
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ def make_problem(seed: int) -> Problem | None:
 
 
 def _gap_ok(L: float, P_ref: float, k: float = 1.0) -> bool:
-    return L - P_ref > k * TOL * max(1.0, abs(L))
+    return L - P_ref > k * TOL * abs(L)
 
 
 def rescaled_to_gap(prob: Problem, factor: float) -> Network | None:
-    """Unbalance the largest neuron so that L = P_ref + factor * tol * max(1, L) (exactly enough).
+    """Unbalance the largest neuron so that L - P_ref = factor * tol * P_ref (relative gap just above
+    factor * tol / (1 + factor * tol) of L).
 
     (t u, alpha / t) keeps predictions; for a scaled neuron (||u|| = |alpha| = a) the penalty
     grows by beta a^2 (t - 1/t)^2 / 2.
@@ -68,7 +69,7 @@ def rescaled_to_gap(prob: Problem, factor: float) -> Network | None:
         return None
     j = int(np.argmax(np.abs(net.alpha)))
     a = abs(net.alpha[j])
-    target = factor * TOL * max(1.0, prob.P_ref) * (1 + 1e-4)
+    target = factor * TOL * abs(prob.P_ref) * (1 + 1e-4)
     s = np.sqrt(2 * target / (prob.model.beta * a * a))
     t = (s + np.sqrt(s * s + 4)) / 2
     Ut = net.Ut().copy()
@@ -79,7 +80,7 @@ def rescaled_to_gap(prob: Problem, factor: float) -> Network | None:
 
 
 def known_gap_networks(prob: Problem, rng: np.random.Generator) -> list[tuple[str, Network]]:
-    """Networks with L(theta) - P_ref > tol * max(1, |L|), by construction or by check."""
+    """Networks with L(theta) - P_ref > tol * |L|, by construction or by check."""
     out = []
     model, data = prob.model, prob.data
     base = scaled(prob.optimum, model)
