@@ -94,7 +94,15 @@ Bounds on t_k over a node: always |t_k| <= h_K(xt_k). After fixing row j, the no
 max {y^T v : v in K, g^T v <= 0} <= h_K(y - rho g) (weak duality); children take the minimum
 of their parent's bounds and this one (y = xt_k for h_k, y = -xt_k for -l_k) at a few rho
 (projection coefficient; for a free bias also the rho that cancels the bias coordinate).
-A row with l_k >= 0 (h_k <= 0) is implied active (inactive).
+The same holds with all the node's constraints at once, max <= h_K(y - sum_j rho_j g_j) for any
+rho >= 0 (``_tighten_all``: rho from a few accelerated projected-gradient steps on a
+least-squares surrogate, the bound evaluated exactly). A row with l_k >= 0 (h_k <= 0) is
+implied active (inactive). A child first evaluates (*) at its parent's multipliers moved into
+its own box; if that already prunes it, no SOCP is solved.
+
+Scale: entries above 2^SCALE_EXP give no bound (+inf); entries below 2^-SCALE_EXP are set to
+zero first and their effect on f over K (at most sum_k |nu_k| ||dxt_k|| + sum_k |dnu_k| ||xt_k||)
+is added to the bound, so that no square or product in the rounding analysis underflows.
 
 Best-first search over nodes of both signs: branch on the undecided positive row with the
 largest gap nu'_k (chord(t_k) - (t_k)_+) at the Lagrangian maximizer; prune nodes whose bound
@@ -145,6 +153,9 @@ NODE_SOLVER_SETTINGS = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-10, "tol_feas": 
 #: multi-constraint interval tightening of a node (``_tighten_all``; tightness only).
 TIGHTEN_ITERATIONS = 40
 TIGHTEN_POWER_STEPS = 12
+#: Entries of Xt and nu above 2^SCALE_EXP in magnitude: no bound (upper = +inf); entries below
+#: 2^-SCALE_EXP are set to 0 and their effect added (no underflow in the rounding analysis).
+SCALE_EXP = 200
 #: Progress descriptions are refreshed at most this often (seconds).
 PROGRESS_EVERY = 0.5
 
@@ -765,6 +776,11 @@ def _branch_row(prob: _Problem, node: _Node) -> int | None:
 # ----------------------------------------------------------------------------- the driver
 
 
+def _too_large(a: np.ndarray) -> bool:
+    """Whether an entry of a exceeds 2^SCALE_EXP in magnitude."""
+    return bool(a.size and float(np.max(np.abs(a))) > 2.0**SCALE_EXP)
+
+
 def _check_inputs(Xt, nu, free):
     Xt = np.asarray(Xt, dtype=np.float64)
     nu = np.asarray(nu, dtype=np.float64)
@@ -815,6 +831,53 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
     Xt, nu = _check_inputs(Xt, nu, free_bias)
     n, dt = Xt.shape
     details: dict = {"n": n, "dt": dt, "free_bias": bool(free_bias)}
+
+    def done(upper, method, inc, complete_target=False, nodes=0):
+        upper = float(upper)
+        lower = float(inc.value)
+        complete = bool(complete_target or lower > stop_above or upper <= stop_below
+                        or (math.isfinite(upper) and upper - lower <= COMPLETE_REL_TOL * upper))
+        return MBound(upper=upper, lower=lower, argmax=inc.argmax, sign=inc.sign, method=method,
+                      complete=complete, nodes=nodes, seconds=time.perf_counter() - t0,
+                      details=details)
+
+    if _too_large(Xt) or _too_large(nu):
+        # the rounding bounds assume no overflow in squares and products
+        details["reason"] = (f"entries of Xt or nu above 2^{SCALE_EXP} in magnitude: no sound "
+                             "bound is computed (rescale the data)")
+        return done(math.inf, "norm", _Incumbent(Xt, nu, free_bias, 0.0))
+    # entries below 2^-SCALE_EXP are set to 0 (no underflow in the rounding analysis); on the
+    # unit ball f moves by at most sum_k |nu_k| ||xt_k - xt'_k|| + sum_k |nu_k - nu'_k| ||xt'_k||
+    tiny = 2.0**-SCALE_EXP
+    Xs = np.where(np.abs(Xt) < tiny, 0.0, Xt)
+    nus = np.where(np.abs(nu) < tiny, 0.0, nu)
+    shift = 0.0
+    if np.any(Xs != Xt) or np.any(nus != nu):
+        # row norms of the change (t_k changes by at most that on the ball, whatever the bias)
+        dx = np.sqrt(np.sum(Xs != Xt, axis=1)) * tiny
+        dnu = np.where(nus != nu, tiny, 0.0)
+        shift = _up(float(np.abs(nu) @ dx) + float(dnu @ _row_norms_up(Xs)), n + 2) * 2.0 + 1e-300
+        if free_bias and math.fsum(nus.tolist()) != 0.0:
+            # keep the exact zero sum: only Xt is cleaned (tiny nu_k stay; their squares may
+            # underflow, an absolute error below n 2^-400 in the norms)
+            nus = nu
+            shift = _up(float(np.abs(nu) @ dx), n + 2) * 2.0 + 1e-300
+        details["scale_shift"] = shift
+    res = _bound(Xs, nus, free_bias, stop_below - shift, stop_above + shift, time_limit, starts,
+                 progress, max_nodes, details, t0)
+    if shift > 0.0:
+        res.upper = res.upper + shift
+        if res.argmax is not None:
+            res.lower = res.sign * float(_f(Xt, nu, res.argmax[:, None])[0])
+        res.complete = bool(res.complete and (res.upper <= stop_below or res.lower > stop_above or (
+            math.isfinite(res.upper) and res.upper - res.lower <= COMPLETE_REL_TOL * res.upper)))
+    return res
+
+
+def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progress, max_nodes,
+           details, t0) -> MBound:
+    """bound_dual_constraint on data whose non-zero entries are in range."""
+    n, dt = Xt.shape
 
     def done(upper, method, inc, complete_target=False, nodes=0):
         upper = float(upper)

@@ -428,6 +428,20 @@ def test_bad_inputs_raise():
         bound_dual_constraint(np.ones((3, 2)) * 2, np.zeros(3), free_bias=True)
 
 
+def test_extreme_scales():
+    res = bound_dual_constraint(np.array([[1.0, 1.0]]), np.array([1e70]))
+    assert res.upper == np.inf and not res.complete
+    rng = np.random.default_rng(3)
+    Xt = rng.standard_normal((8, 2))
+    Xt[0, 0], Xt[3, 1] = 1e-70, -1e-90
+    nu = rng.standard_normal(8)
+    nu[2] = 1e-80
+    ex = analyze(Xt, nu)
+    res = bound_dual_constraint(Xt, nu)
+    assert res.details["scale_shift"] > 0
+    assert res.upper >= ex.M - ex.M_error and abs(res.upper - ex.M) <= 1e-6 * ex.M
+
+
 def test_zero_data_and_zero_nu():
     res = bound_dual_constraint(np.zeros((4, 3)), np.ones(4))
     assert res.upper == 0.0 and res.complete
