@@ -11,7 +11,8 @@ free hidden bias, as certificate.dual_bound makes it), scaled so that the best v
 re-made exactly zero-sum. ``bound_dual_constraint`` runs with
 stop_below = stop_above = beta (1 + 1e-6) and the time limit: "closed" when it proves
 M <= beta (1 + 1e-6), "refuted" when it finds a unit above it (the network was not optimal),
-"open" at the time limit. Columns: time, upper / beta and lower / beta reached, the cheapest
+"open" at the time limit. When a larger value is found, nu is rescaled to it and the search
+restarts (at most --rescales times, all within the time limit; "/k" in the status). Columns: time, upper / beta and lower / beta reached, the cheapest
 norm bound / beta, the root relaxation / beta, nodes, nodes per second, open nodes.
 BLAS runs on one thread (as in the CLI).
 """
@@ -71,6 +72,8 @@ def main() -> None:
     ap.add_argument("--patterns", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--search-seconds", type=float, default=20.0)
+    ap.add_argument("--rescales", type=int, default=3,
+                    help="times nu is rescaled to a larger value found, within the time limit")
     args = ap.parse_args()
     print(f"n = {args.n}, squared loss, beta = 0.01 n, solve(patterns={args.patterns}), "
           f"time limit {args.time_limit:g} s, target upper <= beta (1 + 1e-6)")
@@ -98,10 +101,25 @@ def main() -> None:
                 if free:
                     nu = exact_zero_sum(nu, nu - 1.0, nu + 1.0)
             target = beta * (1 + 1e-6)
-            res = bound_dual_constraint(Xt, nu, free_bias=free, stop_below=target, stop_above=target,
-                                        time_limit=args.time_limit, starts=net.Ut())
+            t1 = time.perf_counter()
+            rescales = 0
+            while True:
+                left = args.time_limit - (time.perf_counter() - t1)
+                res = bound_dual_constraint(Xt, nu, free_bias=free, stop_below=target,
+                                            stop_above=target, time_limit=max(left, 0.0),
+                                            starts=net.Ut())
+                if res.lower > target and rescales < args.rescales and left > 0:
+                    # a larger value was found: rescale nu to it (as verify would) and go on
+                    nu = nu * (beta / res.lower)
+                    if free:
+                        nu = exact_zero_sum(nu, nu - 1.0, nu + 1.0)
+                    rescales += 1
+                    continue
+                break
+            res.seconds = time.perf_counter() - t1
             closed = res.upper <= target
             status = "closed" if closed else ("refuted" if res.lower > target else "open")
+            status += f"/{rescales}" if rescales else ""
             norm = min(res.details.get("cheap_bounds", {}).values(), default=float("nan"))
             root = res.details.get("root_bound")
             nps = res.details.get("nodes_per_second", 0.0)

@@ -609,45 +609,48 @@ def _socp(prob: _Problem, w: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np
     p = idx.size
     Gv = prob.G[idx]  # (p, dc)
     c0 = prob.G.T @ w - Gv.T @ w[idx]
-    rows, rhs, cones = [], [], []
     nv = p + (2 if prob.free else 1)
-    # box rows (nonnegative cone): x - lo >= 0, hi - x >= 0
+    # one COO triplet list, converted once (rows: box, free-bias pair, second-order cone)
     fl, fh = np.flatnonzero(np.isfinite(lo)), np.flatnonzero(np.isfinite(hi))
     nbox = fl.size + fh.size
-    Abox = sp.vstack([
-        sp.csc_matrix((-np.ones(fl.size), (np.arange(fl.size), fl)), shape=(fl.size, nv)),
-        sp.csc_matrix((np.ones(fh.size), (np.arange(fh.size), fh)), shape=(fh.size, nv)),
-    ])
-    rows.append(Abox)
-    rhs.append(np.concatenate([-lo[fl], hi[fh]]))
-    nonneg = nbox
+    ii = [np.arange(nbox)]  # x - lo >= 0, hi - x >= 0
+    jj = [np.concatenate([fl, fh])]
+    vv = [np.concatenate([-np.ones(fl.size), np.ones(fh.size)])]
+    rhs = [np.concatenate([-lo[fl], hi[fh]])]
+    row = nbox
     if prob.free:
-        # tau - c_b >= 0 and tau + c_b >= 0, c_b = c0_b + 1^T x
+        # tau - c_b >= 0 and tau + c_b >= 0, c_b = c0_b + G_b^T x
         gb = Gv[:, -1]
-        Ab = np.zeros((2, nv))
-        Ab[0, :p], Ab[0, p + 1] = gb, -1.0
-        Ab[1, :p], Ab[1, p + 1] = -gb, -1.0
-        rows.append(sp.csc_matrix(Ab))
+        ar = np.arange(p)
+        ii += [np.full(p, row), [row], np.full(p, row + 1), [row + 1]]
+        jj += [ar, [p + 1], ar, [p + 1]]
+        vv += [gb, [-1.0], -gb, [-1.0]]
         rhs.append(np.array([-c0[-1], c0[-1]]))
-        nonneg += 2
+        row += 2
         du = prob.dc - 1
         Gu, cu = Gv[:, :-1], c0[:-1]
     else:
         du = prob.dc
         Gu, cu = Gv, c0
-    As = np.zeros((du + 1, nv))
-    As[0, p] = -1.0
-    As[1:, :p] = -Gu.T
-    rows.append(sp.csc_matrix(As))
+    nonneg = row
+    ii.append([row])
+    jj.append([p])
+    vv.append([-1.0])
+    ri, ci = np.nonzero(Gu.T)
+    ii.append(row + 1 + ri)
+    jj.append(ci)
+    vv.append(-Gu.T[ri, ci])
     rhs.append(np.concatenate([[0.0], cu]))
-    if nonneg:
-        cones.append(("nonneg", nonneg))
+    cones = [("nonneg", nonneg)] if nonneg else []
     cones.append(("soc", du + 1))
     q = np.zeros(nv)
     q[p] = 1.0
     if prob.free:
         q[p + 1] = prob.R
-    A = sp.vstack(rows, format="csc")
+    m = row + du + 1
+    A = sp.csc_matrix((np.concatenate([np.asarray(v, float) for v in vv]),
+                       (np.concatenate([np.asarray(v, np.int64) for v in ii]),
+                        np.concatenate([np.asarray(v, np.int64) for v in jj]))), shape=(m, nv))
     b = np.concatenate(rhs)
     P = sp.csc_matrix((nv, nv))
     try:
@@ -1009,16 +1012,13 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
             return np.append(V @ v[:-1], v[-1])
         return V @ v
 
-    def offer(v):
+    def offer(v, sg):
         if v is None:
             return
-        before = inc.value
         vo = to_original(v)
         inc.offer(vo)
-        for sg in (1.0, -1.0):
-            U, _ = ascend(inc.Xt, sg * inc.nu, vo[:, None].copy(), steps=NODE_ASCENT_STEPS)
-            inc.offer(U)
-        return inc.value > before
+        U, _ = ascend(inc.Xt, sg * inc.nu, vo[:, None].copy(), steps=NODE_ASCENT_STEPS)
+        inc.offer(U)
 
     heap: list = []
     counter = 0
@@ -1034,7 +1034,7 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
         nodes += 1
         node.bound = b
         node.v = prob.argmax_K(c)
-        offer(node.v)
+        offer(node.v, sg)
         root_vals.append(b)
         heapq.heappush(heap, (-b, counter, node))
         counter += 1
@@ -1096,7 +1096,7 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
                 nodes += 1
                 child.bound = min(b, node.bound)
                 child.v = prob.argmax_K(c)
-                offer(child.v)
+                offer(child.v, node.sg)
                 if task is not None:
                     task(1)
                 if child.bound <= max(inc.value * (1.0 + BNB_REL_GAP), stop_below):
