@@ -1,6 +1,6 @@
 """Sound upper bounds on the dual constraint M(nu) without enumerating the arrangement.
 
-The dual constraint (docs/ and cvxrelu/certificate.py) is
+The dual constraint (README.md, "How verify works", and docs/reliability.md) is
 
     M(nu) = max_{v in K} |f(v)|,   f(v) = nu^T (Xt v)_+ = sum_k nu_k (t_k)_+,  t_k = xt_k^T v,
 
@@ -54,8 +54,8 @@ C >= -||dC|| I; c exceeds that and the rounding of C's diagonal, so t I - fl(G) 
 Spike-free data (``spike-free``)
 --------------------------------
 {(Xt u)_+ : ||u|| <= 1} is convex for whitened data, rank-one data with a one-signed left factor
-and diagonal data (Ergen & Pilanci, section 2.2.1 of the paper in docs/). Two tests are made,
-without a hidden free bias:
+and diagonal data (Ergen & Pilanci, "Convex Geometry and Duality of Over-parameterized Neural
+Networks", section 2.2.1). Two tests are made, without a free hidden bias:
 * orthogonal rows: n' <= r (non-zero rows) and |xt_i^T xt_j| <= SPIKE_FREE_TOL ||xt_i|| ||xt_j||
   for i != j (whitened and diagonal data). Then Y has orthonormal rows, {Y u} is the unit ball
   of R^n' and M = max(||w_+||, ||w_-||) exactly: the weighted norm bound above is exact;
@@ -805,7 +805,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
 
     Cheapest first: norm bounds (with rank reduction), the spike-free test, the root relaxation,
     then best-first branch and bound over partial sign patterns (module docstring; the
-    mathematics of the dual constraint is in docs/).
+    mathematics of the dual constraint is in README.md and docs/reliability.md).
 
     Parameters
     ----------
