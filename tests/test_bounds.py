@@ -116,11 +116,11 @@ def run_sweep(seed, count, free):
         if nu is None:
             continue
         M, err = exact_M(Xt, nu, free)
-        caps = [1, 3, None] if done % 4 == 0 else [None]
-        for cap in caps:
-            res = bound_dual_constraint(Xt, nu, free_bias=free, time_limit=30, max_nodes=cap)
+        runs = [(30, 1), (30, 3), (0.0, None), (30, None)] if done % 4 == 0 else [(30, None)]
+        for limit, cap in runs:
+            res = bound_dual_constraint(Xt, nu, free_bias=free, time_limit=limit, max_nodes=cap)
             check_result(res, Xt, nu, M, err, free)
-            if cap is None and res.complete:
+            if cap is None and limit > 0 and res.complete:
                 assert res.upper - res.lower <= 1e-6 * res.upper + 1e-300
         done += 1
 
@@ -129,11 +129,11 @@ def run_sweep(seed, count, free):
 
 
 def test_soundness_random_no_free_bias():
-    run_sweep(1, 500, free=False)
+    run_sweep(1, 600, free=False)
 
 
 def test_soundness_random_free_bias():
-    run_sweep(2, 300, free=True)
+    run_sweep(2, 250, free=True)
 
 
 @settings(max_examples=150, deadline=None)
