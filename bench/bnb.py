@@ -26,20 +26,20 @@ if __name__ == "__main__":  # one BLAS thread, as in the CLI (pinned before nump
     for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_v] = "1"
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import time
+import warnings
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from cvxrelu.bounds import bound_dual_constraint  # noqa: E402
-from cvxrelu.certificate import _project_domain_zero_sum, exact_zero_sum  # noqa: E402
-from cvxrelu.model import Dataset, Model, predict  # noqa: E402
-from cvxrelu.solve import solve  # noqa: E402
+from cvxrelu.bounds import bound_dual_constraint
+from cvxrelu.certificate import _project_domain_zero_sum, exact_zero_sum
+from cvxrelu.model import Dataset, Model, predict
+from cvxrelu.solve import solve
 
 
 def planted(n: int, d: int, seed: int = 0):

@@ -972,8 +972,7 @@ def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progre
         if np.all(q >= 0) or np.all(q <= 0):
             details["spike_free"]["kind"] = "rank one with a one-signed left factor"
             method = "spike-free"
-        if ex < upper:
-            upper = ex
+        upper = min(upper, ex)
         v1 = V[:, 0] if V is not None else np.ones(1)
         inc.offer(np.column_stack([v1, -v1]))
         done_now = done(upper, method, inc)

@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import nnls
 
 from cvxrelu import bounds as B
@@ -292,7 +293,7 @@ def exact_sigma2(A):
     tr = G[0][0] + G[1][1]
     det = G[0][0] * G[1][1] - G[0][1] * G[1][0]
     disc = tr * tr - 4 * det
-    D = lambda q: Decimal(q.numerator) / Decimal(q.denominator)  # noqa: E731
+    D = lambda q: Decimal(q.numerator) / Decimal(q.denominator)
     return (D(tr) + D(disc).sqrt()) / 2
 
 
