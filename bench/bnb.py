@@ -103,17 +103,19 @@ def main() -> None:
             target = beta * (1 + 1e-6)
             t1 = time.perf_counter()
             rescales = 0
+            starts = net.Ut()
             while True:
                 left = args.time_limit - (time.perf_counter() - t1)
                 res = bound_dual_constraint(Xt, nu, free_bias=free, stop_below=target,
                                             stop_above=target, time_limit=max(left, 0.0),
-                                            starts=net.Ut())
+                                            starts=starts)
                 if res.lower > target and rescales < args.rescales and left > 0:
                     # a larger value was found: rescale nu to it (as verify would) and go on
                     nu = nu * (beta / res.lower)
                     if free:
                         nu = exact_zero_sum(nu, nu - 1.0, nu + 1.0)
                     rescales += 1
+                    starts = np.column_stack([starts, res.argmax])  # keep the point found
                     continue
                 break
             res.seconds = time.perf_counter() - t1
