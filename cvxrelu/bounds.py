@@ -153,6 +153,8 @@ NODE_SOLVER_SETTINGS = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-10, "tol_feas": 
 #: multi-constraint interval tightening of a node (``_tighten_all``; tightness only).
 TIGHTEN_ITERATIONS = 40
 TIGHTEN_POWER_STEPS = 12
+#: ... skipped above this many multiply-adds per step (undecided rows x fixed rows x dims).
+TIGHTEN_MAX_WORK = 2e7
 #: Entries of Xt and nu above 2^SCALE_EXP in magnitude: no bound (upper = +inf); entries below
 #: 2^-SCALE_EXP are set to 0 and their effect added (no underflow in the rounding analysis).
 SCALE_EXP = 200
@@ -715,7 +717,7 @@ def _tighten_all(prob: _Problem, node: _Node) -> None:
     nus = node.sg * prob.nu
     U = np.flatnonzero((node.state == 0) & (nus > 0))
     F = np.flatnonzero((node.state != 0) & ~prob.zero)
-    if U.size == 0 or F.size < 2:
+    if U.size == 0 or F.size < 2 or 2 * U.size * F.size * prob.dc > TIGHTEN_MAX_WORK:
         return
     sgn = np.where(node.state[F] < 0, 1.0, -1.0)
     Gc = prob.G[F] * sgn[:, None]  # the node lies in {Gc v <= 0}
