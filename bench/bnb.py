@@ -11,7 +11,8 @@ free hidden bias, as certificate.dual_bound makes it), scaled so that the best v
 re-made exactly zero-sum. ``bound_dual_constraint`` runs with
 stop_below = stop_above = beta (1 + 1e-6) and the time limit: "closed" when it proves
 M <= beta (1 + 1e-6), "refuted" when it finds a unit above it (the network was not optimal),
-"open" at the time limit. Columns: time, upper / beta and lower / beta reached, the cheapest
+"open" at the time limit. When a larger value is found, nu is rescaled to it and the search
+restarts (at most --rescales times, all within the time limit; "/k" in the status). Columns: time, upper / beta and lower / beta reached, the cheapest
 norm bound / beta, the root relaxation / beta, nodes, nodes per second, open nodes.
 BLAS runs on one thread (as in the CLI).
 """
@@ -25,20 +26,20 @@ if __name__ == "__main__":  # one BLAS thread, as in the CLI (pinned before nump
     for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_v] = "1"
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import time
+import warnings
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from cvxrelu.bounds import bound_dual_constraint  # noqa: E402
-from cvxrelu.certificate import _project_domain_zero_sum, exact_zero_sum  # noqa: E402
-from cvxrelu.model import Dataset, Model, predict  # noqa: E402
-from cvxrelu.solve import solve  # noqa: E402
+from cvxrelu.bounds import bound_dual_constraint
+from cvxrelu.certificate import _project_domain_zero_sum, exact_zero_sum
+from cvxrelu.model import Dataset, Model, predict
+from cvxrelu.solve import solve
 
 
 def planted(n: int, d: int, seed: int = 0):
@@ -71,6 +72,8 @@ def main() -> None:
     ap.add_argument("--patterns", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--search-seconds", type=float, default=20.0)
+    ap.add_argument("--rescales", type=int, default=3,
+                    help="times nu is rescaled to a larger value found, within the time limit")
     args = ap.parse_args()
     print(f"n = {args.n}, squared loss, beta = 0.01 n, solve(patterns={args.patterns}), "
           f"time limit {args.time_limit:g} s, target upper <= beta (1 + 1e-6)")
@@ -98,10 +101,27 @@ def main() -> None:
                 if free:
                     nu = exact_zero_sum(nu, nu - 1.0, nu + 1.0)
             target = beta * (1 + 1e-6)
-            res = bound_dual_constraint(Xt, nu, free_bias=free, stop_below=target, stop_above=target,
-                                        time_limit=args.time_limit, starts=net.Ut())
+            t1 = time.perf_counter()
+            rescales = 0
+            starts = net.Ut()
+            while True:
+                left = args.time_limit - (time.perf_counter() - t1)
+                res = bound_dual_constraint(Xt, nu, free_bias=free, stop_below=target,
+                                            stop_above=target, time_limit=max(left, 0.0),
+                                            starts=starts)
+                if res.lower > target and rescales < args.rescales and left > 0:
+                    # a larger value was found: rescale nu to it (as verify would) and go on
+                    nu = nu * (beta / res.lower)
+                    if free:
+                        nu = exact_zero_sum(nu, nu - 1.0, nu + 1.0)
+                    rescales += 1
+                    starts = np.column_stack([starts, res.argmax])  # keep the point found
+                    continue
+                break
+            res.seconds = time.perf_counter() - t1
             closed = res.upper <= target
             status = "closed" if closed else ("refuted" if res.lower > target else "open")
+            status += f"/{rescales}" if rescales else ""
             norm = min(res.details.get("cheap_bounds", {}).values(), default=float("nan"))
             root = res.details.get("root_bound")
             nps = res.details.get("nodes_per_second", 0.0)

@@ -1,6 +1,6 @@
 """Sound upper bounds on the dual constraint M(nu) without enumerating the arrangement.
 
-The dual constraint (docs/ and cvxrelu/certificate.py) is
+The dual constraint (README.md, "How verify works", and docs/reliability.md) is
 
     M(nu) = max_{v in K} |f(v)|,   f(v) = nu^T (Xt v)_+ = sum_k nu_k (t_k)_+,  t_k = xt_k^T v,
 
@@ -54,8 +54,8 @@ C >= -||dC|| I; c exceeds that and the rounding of C's diagonal, so t I - fl(G) 
 Spike-free data (``spike-free``)
 --------------------------------
 {(Xt u)_+ : ||u|| <= 1} is convex for whitened data, rank-one data with a one-signed left factor
-and diagonal data (Ergen & Pilanci, section 2.2.1 of the paper in docs/). Two tests are made,
-without a hidden free bias:
+and diagonal data (Ergen & Pilanci, "Convex Geometry and Duality of Over-parameterized Neural
+Networks", section 2.2.1). Two tests are made, without a free hidden bias:
 * orthogonal rows: n' <= r (non-zero rows) and |xt_i^T xt_j| <= SPIKE_FREE_TOL ||xt_i|| ||xt_j||
   for i != j (whitened and diagonal data). Then Y has orthonormal rows, {Y u} is the unit ball
   of R^n' and M = max(||w_+||, ||w_-||) exactly: the weighted norm bound above is exact;
@@ -94,7 +94,15 @@ Bounds on t_k over a node: always |t_k| <= h_K(xt_k). After fixing row j, the no
 max {y^T v : v in K, g^T v <= 0} <= h_K(y - rho g) (weak duality); children take the minimum
 of their parent's bounds and this one (y = xt_k for h_k, y = -xt_k for -l_k) at a few rho
 (projection coefficient; for a free bias also the rho that cancels the bias coordinate).
-A row with l_k >= 0 (h_k <= 0) is implied active (inactive).
+The same holds with all the node's constraints at once, max <= h_K(y - sum_j rho_j g_j) for any
+rho >= 0 (``_tighten_all``: rho from a few accelerated projected-gradient steps on a
+least-squares surrogate, the bound evaluated exactly). A row with l_k >= 0 (h_k <= 0) is
+implied active (inactive). A child first evaluates (*) at its parent's multipliers moved into
+its own box; if that already prunes it, no SOCP is solved.
+
+Scale: entries above 2^SCALE_EXP give no bound (+inf); entries below 2^-SCALE_EXP are set to
+zero first and their effect on f over K (at most sum_k |nu_k| ||dxt_k|| + sum_k |dnu_k| ||xt_k||)
+is added to the bound, so that no square or product in the rounding analysis underflows.
 
 Best-first search over nodes of both signs: branch on the undecided positive row with the
 largest gap nu'_k (chord(t_k) - (t_k)_+) at the Lagrangian maximizer; prune nodes whose bound
@@ -145,6 +153,11 @@ NODE_SOLVER_SETTINGS = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-10, "tol_feas": 
 #: multi-constraint interval tightening of a node (``_tighten_all``; tightness only).
 TIGHTEN_ITERATIONS = 40
 TIGHTEN_POWER_STEPS = 12
+#: ... skipped above this many multiply-adds per step (undecided rows x fixed rows x dims).
+TIGHTEN_MAX_WORK = 2e7
+#: Entries of Xt and nu above 2^SCALE_EXP in magnitude: no bound (upper = +inf); entries below
+#: 2^-SCALE_EXP are set to 0 and their effect added (no underflow in the rounding analysis).
+SCALE_EXP = 200
 #: Progress descriptions are refreshed at most this often (seconds).
 PROGRESS_EVERY = 0.5
 
@@ -598,45 +611,48 @@ def _socp(prob: _Problem, w: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np
     p = idx.size
     Gv = prob.G[idx]  # (p, dc)
     c0 = prob.G.T @ w - Gv.T @ w[idx]
-    rows, rhs, cones = [], [], []
     nv = p + (2 if prob.free else 1)
-    # box rows (nonnegative cone): x - lo >= 0, hi - x >= 0
+    # one COO triplet list, converted once (rows: box, free-bias pair, second-order cone)
     fl, fh = np.flatnonzero(np.isfinite(lo)), np.flatnonzero(np.isfinite(hi))
     nbox = fl.size + fh.size
-    Abox = sp.vstack([
-        sp.csc_matrix((-np.ones(fl.size), (np.arange(fl.size), fl)), shape=(fl.size, nv)),
-        sp.csc_matrix((np.ones(fh.size), (np.arange(fh.size), fh)), shape=(fh.size, nv)),
-    ])
-    rows.append(Abox)
-    rhs.append(np.concatenate([-lo[fl], hi[fh]]))
-    nonneg = nbox
+    ii = [np.arange(nbox)]  # x - lo >= 0, hi - x >= 0
+    jj = [np.concatenate([fl, fh])]
+    vv = [np.concatenate([-np.ones(fl.size), np.ones(fh.size)])]
+    rhs = [np.concatenate([-lo[fl], hi[fh]])]
+    row = nbox
     if prob.free:
-        # tau - c_b >= 0 and tau + c_b >= 0, c_b = c0_b + 1^T x
+        # tau - c_b >= 0 and tau + c_b >= 0, c_b = c0_b + G_b^T x
         gb = Gv[:, -1]
-        Ab = np.zeros((2, nv))
-        Ab[0, :p], Ab[0, p + 1] = gb, -1.0
-        Ab[1, :p], Ab[1, p + 1] = -gb, -1.0
-        rows.append(sp.csc_matrix(Ab))
+        ar = np.arange(p)
+        ii += [np.full(p, row), [row], np.full(p, row + 1), [row + 1]]
+        jj += [ar, [p + 1], ar, [p + 1]]
+        vv += [gb, [-1.0], -gb, [-1.0]]
         rhs.append(np.array([-c0[-1], c0[-1]]))
-        nonneg += 2
+        row += 2
         du = prob.dc - 1
         Gu, cu = Gv[:, :-1], c0[:-1]
     else:
         du = prob.dc
         Gu, cu = Gv, c0
-    As = np.zeros((du + 1, nv))
-    As[0, p] = -1.0
-    As[1:, :p] = -Gu.T
-    rows.append(sp.csc_matrix(As))
+    nonneg = row
+    ii.append([row])
+    jj.append([p])
+    vv.append([-1.0])
+    ri, ci = np.nonzero(Gu.T)
+    ii.append(row + 1 + ri)
+    jj.append(ci)
+    vv.append(-Gu.T[ri, ci])
     rhs.append(np.concatenate([[0.0], cu]))
-    if nonneg:
-        cones.append(("nonneg", nonneg))
+    cones = [("nonneg", nonneg)] if nonneg else []
     cones.append(("soc", du + 1))
     q = np.zeros(nv)
     q[p] = 1.0
     if prob.free:
         q[p + 1] = prob.R
-    A = sp.vstack(rows, format="csc")
+    m = row + du + 1
+    A = sp.csc_matrix((np.concatenate([np.asarray(v, float) for v in vv]),
+                       (np.concatenate([np.asarray(v, np.int64) for v in ii]),
+                        np.concatenate([np.asarray(v, np.int64) for v in jj]))), shape=(m, nv))
     b = np.concatenate(rhs)
     P = sp.csc_matrix((nv, nv))
     try:
@@ -701,7 +717,7 @@ def _tighten_all(prob: _Problem, node: _Node) -> None:
     nus = node.sg * prob.nu
     U = np.flatnonzero((node.state == 0) & (nus > 0))
     F = np.flatnonzero((node.state != 0) & ~prob.zero)
-    if U.size == 0 or F.size < 2:
+    if U.size == 0 or F.size < 2 or 2 * U.size * F.size * prob.dc > TIGHTEN_MAX_WORK:
         return
     sgn = np.where(node.state[F] < 0, 1.0, -1.0)
     Gc = prob.G[F] * sgn[:, None]  # the node lies in {Gc v <= 0}
@@ -765,6 +781,11 @@ def _branch_row(prob: _Problem, node: _Node) -> int | None:
 # ----------------------------------------------------------------------------- the driver
 
 
+def _too_large(a: np.ndarray) -> bool:
+    """Whether an entry of a exceeds 2^SCALE_EXP in magnitude."""
+    return bool(a.size and float(np.max(np.abs(a))) > 2.0**SCALE_EXP)
+
+
 def _check_inputs(Xt, nu, free):
     Xt = np.asarray(Xt, dtype=np.float64)
     nu = np.asarray(nu, dtype=np.float64)
@@ -786,7 +807,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
 
     Cheapest first: norm bounds (with rank reduction), the spike-free test, the root relaxation,
     then best-first branch and bound over partial sign patterns (module docstring; the
-    mathematics of the dual constraint is in docs/).
+    mathematics of the dual constraint is in README.md and docs/reliability.md).
 
     Parameters
     ----------
@@ -815,6 +836,53 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
     Xt, nu = _check_inputs(Xt, nu, free_bias)
     n, dt = Xt.shape
     details: dict = {"n": n, "dt": dt, "free_bias": bool(free_bias)}
+
+    def done(upper, method, inc, complete_target=False, nodes=0):
+        upper = float(upper)
+        lower = float(inc.value)
+        complete = bool(complete_target or lower > stop_above or upper <= stop_below
+                        or (math.isfinite(upper) and upper - lower <= COMPLETE_REL_TOL * upper))
+        return MBound(upper=upper, lower=lower, argmax=inc.argmax, sign=inc.sign, method=method,
+                      complete=complete, nodes=nodes, seconds=time.perf_counter() - t0,
+                      details=details)
+
+    if _too_large(Xt) or _too_large(nu):
+        # the rounding bounds assume no overflow in squares and products
+        details["reason"] = (f"entries of Xt or nu above 2^{SCALE_EXP} in magnitude: no sound "
+                             "bound is computed (rescale the data)")
+        return done(math.inf, "norm", _Incumbent(Xt, nu, free_bias, 0.0))
+    # entries below 2^-SCALE_EXP are set to 0 (no underflow in the rounding analysis); on the
+    # unit ball f moves by at most sum_k |nu_k| ||xt_k - xt'_k|| + sum_k |nu_k - nu'_k| ||xt'_k||
+    tiny = 2.0**-SCALE_EXP
+    Xs = np.where(np.abs(Xt) < tiny, 0.0, Xt)
+    nus = np.where(np.abs(nu) < tiny, 0.0, nu)
+    shift = 0.0
+    if np.any(Xs != Xt) or np.any(nus != nu):
+        # row norms of the change (t_k changes by at most that on the ball, whatever the bias)
+        dx = np.sqrt(np.sum(Xs != Xt, axis=1)) * tiny
+        dnu = np.where(nus != nu, tiny, 0.0)
+        shift = _up(float(np.abs(nu) @ dx) + float(dnu @ _row_norms_up(Xs)), n + 2) * 2.0 + 1e-300
+        if free_bias and math.fsum(nus.tolist()) != 0.0:
+            # keep the exact zero sum: only Xt is cleaned (tiny nu_k stay; their squares may
+            # underflow, an absolute error below n 2^-400 in the norms)
+            nus = nu
+            shift = _up(float(np.abs(nu) @ dx), n + 2) * 2.0 + 1e-300
+        details["scale_shift"] = shift
+    res = _bound(Xs, nus, free_bias, stop_below - shift, stop_above + shift, time_limit, starts,
+                 progress, max_nodes, details, t0)
+    if shift > 0.0:
+        res.upper = res.upper + shift
+        if res.argmax is not None:
+            res.lower = res.sign * float(_f(Xt, nu, res.argmax[:, None])[0])
+        res.complete = bool(res.complete and (res.upper <= stop_below or res.lower > stop_above or (
+            math.isfinite(res.upper) and res.upper - res.lower <= COMPLETE_REL_TOL * res.upper)))
+    return res
+
+
+def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progress, max_nodes,
+           details, t0) -> MBound:
+    """bound_dual_constraint on data whose non-zero entries are in range."""
+    n, dt = Xt.shape
 
     def done(upper, method, inc, complete_target=False, nodes=0):
         upper = float(upper)
@@ -906,8 +974,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
         if np.all(q >= 0) or np.all(q <= 0):
             details["spike_free"]["kind"] = "rank one with a one-signed left factor"
             method = "spike-free"
-        if ex < upper:
-            upper = ex
+        upper = min(upper, ex)
         v1 = V[:, 0] if V is not None else np.ones(1)
         inc.offer(np.column_stack([v1, -v1]))
         done_now = done(upper, method, inc)
@@ -946,16 +1013,13 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
             return np.append(V @ v[:-1], v[-1])
         return V @ v
 
-    def offer(v):
+    def offer(v, sg):
         if v is None:
             return
-        before = inc.value
         vo = to_original(v)
         inc.offer(vo)
-        for sg in (1.0, -1.0):
-            U, _ = ascend(inc.Xt, sg * inc.nu, vo[:, None].copy(), steps=NODE_ASCENT_STEPS)
-            inc.offer(U)
-        return inc.value > before
+        U, _ = ascend(inc.Xt, sg * inc.nu, vo[:, None].copy(), steps=NODE_ASCENT_STEPS)
+        inc.offer(U)
 
     heap: list = []
     counter = 0
@@ -971,7 +1035,7 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
         nodes += 1
         node.bound = b
         node.v = prob.argmax_K(c)
-        offer(node.v)
+        offer(node.v, sg)
         root_vals.append(b)
         heapq.heappush(heap, (-b, counter, node))
         counter += 1
@@ -1033,7 +1097,7 @@ def _branch_and_bound(prob, inc, V, lift, cheap_upper, stop_below, stop_above, t
                 nodes += 1
                 child.bound = min(b, node.bound)
                 child.v = prob.argmax_K(c)
-                offer(child.v)
+                offer(child.v, node.sg)
                 if task is not None:
                     task(1)
                 if child.bound <= max(inc.value * (1.0 + BNB_REL_GAP), stop_below):
