@@ -3,9 +3,9 @@
 Two jobs share one engine:
 
 * **enumerate** every activation pattern s = 1[Xt u > 0] of a full-dimensional cell
-  (MATH.md section 1), exactly, also for data not in general position;
+  (docs/method.md section 1), exactly, also for data not in general position;
 * compute the **dual constraint value** M(nu) = max_{||u|| <= 1} |nu^T (Xt u)_+|
-  (MATH.md section 5) exactly over all cells, with an a-priori floating-point error bound.
+  (docs/method.md eq. (5.5)) exactly over all cells, with an a-priori floating-point error bound.
 
 The mathematics
 ---------------

@@ -34,6 +34,7 @@ EXIT_OK = 0
 EXIT_NOT_CERTIFIED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 _DEBUG = {"on": False}
 
@@ -200,9 +201,9 @@ def main(argv=None) -> None:
         rv = cli.main(args=argv, prog_name="cvxrelu", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("cvxrelu: aborted", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C; outputs are written atomically
+        click.echo("cvxrelu: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:  # usage errors
         click.echo(f"cvxrelu: error: {exc.format_message()}".replace("\n", " "), err=True)
         sys.exit(EXIT_BAD_INPUT)

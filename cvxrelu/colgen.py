@@ -1,6 +1,6 @@
-"""Column generation over activation patterns with an exact pricing oracle (MATH.md section 9).
+"""Column generation over activation patterns with an exact pricing oracle (docs/method.md eq. (9.1)).
 
-The convex program (MATH.md section 2) is solved on a small working set of patterns; its
+The convex program (docs/method.md eq. (2.2)) is solved on a small working set of patterns; its
 solution gives a network theta and a dual point lam = grad loss(yhat). The exact
 arrangement engine then finds max_u |lam^T (Xt u)_+| over *all* cells: if it exceeds beta, the
 pattern of the maximizer is a violated dual constraint and joins the working set (Ergen &

@@ -6,22 +6,56 @@ On patterns D_1..D_p (rows of ``patterns``, 0/1 of shape (p, n)) the program is
     s.t. (2 D_i - I) Xt w_i >= 0,  (2 D_i - I) Xt v_i >= 0                (docs/method.md eq. (2.3))
 
 Here: the solution type every backend returns (:class:`ConvexSolution`), the program's and the
-read-off network's objectives, and eq. (3.2) of docs/method.md, blocks -> network
+read-off network's objectives, and docs/method.md eq. (7.1), blocks -> network
 (:func:`network_from_blocks`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from .model import Model, Network
 
 
+class SolverStatus(str, Enum):
+    """How a backend ended, the same three words for every backend (ipm, clarabel, first-order).
+
+    A backend that cannot return a usable point raises :class:`~cvxrelu.errors.SolverError`
+    instead; a status is never a verdict: the network read off the solution is evaluated (and
+    certified, by verify) independently.
+    """
+
+    #: Converged to the backend's own tolerances.
+    SOLVED = "solved"
+    #: Met only reduced tolerances (the best iterate is returned).
+    ALMOST_SOLVED = "almost_solved"
+    #: Short even of those; the best feasible iterate is returned (the reason is in ``detail``).
+    INACCURATE = "inaccurate"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def solver_info(solver: str, status: SolverStatus, iterations: int, detail: str | None = None, **rest) -> dict:
+    """The solver record every backend returns: ``solver`` (its name), ``status`` (a
+    :class:`SolverStatus`), ``iterations``, ``detail`` (why the status is not ``solved``, or
+    None), then backend-specific keys (docs/cli.md, the ``solver`` object of ``solve --json``).
+    """
+    if not isinstance(status, SolverStatus):
+        raise TypeError(f"status must be a SolverStatus, got {status!r}")
+    return {"solver": solver, "status": status, "iterations": int(iterations), "detail": detail, **rest}
+
+
 @dataclass
 class ConvexSolution:
-    """Solution of the program on p patterns: W, V (p, dt), c, objective (recomputed)."""
+    """Solution of the program on p patterns: W, V (p, dt), c, objective (recomputed).
+
+    The one result type of every backend; ``solver_info`` is the record built by
+    :func:`solver_info` (name, status, iterations, detail, backend-specific keys).
+    """
 
     W: np.ndarray
     V: np.ndarray
@@ -29,6 +63,14 @@ class ConvexSolution:
     objective: float
     prediction: np.ndarray
     solver_info: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> SolverStatus:
+        return self.solver_info["status"]
+
+    @property
+    def solver(self) -> str:
+        return self.solver_info["solver"]
 
     def nonzero_blocks(self, model: Model, tol: float = 1e-9) -> int:
         N = np.concatenate([model.neuron_norm(self.W.T), model.neuron_norm(self.V.T)])
@@ -61,7 +103,7 @@ def convex_objective(Xt, y, patterns, W, V, c, model: Model) -> float:
 
 
 def network_objective(Xt, y, W, V, c, model: Model) -> float:
-    """L of the network read off (W, V, c) with eq. (9): actual ReLUs, not the patterns' masks.
+    """L of the network read off (W, V, c) with docs/method.md eq. (7.1): actual ReLUs, not the patterns' masks.
 
     Equal to the program's objective when every block is in its cone; otherwise the objective
     of the network a user would get.
@@ -77,7 +119,7 @@ def network_objective(Xt, y, W, V, c, model: Model) -> float:
 
 
 def network_from_blocks(W: np.ndarray, V: np.ndarray, c: float | None, model: Model, tol: float) -> Network:
-    """Paper eq. (9): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
+    """docs/method.md eq. (7.1): each block with N(w) > tol * max N gives (w / sqrt(N(w)), +-sqrt(N(w))).
 
     With a free hidden bias a block may have N(w) = 0 but a bias part b > 0: it predicts the
     constant +-b. Such constants and the program's free constant c become one neuron (0, B)

@@ -8,7 +8,7 @@
   allowance (eq. (5.3)).
 * :func:`cone_matrix` and :func:`cone_residual`: A = (2 D - I) Xt of one pattern and the distance
   min_{zeta >= 0} ||h + A^T zeta|| (a non-negative least-squares problem) that bounds the dual
-  constraint of one block (eq. (4.2)).
+  constraint of one block (eqs. (4.2), (4.3)).
 """
 
 from __future__ import annotations
@@ -138,15 +138,15 @@ def dual_objective(nu: np.ndarray, y: np.ndarray, model: Model) -> tuple[float, 
 
 
 def cone_matrix(Xt: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    """A = (2 D - I) Xt for the 0/1 pattern D: the cone of the block is {u : A u >= 0} (eq. (2.3))."""
+    """A = (2 D - I) Xt for the 0/1 pattern D: the cone of the block is {u : A u >= 0} (eq. (2.1))."""
     return (2.0 * np.asarray(pattern, dtype=np.float64) - 1.0)[:, None] * Xt
 
 
 def cone_residual(A: np.ndarray, h: np.ndarray, maxiter: int | None = None) -> tuple[np.ndarray, float]:
-    """(zeta, min_{zeta >= 0} ||h + A^T zeta||) by scipy's NNLS (eq. (4.2)).
+    """(zeta, min_{zeta >= 0} ||h + A^T zeta||) by scipy's NNLS (docs/method.md eq. (4.3)).
 
-    With h = -g this is the Euclidean distance from g to the polar cone's image A^T R_+, which
-    bounds max_{A u >= 0, ||u|| <= 1} g^T u (eq. (4.3)).
+    When non-negative this equals max_{A u >= 0, ||u|| <= 1} h^T u: the distance from h to the
+    polar cone {-A^T zeta : zeta >= 0}. With h = -g it is the left side of eq. (4.2).
     """
     from scipy.optimize import nnls
 

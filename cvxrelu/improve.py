@@ -1,9 +1,9 @@
-"""A better network from the subsampled convex program (paper Thm. 3, MATH.md section 6).
+"""A better network from the subsampled convex program (paper Thm. 3, docs/method.md section 6).
 
 A Clarke-stationary network is optimal for the convex program restricted to its own
 activation patterns; adding the pattern of a violated dual constraint (a unit u with
 |lam^T (Xt u)_+| > beta) makes that program strictly better. Solving it and mapping the
-solution back with eq. (9) gives a network whose objective is at most the program's value.
+solution back with docs/method.md eq. (7.1) gives a network whose objective is at most the program's value.
 The caller evaluates the objective: this module only proposes.
 """
 

@@ -1,4 +1,4 @@
-"""HDF5 checkpoints and data files (CONTRACT.md, format version 1); the only h5py import.
+"""HDF5 checkpoints and data files (docs/format.md, format version 1); the only h5py import.
 
 Loading is defensive, because checkpoints arrive from anywhere:
 

@@ -1,7 +1,7 @@
 """Per-block KKT residuals of a network: diagnostics printed by verify, never the verdict.
 
 Each non-zero block of the convex solution W(theta) read off the network (docs/method.md
-eq. (3.1)) must satisfy the block optimality condition of docs/method.md eq. (4.4); this module
+eq. (3.2)) must satisfy the block optimality condition of docs/method.md eq. (4.4); this module
 measures how far it is from doing so.
 """
 
@@ -38,10 +38,7 @@ def block_kkt(net: Network, data: Dataset, model: Model) -> list[dict]:
         s = (Xt @ w > 0).astype(float)
         A = cone_matrix(Xt, s)
         g = sg * (Xt.T @ (s * lam))
-        dN = w.copy()
-        if model.hidden_bias == "free":
-            dN[-1] = 0.0
-        target = g + model.beta * dN / Nw
+        target = g + model.beta * model.group_norm.subgradient(w)
         act = np.flatnonzero(A @ w <= ACTIVE_TOL * xn * np.linalg.norm(w))
         if act.size:
             sol = nnls(A[act].T, target)

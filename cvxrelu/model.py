@@ -1,10 +1,10 @@
-"""Data, model options and the two-layer ReLU network, with the objective of CONTRACT.md.
+"""Data, model options and the two-layer ReLU network, with the objective of docs/method.md eq. (1.1).
 
 Shapes: X (n_samples, n_features), y (n_samples,), U (n_features, n_neurons),
 alpha (n_neurons,), b (n_neurons,) or None, c a float or None.
 
 The *augmented* view used by the convex program appends a column of ones to X when the
-network has a hidden bias (MATH.md section 1): Xt = [X, 1], ut_j = (u_j, b_j).
+network has a hidden bias (docs/method.md section 1): Xt = [X, 1], ut_j = (u_j, b_j).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .losses import EPS, Loss, get_loss
+from .penalty import GroupNorm
 
 BIAS_MODES = ("none", "penalized", "free")
 
@@ -63,7 +64,7 @@ class Model:
 
     @property
     def effective_output_bias(self) -> str:
-        """A free hidden bias makes a free output constant available (MATH.md 3.1)."""
+        """A free hidden bias makes a free output constant available (docs/method.md section 2)."""
         return "free" if self.hidden_bias == "free" else self.output_bias
 
     def augment(self, X: np.ndarray) -> np.ndarray:
@@ -72,14 +73,17 @@ class Model:
             return np.hstack([X, np.ones((X.shape[0], 1))])
         return X
 
+    @property
+    def group_norm(self) -> GroupNorm:
+        """The neuron norm N as one object (value, prox, dual norm, subgradient; penalty.py)."""
+        return GroupNorm(free_last=self.hidden_bias == "free")
+
     def neuron_norm(self, Ut: np.ndarray) -> np.ndarray:
         """N(ut_j) for each column of Ut: the Euclidean norm of the penalized coordinates.
 
         All of ut when the hidden bias is penalized or absent, only u when it is free.
         """
-        if self.hidden_bias == "free":
-            return np.linalg.norm(Ut[:-1], axis=0)
-        return np.linalg.norm(Ut, axis=0)
+        return self.group_norm.value(np.asarray(Ut).T)
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def penalty(net: Network, model: Model) -> float:
 
 
 def objective(net: Network, data: Dataset, model: Model) -> float:
-    """L(theta) = loss(yhat, y) + beta * penalty(theta)  (CONTRACT.md)."""
+    """L(theta) = loss(yhat, y) + beta * penalty(theta)  (docs/method.md section 1)."""
     return model.loss_fn.value(predict(net, data.X), data.y) + model.beta * penalty(net, model)
 
 
@@ -170,7 +174,7 @@ def objective_error_bound(net: Network, data: Dataset, model: Model) -> float:
 # --------------------------------------------------------------------------- minimal form
 
 #: A pre-activation |xt_k^T ut| <= ZERO_TOL * ||xt_k|| * ||ut|| counts as exactly zero when
-#: the trichotomy (cone) of a neuron is computed (MATH.md 3.2).
+#: the trichotomy (cone) of a neuron is computed (docs/method.md section 3, item 2).
 ZERO_TOL = 1e-9
 #: Two neurons of one cone are "positively colinear" when the sine of their angle is below this.
 COLINEAR_TOL = 1e-7

@@ -1,7 +1,7 @@
 """Pricing: the most violated dual constraint over a finite set of candidate patterns.
 
 Used by column generation (cvxrelu.colgen) and the dual-guided pattern search (cvxrelu.search)
-to decide which patterns to add (docs/method.md section 8).
+to decide which patterns to add (docs/method.md eq. (9.1)).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
+from enum import Enum
 
 import numpy as np
 
@@ -25,6 +26,8 @@ def finite(x) -> float | None:
 
 def jsonable(obj):
     """``obj`` with numpy values made plain and non-finite floats made None, recursively."""
+    if isinstance(obj, Enum):
+        return jsonable(obj.value)
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

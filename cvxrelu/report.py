@@ -97,6 +97,8 @@ def render_solve(d: dict, console: Console | None = None) -> None:
     s = d.get("solver") or {}
     t.add_row("solver", f"{s.get('solver', '-')} {s.get('version', '')} status {s.get('status', '-')}, "
               f"{d.get('iterations')} iterations over {s.get('calls', '-')} solves, {d.get('rounds', 0)} rounds")
+    if s.get("detail"):
+        t.add_row("solver status", f"{s.get('status')}: {s['detail']}")
     scr = s.get("screening")
     if scr and scr.get("fallback"):
         t.add_row("row screening", f"last solve: {scr['fallback']}")

@@ -1,7 +1,7 @@
-"""Better activation patterns when they cannot all be enumerated (MATH.md section 9).
+"""Better activation patterns when they cannot all be enumerated (docs/method.md section 9).
 
 The convex program over N random Gaussian patterns is only as good as its patterns, and for
-d >= 3 random patterns are poor (MATH.md 9: 0.0200 over 250 random patterns against 0.0073 for
+d >= 3 random patterns are poor (docs/method.md section 9: 0.0200 over 250 random patterns against 0.0073 for
 a gradient-trained network). Two sources of better patterns, both standard:
 
 * **gradient warm starts** (paper Thm. 3): a network trained by gradient descent is a feasible
@@ -51,7 +51,7 @@ WARM_LR = 1e-2
 
 def train_gradient(data: Dataset, model: Model, width: int, seed: int, iters: int = WARM_ITERS,
                    lr: float = WARM_LR) -> Network:
-    """Full-batch Adam on L(theta) (CONTRACT.md), any loss and bias modes; a warm start only.
+    """Full-batch Adam on L(theta) (docs/method.md section 1), any loss and bias modes; a warm start only.
 
     Initialization: u_j, b_j ~ N(0, 1/d), alpha_j ~ N(0, 1/width), c = 0.
     """

@@ -1,27 +1,33 @@
 """Generators of networks whose optimality gap is known, for the soundness suite.
 
 P_ref is the objective, evaluated with cvxrelu.model.objective, of the optimal network that an
-independent cvxpy solve of the full convex program returns (fixtures/make_fixtures.py). It is the
+independent cvxpy solve of the full convex program returns (tests/oracles.py). It is the
 objective of an actual network, so P_ref >= P*: a network with L(theta) - P_ref > tol * |L| has
-a true relative gap (gap / |L|, contract v2) above the tolerance, whatever the oracle's own
+a true relative gap (gap / |L|, docs/cli.md) above the tolerance, whatever the oracle's own
 error. Those are the "known gap" networks, which must never be certified optimal.
+
+``run`` verifies them all, in each mode (``exact``: the dual constraint by enumeration;
+``bounded``: forced bounded mode, bounds.bound_dual_constraint and the refutation search, as
+verify runs on data too large to enumerate; the data here are small, so the truth is known),
+and counts the verdicts; tests/test_soundness.py runs a fast slice and scripts/soundness.py
+the whole suite.
 """
 
 from __future__ import annotations
 
+import collections
 import sys
+import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from oracles import convex_optimum
 
-from make_fixtures import convex_optimum  # noqa: E402
-
-from cvxrelu.arrangements import analyze  # noqa: E402
-from cvxrelu.model import Dataset, Model, Network, objective, scaled  # noqa: E402
+from cvxrelu.arrangements import analyze
+from cvxrelu.certificate import Status, verify
+from cvxrelu.model import Dataset, Model, Network, objective, scaled
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 
@@ -58,8 +64,8 @@ def _gap_ok(L: float, P_ref: float, k: float = 1.0) -> bool:
 
 
 def rescaled_to_gap(prob: Problem, factor: float) -> Network | None:
-    """Unbalance the largest neuron so that L - P_ref = factor * tol * P_ref (relative gap just above
-    factor * tol / (1 + factor * tol) of L).
+    """Unbalance the largest neuron so that L - P_ref = factor * tol * P_ref (a relative gap just
+    above factor * tol / (1 + factor * tol)).
 
     (t u, alpha / t) keeps predictions; for a scaled neuron (||u|| = |alpha| = a) the penalty
     grows by beta a^2 (t - 1/t)^2 / 2.
@@ -143,3 +149,47 @@ def optimal_networks(prob: Problem, rng: np.random.Generator, k: int = 2) -> lis
         U2 = np.array(cols).T[:, perm] if cols else np.zeros((Ut.shape[0], 0))
         out.append(Network.from_augmented(U2, np.array(al)[perm] if al else np.zeros(0), prob.model, None))
     return out
+
+
+#: Time limit of each forced bounded-mode verify (the data are tiny: it rarely binds).
+BOUNDED_TIME_LIMIT = 10.0
+OPTIMAL_KIND = "known optimal (split, permuted)"
+MODES = ("exact", "bounded")
+
+
+def run(n_problems: int, seed: int, verbose: bool = True, modes=MODES):
+    """Verify every generated network in every mode: (stats[mode][kind] Counter, failures, seconds)."""
+    stats = {mode: collections.defaultdict(collections.Counter) for mode in modes}
+    failures = []
+    t0 = time.time()
+
+    def check(mode, net, prob):
+        if mode == "bounded":
+            return verify(net, prob.data, prob.model, tol=TOL, patterns="bounded", time_limit=BOUNDED_TIME_LIMIT)
+        return verify(net, prob.data, prob.model, tol=TOL)
+
+    for p in range(n_problems):
+        pid = seed * 100003 + p
+        prob = make_problem(pid)
+        rng = np.random.default_rng(seed * 7919 + p)
+        gap_nets = known_gap_networks(prob, rng)
+        opt_nets = optimal_networks(prob, rng)
+        for mode in modes:
+            for kind, net in gap_nets:
+                cert = check(mode, net, prob)
+                stats[mode][kind][cert.status.value] += 1
+                if cert.status is Status.OPTIMAL:
+                    failures.append(("FALSE OPTIMAL", mode, kind, pid))
+                if cert.status is Status.SUBOPTIMAL:
+                    if not objective(cert.witness, prob.data, prob.model) < cert.objective:
+                        failures.append(("BAD WITNESS", mode, kind, pid))
+                if cert.lower_bound > prob.P_ref + 1e-9 * max(1, abs(prob.P_ref)):
+                    failures.append(("LOWER BOUND ABOVE P_ref", mode, kind, pid))
+            for net in opt_nets:
+                cert = check(mode, net, prob)
+                stats[mode][OPTIMAL_KIND][cert.status.value] += 1
+                if cert.lower_bound > prob.P_ref + 1e-9 * max(1, abs(prob.P_ref)):
+                    failures.append(("LOWER BOUND ABOVE P_ref", mode, OPTIMAL_KIND, pid))
+        if verbose and (p + 1) % 25 == 0:
+            print(f"  {p + 1} problems, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return stats, failures, time.time() - t0

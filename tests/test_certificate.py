@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from _opt import convex_optimum
+from oracles import convex_optimum
 from cvxrelu.arrangements import analyze
 from cvxrelu.certificate import Status, exact_zero_sum, verify
 from cvxrelu.model import Dataset, Model, Network, merged, objective, predict

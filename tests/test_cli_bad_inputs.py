@@ -214,6 +214,7 @@ def test_bad_input(tmp_path, name, build, extra, words):
         args.append(a)
     r = run("verify", ck, *args)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "", r.stdout  # nothing on stdout: a pipeline never reads half a result
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "Traceback" not in r.stderr
@@ -225,13 +226,14 @@ def test_bad_input(tmp_path, name, build, extra, words):
 
 def test_solve_bad_inputs(tmp_path):
     out = tmp_path / "out.h5"
-    r = run("solve", FIX / "example1_optimal.h5", "--beta", "-1", "-o", out)
+    r = run("solve", FIX / "example1_optimal.h5", "--beta", "-1", "-o", out, "--json")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "beta" in r.stderr
-    r = run("solve", FIX / "example1_optimal.h5", "--beta", "0.1", "--loss", "logistic", "-o", out)
-    assert r.returncode == 2 and "-1 or +1" in r.stderr
+    assert r.stdout == ""
+    r = run("solve", FIX / "example1_optimal.h5", "--beta", "0.1", "--loss", "logistic", "-o", out, "--json")
+    assert r.returncode == 2 and "-1 or +1" in r.stderr and r.stdout == ""
     assert not out.exists()  # nothing written on failure
     r = run("solve", FIX / "example1_optimal.h5", "--beta", "0.1", "--width", "0", "-o", out)
-    assert r.returncode == 2
+    assert r.returncode == 2 and r.stdout == ""
 
 
 def test_verify_json_exit_codes_and_witness(tmp_path):

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from _opt import convex_optimum
+from oracles import convex_optimum
 from cvxrelu.arrangements import analyze, sample_patterns
 from cvxrelu.certificate import Status, verify
 from cvxrelu.colgen import column_generation, restricted_pricing

@@ -11,7 +11,7 @@ from cvxrelu.model import Dataset, Model, objective
 from cvxrelu.program import solve_convex_program
 from cvxrelu.solve import solve
 
-from _opt import convex_optimum, cvxpy_program
+from oracles import convex_optimum, cvxpy_program
 
 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 

@@ -12,12 +12,14 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import SolverError
+from ..convex import SolverStatus, solver_info
+from ..errors import InputError, SolverError
 
-#: Clarabel status name -> (usable, accurate)
+#: Clarabel's status names that return a usable point, and their common name; any other
+#: status raises SolverError.
 STATUS = {
-    "Solved": (True, True),
-    "AlmostSolved": (True, False),
+    "Solved": SolverStatus.SOLVED,
+    "AlmostSolved": SolverStatus.ALMOST_SOLVED,
 }
 
 DEFAULT_SETTINGS = {
@@ -51,7 +53,7 @@ def solve_conic(P, q, A, b, cones: list[tuple[str, int]], settings: dict | None 
     import clarabel
 
     opts = dict(DEFAULT_SETTINGS)
-    opts.update(settings or {})
+    opts.update(check_settings(settings))
     s = clarabel.DefaultSettings()
     for k, v in opts.items():
         setattr(s, k, v)
@@ -61,23 +63,34 @@ def solve_conic(P, q, A, b, cones: list[tuple[str, int]], settings: dict | None 
     solver = clarabel.DefaultSolver(P, np.asarray(q, float), A, np.asarray(b, float),
                                     [_cone(k, d) for k, d in cones], s)
     sol = solver.solve()
-    status = str(sol.status).split(".")[-1]
-    info = {
-        "solver": "clarabel",
-        "version": getattr(clarabel, "__version__", "unknown"),
-        "status": status,
-        "iterations": int(sol.iterations),
-        "solve_time_s": float(getattr(sol, "solve_time", time.perf_counter() - t0)),
-        "settings": opts,
-    }
-    usable, accurate = STATUS.get(status, (False, False))
-    if not usable:
-        raise SolverError(f"Clarabel stopped with status {status} after {sol.iterations} iterations")
+    name = str(sol.status).split(".")[-1]
+    status = STATUS.get(name)
+    if status is None:
+        raise SolverError(f"Clarabel stopped with status {name} after {sol.iterations} iterations")
+    info = solver_info(
+        "clarabel", status, sol.iterations, None if status is SolverStatus.SOLVED else f"Clarabel status {name}",
+        version=getattr(clarabel, "__version__", "unknown"),
+        solve_time_s=float(getattr(sol, "solve_time", time.perf_counter() - t0)),
+        settings=opts,
+    )
     x = np.asarray(sol.x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise SolverError("Clarabel returned a non-finite solution")
-    info["accurate"] = accurate
     return x, np.asarray(sol.z, dtype=np.float64), info
+
+
+def check_settings(settings: dict | None) -> dict:
+    """``settings`` if every key is one of Clarabel's settings, else InputError naming the first
+    unknown one (a misspelt tolerance would otherwise be ignored or fail deep inside)."""
+    import clarabel
+
+    settings = dict(settings or {})
+    defaults = clarabel.DefaultSettings()
+    known = {k for k in dir(defaults) if not k.startswith("_") and not callable(getattr(defaults, k))}
+    for key in settings:
+        if key not in known:
+            raise InputError(f"unknown Clarabel setting {key!r}")
+    return settings
 
 
 def nnls(A: np.ndarray, b: np.ndarray, settings: dict | None = None) -> dict:

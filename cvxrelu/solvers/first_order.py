@@ -1,4 +1,4 @@
-"""A first-order solver for the convex program on given patterns (MATH.md sections 2, 5, 7).
+"""A first-order solver for the convex program on given patterns (docs/method.md sections 2, 5, 7).
 
 For instances too large for an interior-point method (thousands of patterns, tens of
 thousands of samples) the program
@@ -18,7 +18,7 @@ predictions are (Z * (sg P)^T).sum(1) + c. Constraint rows are normalized by ||x
 changes neither the cones nor the solution, only the conditioning of the penalty).
 
 Stopping rule: the duality gap of the program restricted to the given patterns
-(MATH.md section 5). With nu = grad loss(prediction) (moved onto 1^T nu = 0 inside the
+(docs/method.md section 5). With nu = grad loss(prediction) (moved onto 1^T nu = 0 inside the
 conjugate's domain when c is free) and any multipliers zeta >= 0,
 
     max_{w in C_i, N(w) <= 1} +-g_i^T w  <=  || +-g_i + A_i^T zeta ||,   g_i = Xt^T D_i nu,
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..convex import ConvexSolution
-from ..dual import project_domain_zero_sum
+from ..convex import ConvexSolution, SolverStatus, solver_info
+from ..dual import cone_residual, dual_objective, dual_point
 from ..model import Model
 
 SOLVER_NAME = "first-order (AL-FISTA)"
@@ -69,23 +69,6 @@ class _Problem:
     model: Model
     free_last: bool  # N excludes the last coordinate (free hidden bias)
     cmode: str  # "none" | "free" | "penalized"
-
-
-def _N(U: np.ndarray, free_last: bool) -> np.ndarray:
-    return np.linalg.norm(U[:, :-1] if free_last else U, axis=1)
-
-
-def _prox(U: np.ndarray, t: float, free_last: bool) -> np.ndarray:
-    """Group soft-threshold: prox of t * sum_j N(u_j), row by row."""
-    Up = U[:, :-1] if free_last else U
-    nrm = np.linalg.norm(Up, axis=1)
-    scale = np.maximum(1.0 - t / np.maximum(nrm, 1e-300), 0.0)
-    out = U.copy()
-    if free_last:
-        out[:, :-1] *= scale[:, None]
-    else:
-        out *= scale[:, None]
-    return out
 
 
 def _smooth(pb: _Problem, Z, c, lam, rho, want_grad=True):
@@ -113,19 +96,10 @@ def _smooth(pb: _Problem, Z, c, lam, rho, want_grad=True):
 
 def _objective(pb: _Problem, U, c, pred) -> float:
     """Program objective at (U, c) with the given prediction."""
-    val = pb.model.loss_fn.value(pred, pb.y) + pb.model.beta * float(np.sum(_N(U, pb.free_last)))
+    val = pb.model.loss_fn.value(pred, pb.y) + pb.model.beta * float(np.sum(pb.model.group_norm.value(U)))
     if pb.cmode == "penalized":
         val += 0.5 * pb.model.beta * c * c
     return val
-
-
-def _dual_point(pb: _Problem, pred: np.ndarray) -> np.ndarray:
-    loss = pb.model.loss_fn
-    nu = loss.gradient(pred, pb.y)
-    lo, hi = loss.dual_box(pb.y)
-    if pb.cmode == "free":
-        return project_domain_zero_sum(nu, lo, hi)
-    return np.clip(nu, lo, hi)
 
 
 def _dual_bound(pb: _Problem, pred: np.ndarray, Qmult: np.ndarray) -> tuple[float, float]:
@@ -134,9 +108,8 @@ def _dual_bound(pb: _Problem, pred: np.ndarray, Qmult: np.ndarray) -> tuple[floa
     Residual of block j: r_j = -sg_j Xt^T D_j nu + A_j^T zeta_j, zeta_j = Qmult[:, j] / ||xt||;
     returns (dual objective at the scaled nu, M = max_j N*(r_j)).
     """
-    loss = pb.model.loss_fn
     beta = pb.model.beta
-    nu = _dual_point(pb, pred)
+    nu = dual_point(pred, pb.y, pb.model)
     R = (pb.SXn * Qmult - pb.PsgT * nu[:, None]).T @ pb.Xt  # (2p, dt)
     if pb.free_last:
         H = -(pb.PsgT * nu[:, None]).T @ pb.Xt  # the residual with zeta = 0
@@ -147,23 +120,19 @@ def _dual_bound(pb: _Problem, pred: np.ndarray, Qmult: np.ndarray) -> tuple[floa
         # where the multipliers do not settle it, the exact cone projection (NNLS) does
         bad = np.flatnonzero(M > beta)
         if 0 < bad.size <= EXACT_BLOCKS:
-            from scipy.optimize import nnls
-
             Xn = pb.Xt / np.maximum(np.linalg.norm(pb.Xt, axis=1), 1e-300)[:, None]
             for j in bad:
                 h = -(pb.PsgT[:, j] * nu) @ pb.Xt
                 A = np.sign(pb.SXn[:, j])[:, None] * Xn
-                _, res = nnls(A.T, -h, maxiter=50 * pb.Xt.shape[1] + 100)
+                _, res = cone_residual(A, h)
                 M[j] = min(M[j], res)
         Mmax = float(np.max(M)) if M.size else 0.0
     if not np.isfinite(Mmax):
         return -np.inf, Mmax
     s = 1.0 if Mmax <= beta else beta / Mmax
     nu = s * nu
-    D = -loss.conjugate(nu, pb.y)
-    if pb.cmode == "penalized":
-        D -= float(np.sum(nu)) ** 2 / (2 * beta)
-    return float(D), Mmax
+    D, _ = dual_objective(nu, pb.y, pb.model)
+    return D, Mmax
 
 
 def _seminorm_bound(pb: _Problem, R: np.ndarray) -> np.ndarray:
@@ -192,8 +161,6 @@ def _seminorm_bound(pb: _Problem, R: np.ndarray) -> np.ndarray:
 
 def _project_blocks(pb: _Problem, U: np.ndarray) -> tuple[np.ndarray, int]:
     """Project every non-zero block exactly onto its cone {u : A_j u >= 0}."""
-    from scipy.optimize import nnls
-
     Xt = pb.Xt
     rn = np.maximum(np.linalg.norm(Xt, axis=1), 1e-300)
     U = U.copy()
@@ -210,7 +177,7 @@ def _project_blocks(pb: _Problem, U: np.ndarray) -> tuple[np.ndarray, int]:
         near = a < NEAR_ACTIVE * scale
         for _ in range(20):
             rows = np.flatnonzero(near)
-            zeta, _ = nnls(A[rows].T, -w0, maxiter=50 * Xt.shape[1] + 10 * rows.size + 100)
+            zeta, _ = cone_residual(A[rows], w0, maxiter=50 * Xt.shape[1] + 10 * rows.size + 100)
             w = w0 + A[rows].T @ zeta
             aw = A @ w
             bad = (aw < 0) & ~near
@@ -255,7 +222,8 @@ def solve_first_order(
     n, dt = Xt.shape
     p = P.shape[0]
     cmode = model.effective_output_bias
-    free_last = model.hidden_bias == "free"
+    norm = model.group_norm
+    free_last = norm.free_last
     rn = np.linalg.norm(Xt, axis=1)
     inv = np.where(rn > 0, 1.0 / np.where(rn > 0, rn, 1.0), 0.0)
     PT = P.T.astype(np.float64)
@@ -295,7 +263,7 @@ def solve_first_order(
             it += 1
             Fy, _, _, gU, gc = _smooth(pb, Zy, cy, lam, rho)
             while True:
-                Un = _prox(Uy - gU / L, beta / L, free_last)
+                Un = norm.prox(Uy - gU / L, beta / L)
                 cn = cy - gc / L if cmode != "none" else 0.0
                 Zn = Xt @ Un.T
                 Fn, _, _, _, _ = _smooth(pb, Zn, cn, lam, rho, want_grad=False)
@@ -307,7 +275,7 @@ def solve_first_order(
                 L *= 2.0
             step = float(np.sqrt(np.vdot(dU, dU) + dc * dc)) * L
             # objective with the non-smooth part, for the adaptive restart
-            Fobj = Fn + beta * float(np.sum(_N(Un, free_last)))
+            Fobj = Fn + beta * float(np.sum(norm.value(Un)))
             tn = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))
             mom = (tk - 1) / tn
             if Fobj > Fx_prev:  # restart the momentum
@@ -351,18 +319,21 @@ def solve_first_order(
     primal = _objective(pb, Ufeas, c, pred)
     lb, M = _dual_bound(pb, pred, lam)
     gap = (primal - lb) / max(1.0, abs(primal))
-    info = {
-        "name": SOLVER_NAME,
-        "status": "optimal" if gap <= tol else "max_iter",
-        "iterations": it,
-        "rounds": rounds,
-        "seconds": time.perf_counter() - t0,
-        "relative_gap": float(gap),
-        "lower_bound": float(lb),
-        "violation_before_projection": float(viol),
-        "projected_blocks": int(moved),
-        "rho": float(rho),
-    }
+    ok = bool(gap <= tol)
+    info = solver_info(
+        SOLVER_NAME,
+        SolverStatus.SOLVED if ok else SolverStatus.INACCURATE,
+        it,
+        None if ok else f"relative gap {gap:.2e} above {tol:g} after {it} of {max_iter} iterations",
+        rounds=rounds,
+        seconds=time.perf_counter() - t0,
+        solve_time_s=time.perf_counter() - t0,
+        relative_gap=float(gap),
+        lower_bound=float(lb),
+        violation_before_projection=float(viol),
+        projected_blocks=int(moved),
+        rho=float(rho),
+    )
     return ConvexSolution(
         W=Ufeas[:p].copy(),
         V=Ufeas[p:].copy(),

@@ -1,0 +1,173 @@
+"""Reductions of a network that keep its objective: minimal form, pruning, merging, width.
+
+Each function returns a network whose objective L is no higher than its input's (a step that
+would raise L is not taken): the Caratheodory reduction to at most n + 1 active neurons
+(docs/method.md section 7), removal of interior-point leftovers, merging of neurons that share
+a cone, kink snapping for 1-D data, and padding or reduction to an exact width.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+from .model import Dataset, Model, Network, merged, objective, scaled
+
+#: Neurons this small relative to the largest are candidates for removal (prune_tiny_neurons).
+PRUNE_REL = 1e-4
+
+
+def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
+    """At most n + 1 neurons with the same predictions and penalty (Lemma 1, Prop. 6).
+
+    With scaled neurons t_j = |alpha_j| N(ut_j) and atoms a_j = sign(alpha_j) relu(Xt ut_j / N(ut_j)),
+    predictions are sum t_j a_j and the penalty beta sum t_j. While more than n + 1 atoms are
+    used, [a_j; 1] are dependent: moving t along a null vector keeps both, until a t_j hits 0.
+    """
+
+    net = scaled(net, model)
+    Xt = model.augment(X)
+    Ut = net.Ut()
+    N = model.neuron_norm(Ut)
+    live = np.flatnonzero((net.alpha != 0) & (N > 0))
+    n = X.shape[0]
+    if live.size <= n + 1:
+        return net
+    t = np.abs(net.alpha[live]) * N[live]
+    unit = Ut[:, live] / N[live][None, :]
+    A = np.sign(net.alpha[live])[None, :] * np.maximum(Xt @ unit, 0.0)  # neuron j = t_j * A[:, j]
+    act = np.ones(live.size, dtype=bool)
+    while act.sum() > n + 1:
+        idx = np.flatnonzero(act)
+        K = np.vstack([A[:, idx], np.ones((1, idx.size))])
+        c = np.linalg.svd(K)[2][-1]
+        if not np.any(c > 0):
+            c = -c
+        ratio = np.where(c > 0, t[idx] / np.where(c > 0, c, 1), np.inf)
+        j = int(np.argmin(ratio))
+        t[idx] = t[idx] - ratio[j] * c
+        t[idx[j]] = 0.0
+        t = np.maximum(t, 0.0)
+        act = t > 0
+    keep = live[act]
+    tk = t[act]
+    u = Ut[:, keep] / N[keep][None, :]
+    Ut_new = u * np.sqrt(tk)[None, :]
+    alpha_new = np.sign(net.alpha[keep]) * np.sqrt(tk)
+    return Network.from_augmented(Ut_new, alpha_new, model, net.c)
+
+
+def prune_tiny_neurons(net: Network, data: Dataset, model: Model) -> Network:
+    """Drop neurons of size |alpha_j| N(ut_j) <= PRUNE_REL * the largest, one at a time, smallest
+    first, whenever that does not raise L.
+
+    An interior-point solution leaves blocks that are zero at the optimum at a small non-zero
+    size (about the solver's tolerance); their dual constraints are slack, so removing them
+    lowers the penalty by more than it changes the loss. The objective is re-evaluated for every
+    removal: the result is never worse than the input.
+    """
+    N = model.neuron_norm(net.Ut()) * np.abs(net.alpha)
+    if N.size == 0:
+        return net
+    cand = [int(j) for j in np.argsort(N) if 0 < N[j] <= PRUNE_REL * N.max()]
+    if not cand:
+        return net
+    keep = np.ones(net.n_neurons, dtype=bool)
+    L = objective(net, data, model)
+    Ut = net.Ut()
+    for j in cand:
+        keep[j] = False
+        trial = Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
+        Lt = objective(trial, data, model)
+        if Lt <= L:
+            L = Lt
+        else:
+            keep[j] = True
+    return Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
+
+
+def merge_cones(net: Network, data: Dataset, model: Model) -> Network:
+    """One neuron per cone (paper Prop. 1), kept only if the objective does not rise.
+
+    Blocks of different patterns can meet on a shared face (in 1-D the optimal kinks sit at data
+    points): docs/method.md eq. (7.1) then gives parallel neurons of one cone, a non-minimal network.
+    """
+
+    mg = merged(scaled(net, model), model.augment(data.X), model)
+    if mg.n_neurons < net.n_neurons and objective(mg, data, model) <= objective(net, data, model):
+        return mg
+    return net
+
+
+def snap_kinks_1d(net: Network, X: np.ndarray, model: Model) -> Network:
+    """1-D data, free hidden bias: move every kink -b/u onto a data point (Ergen & Pilanci, Cor. 3.2).
+
+    On the data, relu(u (x - t)) with x_lo < t < x_hi (consecutive data points) equals
+    lam relu(u (x - x_lo)) + (1 - lam) relu(u (x - x_hi)), lam = (x_hi - t) / (x_hi - x_lo), and the
+    scaled penalty |alpha| |u| splits the same way: the optimum is not unique there, and this
+    picks its extreme points. A kink beyond the data on the neuron's active side is moved to the
+    extreme data point; the constant it leaves goes to the free output constant (c, or a bias
+    neuron when the output bias is "none"). Neurons of one cone are merged afterwards.
+    """
+
+    if X.shape[1] != 1 or model.hidden_bias != "free" or net.n_neurons == 0:
+        return net
+    net = scaled(net, model)
+    xs = np.unique(X[:, 0])
+    U, b, alpha = net.U[0], net.b, net.alpha
+    cols_u, cols_b, al = [], [], []
+    const = 0.0
+    for u, bj, a in zip(U, b, alpha):
+        if u == 0 or a == 0:
+            cols_u.append(u), cols_b.append(bj), al.append(a)
+            continue
+        t = -bj / u
+        k = int(np.searchsorted(xs, t))
+        if k < xs.size and xs[k] == t:
+            cols_u.append(u), cols_b.append(bj), al.append(a)
+        elif 0 < k < xs.size:
+            lo, hi = xs[k - 1], xs[k]
+            lam = (hi - t) / (hi - lo)
+            for tt, w in ((lo, lam), (hi, 1.0 - lam)):
+                cols_u.append(u), cols_b.append(-u * tt), al.append(a * w)
+        elif (k == 0 and u > 0) or (k == xs.size and u < 0):  # active on every data point
+            tt = xs[0] if k == 0 else xs[-1]
+            cols_u.append(u), cols_b.append(-u * tt), al.append(a)
+            const += a * u * (tt - t)
+        else:  # inactive on every data point: contributes nothing
+            continue
+    c = net.c
+    if const != 0.0:
+        if model.output_bias == "free":
+            c = (c or 0.0) + const
+        else:
+            B = 1e4 * max(1.0, abs(const))
+            cols_u.append(0.0), cols_b.append(B), al.append(const / B)
+    out = Network(U=np.array(cols_u)[None, :], alpha=np.array(al), b=np.array(cols_b), c=c)
+    return merged(scaled(out, model), model.augment(X), model)
+
+
+def set_width(net: Network, width: int | None, model: Model) -> Network:
+    """Exactly ``width`` neurons: pad with zero neurons, or split the largest (Thm. 1)."""
+    if width is None:
+        return net
+    live = np.flatnonzero(net.alpha != 0)
+    if width < live.size:
+        raise InputError(
+            f"--width {width} is too small: the optimal network needs {live.size} neurons"
+        )
+    Ut, alpha = net.Ut()[:, live], net.alpha[live]
+    cols, al = [Ut[:, j] for j in range(live.size)], list(alpha)
+    if live.size and width > live.size:
+        # splitting a neuron into (u sqrt(g), alpha sqrt(g)) pieces keeps L: do it to fill width
+        j = int(np.argmax(np.abs(alpha)))
+        extra = width - live.size
+        g = 1.0 / (extra + 1)
+        cols[j], al[j] = Ut[:, j] * np.sqrt(g), alpha[j] * np.sqrt(g)
+        for _ in range(extra):
+            cols.append(Ut[:, j] * np.sqrt(g))
+            al.append(alpha[j] * np.sqrt(g))
+    while len(al) < width:
+        cols.append(np.zeros(Ut.shape[0]))
+        al.append(0.0)
+    return Network.from_augmented(np.array(cols).T.reshape(Ut.shape[0], -1), np.array(al), model, net.c)

@@ -1,0 +1,352 @@
+"""Newton polish of squared-loss solutions on their identified face (docs/method.md section 7).
+
+Interior-point and conic solutions are accurate to the solver's tolerance; :func:`polished`
+refines them (when the refinement succeeds and does not raise the objective) so that the dual
+point verify starts from is accurate to full precision. The polish never decides a verdict: the
+network read off its result is evaluated like any other.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..convex import ConvexSolution, block_predictions, convex_objective, network_objective
+from ..dual import cone_matrix, cone_residual
+from ..model import Model
+
+
+def polished(sol: ConvexSolution, Xt, y, S, model: Model, support) -> ConvexSolution:
+    """``sol`` refined by :func:`polish_squared` when that succeeds (recorded in solver_info)."""
+    info = sol.solver_info
+    W, V, c = sol.W, sol.V, sol.c
+    before = convex_objective(Xt, y, S, W, V, c, model)
+    try:
+        out = polish_squared(Xt, y, S, W, V, c, model, support=support)
+    except (np.linalg.LinAlgError, RuntimeError, FloatingPointError, ValueError) as exc:
+        out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
+    info["polished"] = out is not None
+    if out is not None:
+        W, V, c = out
+    obj = convex_objective(Xt, y, S, W, V, c, model)
+    info["polish_decrease"] = before - obj
+    pred = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0)
+    return ConvexSolution(W, V, c, obj, pred, info)
+
+
+#: The polish holds row k of a non-zero block at zero when (A w)_k <= POLISH_ACTIVE ||xt_k|| ||w||.
+POLISH_ACTIVE = 1e-9
+#: Polish only when the support has at most this many free coordinates (dense Newton).
+POLISH_MAX_DIM = 4000
+#: Rounds of the polish (its active-set corrections happen between rounds), and its time budget.
+POLISH_ROUNDS = 30
+POLISH_SECONDS = 60.0
+#: Without a support from the solver, blocks above this times the largest are non-zero.
+POLISH_SUPPORT = 1e-7
+#: Blocks of one sign whose directions have 1 - cos below this are merged (parallel).
+POLISH_PARALLEL = 1e-12
+#: The polished network may not be worse than the solver's by more than this (relative): far
+#: below the solvers' own tolerances (1e-9), and what the recomputation of L can resolve.
+POLISH_SLACK = 1e-10
+#: The polished blocks must satisfy A w >= -POLISH_FEAS ||xt_k|| ||w|| on every row.
+POLISH_FEAS = 1e-12
+#: A zero block that joins the support starts at this size relative to the largest block.
+POLISH_NEW_BLOCK = 1e-3
+#: Newton stops when the face gradient is below POLISH_GRAD times its scale; the damping of the
+#: Newton system starts at POLISH_DAMP0 times its mean diagonal.
+POLISH_GRAD = 1e-12
+POLISH_DAMP0 = 1e-12
+#: Newton iterations of the polish.
+POLISH_ITERS = 50
+
+
+def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: float = None):
+    """Newton refinement of a squared-loss solution on its identified face (to full precision).
+
+    Interior-point solutions are accurate to the solver's tolerance in the objective, hence only
+    to about its square root in the predictions and in the dual point lam = yhat - y that verify
+    starts from. On the face the solution identifies (its non-zero blocks, each held to the null
+    space of its active rows A_act w = 0) the program is smooth:
+
+        min_v  1/2 ||sum_b sg_b D_b Xt Z_b v_b + c - y||^2 + beta sum_b N(Z_b v_b) [+ h_c/2 c^2],
+
+    and Newton's method with a backtracking line search converges quadratically. Between
+    rounds (at most POLISH_ROUNDS, within ``time_limit`` seconds, POLISH_SECONDS by default) the
+    face is corrected as in an active-set method: a row the refined point violates joins its
+    block's active set, an active row with a negative multiplier is released, a block that
+    collapses or turns around leaves the support, and a zero block whose dual constraint is
+    violated joins it. Blocks of one sign with parallel directions are merged first. The result
+    is returned only when every block is in its cone (to POLISH_FEAS) and the program's
+    objective did not rise; otherwise None (the caller keeps the solver's answer).
+    """
+    deadline = time.perf_counter() + (POLISH_SECONDS if time_limit is None else time_limit)
+    Xt = np.asarray(Xt, dtype=np.float64)
+    n, dt = Xt.shape
+    p = S.shape[0]
+    U = np.vstack([W, V])
+    c0 = c
+    full = np.linalg.norm(U, axis=1)
+    sup = support if support is not None else full > POLISH_SUPPORT * max(float(full.max(initial=0.0)), 1e-300)
+    sup = np.flatnonzero(np.asarray(sup, dtype=bool) & (full > 0))
+    if sup.size == 0:
+        return None
+    N = model.neuron_norm(U[sup].T)
+    if np.any(N <= 1e-12 * float(N.max())):
+        return None  # a pure-bias block (free hidden bias): N is not smooth there
+    # Blocks of one sign with parallel directions lie on a face shared by their cells (in 1-D
+    # the optimal kinks sit at data points, Cor. 3.2): their sum lies in every one of those
+    # cones and predicts the same, with the same penalty. Merge them, or the split between
+    # them is a singular, non-smooth direction for Newton.
+    U = U.copy()
+    unit = U[sup] / full[sup][:, None]
+    merged_into = {}
+    for a_pos, a in enumerate(sup):
+        if a in merged_into:
+            continue
+        for b_pos in range(a_pos + 1, sup.size):
+            b = sup[b_pos]
+            if b in merged_into or float(unit[a_pos] @ unit[b_pos]) < 1 - POLISH_PARALLEL:
+                continue
+            if (a < p) == (b < p):
+                U[a] += U[b]
+                U[b] = 0.0
+                merged_into[b] = a
+            else:
+                # opposite signs, one direction: relu(Xt w) - relu(Xt v) = (|w| - |v|) relu(Xt e);
+                # keep the difference in the larger block (same predictions, penalty lower by
+                # 2 beta min(|w|, |v|))
+                big, small = (a, b) if full[a] >= full[b] else (b, a)
+                U[big] *= 1.0 - full[small] / full[big]
+                U[small] = 0.0
+                merged_into[small] = big
+                if big == b:
+                    break
+    sup = np.array([b for b in sup if b not in merged_into], dtype=int)
+    full = np.linalg.norm(U, axis=1)
+    xn = np.linalg.norm(Xt, axis=1)
+    A = {int(b): cone_matrix(Xt, S[b % p]) for b in sup}
+    act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
+    for _ in range(POLISH_ROUNDS):
+        if time.perf_counter() > deadline:
+            return None
+        out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline)
+        if out is None:
+            return None
+        U2, c2, collapsed = out
+        # a block that shrinks to nothing or turns around wants to be zero: drop it and redo
+        if U2 is not None:
+            collapsed = set(collapsed) | {int(b) for b in sup if float(U2[b] @ U[b]) <= 0.0}
+        if collapsed:
+            sup = np.array([b for b in sup if int(b) not in collapsed], dtype=int)
+            if sup.size == 0:
+                return None
+            continue
+        violated = False
+        for b in sup:
+            bad = A[b] @ U2[b] < -POLISH_FEAS * xn * np.linalg.norm(U2[b])
+            if bad.any():
+                if np.all(act[b][bad]):
+                    return None
+                act[b] |= bad
+                violated = True
+        if violated:
+            continue
+        # an active row whose multiplier has the wrong sign holds its block against the optimum:
+        # release it (g_b + beta dN(w_b) = A_act' mu needs mu >= 0)
+        released = _wrong_sign_rows(Xt, y, S, U2, c2, model, sup, A, act)
+        if released:
+            for b, rows in released:
+                act[b][rows] = False
+            U, c = U2.copy(), c2
+            continue
+        if model.hidden_bias != "free":
+            # a zero block whose dual constraint the refined point violates joins the support
+            # along its steepest feasible direction (the face was identified one block short)
+            new = _violated_zero_blocks(Xt, y, S, U2, c2, model, sup)
+            if new:
+                U, c = U2.copy(), c2
+                scale = float(np.max(np.linalg.norm(U2[sup], axis=1)))
+                for b, dvec, rows in new:
+                    U[b] = POLISH_NEW_BLOCK * scale * dvec
+                    A[b] = cone_matrix(Xt, S[b % p])
+                    act[b] = rows
+                sup = np.concatenate([sup, [b for b, _, _ in new]]).astype(int)
+                continue
+        W2, V2 = U2[:p], U2[p:]
+        # compare the networks read off both (eq. 9): a solver's point may violate its cones
+        # slightly, and then its program objective is below that of any feasible point
+        L0 = network_objective(Xt, y, W, V, c0, model)
+        if network_objective(Xt, y, W2, V2, c2, model) > L0 + POLISH_SLACK * max(1.0, abs(L0)):
+            return None
+        return W2, V2, c2
+    return None
+
+
+def _wrong_sign_rows(Xt, y, S, U, c, model: Model, sup, A, act, tol: float = 1e-9):
+    """[(b, rows)]: active rows of support blocks whose Lagrange multipliers are negative.
+
+    On its face, block b satisfies g_b + beta dN(w_b) = A_act' mu (least squares); a row with
+    mu_k < -tol * max|mu| should not be held at zero.
+    """
+    p = S.shape[0]
+    W, V = U[:p], U[p:]
+    lam = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0) - y
+    G = (S * lam[None, :]) @ Xt
+    out = []
+    for b in sup:
+        rows = np.flatnonzero(act[b])
+        if rows.size == 0:
+            continue
+        g = G[b % p] * (1.0 if b < p else -1.0)
+        r = g + model.beta * model.group_norm.subgradient(U[b])
+        mu, *_ = np.linalg.lstsq(A[b][rows].T, r, rcond=None)
+        bad = mu < -tol * max(float(np.max(np.abs(mu))), 1e-300)
+        if bad.any():
+            out.append((int(b), rows[bad]))
+    return out
+
+
+def _violated_zero_blocks(Xt, y, S, U, c, model: Model, sup, tol: float = 1e-9, limit: int = 16):
+    """Zero blocks whose dual constraint is violated at (U, c), most violated first.
+
+    Block b (pattern D, sign sg) has gradient g = sg Xt' D lam; its steepest feasible direction is
+    the projection of -g onto its cone, d = A'zeta* - g with zeta* = argmin_{zeta >= 0}
+    ||A'zeta - g|| (NNLS); the constraint ||d|| <= beta is violated when ||d|| > beta (1 + tol).
+    Returns [(b, d / ||d||, rows held at zero)] for at most ``limit`` blocks.
+    """
+    p = S.shape[0]
+    W, V = U[:p], U[p:]
+    lam = block_predictions(Xt, S, W, V) + (c if c is not None else 0.0) - y
+    G = (S * lam[None, :]) @ Xt
+    grads = np.vstack([G, -G])
+    gn = np.linalg.norm(grads, axis=1)
+    inside = np.zeros(2 * p, dtype=bool)
+    inside[np.asarray(sup, dtype=int)] = True
+    cand = [b for b in np.argsort(-gn) if not inside[b] and gn[b] > model.beta * (1 + tol)]
+    out = []
+    xn = np.linalg.norm(Xt, axis=1)
+    for b in cand:
+        A = cone_matrix(Xt, S[b % p])
+        zeta, _ = cone_residual(A, -grads[b])
+        d = A.T @ zeta - grads[b]
+        nd = float(np.linalg.norm(d))
+        if nd > model.beta * (1 + tol):
+            rows = A @ d <= POLISH_ACTIVE * xn * nd
+            out.append((int(b), d / nd, rows, nd))
+    out.sort(key=lambda r: -r[3])
+    return [(b, dvec, rows) for b, dvec, rows, _ in out[:limit]]
+
+
+def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float("inf")):
+    """Newton's method for the face program of :func:`polish_squared`.
+
+    Returns (U, c, []) , or (None, None, [b]) when block b collapses, or None when the face has
+    no room (an empty null space) or the Newton system fails.
+    """
+    n, dt = Xt.shape
+    p = S.shape[0]
+    E = model.group_norm.selector(dt)
+    cols, Bs, Zs, vs = [], [], [], []
+    for b in sup:
+        Aa = A[b][act[b]]
+        if Aa.shape[0]:
+            _, sv, vt = np.linalg.svd(Aa, full_matrices=True)
+            rank = int(np.sum(sv > 1e-9 * sv[0]))
+            Z = vt[rank:].T
+        else:
+            Z = np.eye(dt)
+        if Z.shape[1] == 0:  # no room on the face: the block belongs to the zero blocks
+            return None, None, [int(b)]
+        sg = 1.0 if b < p else -1.0
+        cols.append(sg * (S[b % p][:, None] * (Xt @ Z)))
+        Bs.append(E @ Z)
+        Zs.append(Z)
+        vs.append(Z.T @ U[b])
+    sizes = [Z.shape[1] for Z in Zs]
+    has_c = model.effective_output_bias != "none"
+    h_c = model.beta if model.effective_output_bias == "penalized" else 0.0
+    if sum(sizes) + has_c > POLISH_MAX_DIM:
+        return None
+    G = np.hstack(cols + ([np.ones((n, 1))] if has_c else []))
+    x = np.concatenate(vs + ([np.array([c if c is not None else 0.0])] if has_c else []))
+    offs = np.cumsum([0] + sizes)
+    beta = model.beta
+
+    def F(x):
+        r = G @ x - y
+        val = 0.5 * float(r @ r) + beta * sum(float(np.linalg.norm(B @ x[offs[j]:offs[j + 1]]))
+                                              for j, B in enumerate(Bs))
+        return val + (0.5 * h_c * x[-1] ** 2 if has_c else 0.0)
+
+    GtG, Gty = G.T @ G, G.T @ y
+    norms0 = [float(np.linalg.norm(B @ x[offs[j]:offs[j + 1]])) for j, B in enumerate(Bs)]
+    gscale = float(np.linalg.norm(Gty)) + beta * np.sqrt(len(Bs)) + 1e-300
+
+    def grad_hess(x, hess=True):
+        """Gradient (and Hessian) of F, or None when a block has collapsed (index)."""
+        g = GtG @ x - Gty
+        H = GtG.copy() if hess else None
+        for j, B in enumerate(Bs):
+            sl = slice(offs[j], offs[j + 1])
+            u = B @ x[sl]
+            nu = float(np.linalg.norm(u))
+            if nu <= 1e-10 * norms0[j]:
+                return j, None
+            q = u / nu
+            g[sl] += beta * (B.T @ q)
+            if hess:
+                H[sl, sl] += beta * (B.T @ (np.eye(B.shape[0]) - np.outer(q, q)) @ B) / nu
+        if has_c:
+            g[-1] += h_c * x[-1]
+            if hess:
+                H[-1, -1] += h_c
+        return g, H
+
+    f = F(x)
+    damp = None
+    for _ in range(POLISH_ITERS):
+        if time.perf_counter() > deadline:
+            return None  # out of time (the caller keeps the solver's answer)
+        g, H = grad_hess(x)
+        if H is None:
+            return None, None, [int(sup[g])]  # collapses: it belongs to the zero blocks
+        gn = float(np.linalg.norm(g))
+        if gn <= POLISH_GRAD * gscale:
+            break
+        # damped Newton (Levenberg-Marquardt): H can be singular on the face (a 1-D face has no
+        # curvature from its norm, and blocks of opposite signs can cancel in the predictions).
+        # A step is accepted when F decreases enough, or, where F's rounding hides the decrease
+        # (near the optimum), when F does not rise beyond rounding and the gradient halves.
+        scale = max(float(np.trace(H)) / H.shape[0], 1e-300)
+        damp = POLISH_DAMP0 * scale if damp is None else max(damp / 10, POLISH_DAMP0 * scale)
+        moved = False
+        for _try in range(12):
+            try:
+                step = -np.linalg.solve(H + damp * np.eye(H.shape[0]), g)
+            except np.linalg.LinAlgError:
+                damp *= 100
+                continue
+            slope = float(g @ step)
+            a = 1.0
+            while slope < 0 and a > 1e-3:
+                xn = x + a * step
+                fn = F(xn)
+                if fn <= f + 1e-4 * a * slope:
+                    moved = True
+                elif fn <= f + 64 * np.finfo(float).eps * max(1.0, abs(f)):
+                    g2, _ = grad_hess(xn, hess=False)
+                    moved = g2 is not None and not isinstance(g2, int) and float(np.linalg.norm(g2)) <= 0.5 * gn
+                if moved:
+                    break
+                a *= 0.5
+            if moved:
+                break
+            damp *= 100
+        if not moved:
+            break
+        x, f = x + a * step, fn
+    U2 = np.zeros_like(U)
+    for j, b in enumerate(sup):
+        U2[b] = Zs[j] @ x[offs[j]:offs[j + 1]]
+    return U2, (float(x[-1]) if has_c else None), []

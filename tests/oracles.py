@@ -1,0 +1,89 @@
+"""The one independent test oracle: the convex program (docs/method.md eq. (2.3)) written in cvxpy.
+
+One cvxpy variable per block and plain sums, so that it shares nothing with the package's conic
+assembly, its interior-point method or its first-order solver. fixtures/make_fixtures.py uses
+it too, to build the optimal fixtures and their expected optima (fixtures/expected.json).
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+
+from cvxrelu.model import Model
+
+#: Clarabel tolerances of the oracle (far tighter than the package's solvers).
+ORACLE_TOL = 1e-10
+#: Blocks above this norm are read as non-zero when the oracle's solution becomes a network.
+SUPPORT_TOL = 1e-9
+
+
+def cvxpy_program(Xt, y, P, model, *, solution=False, tol=ORACLE_TOL):
+    """Optimal value of the program over the patterns P (p, n) for ``model`` (any loss and biases).
+
+    With ``solution=True`` returns (value, W (p, dt), V (p, dt), c or None).
+    """
+    p, n = P.shape
+    dt = Xt.shape[1]
+    k = dt - 1 if model.hidden_bias == "free" else dt
+    pred, pen, cons, ws, vs = 0, 0, [], [], []
+    for i in range(p):
+        D = P[i].astype(float)
+        A = (2 * D - 1)[:, None] * Xt
+        w, v = cp.Variable(dt), cp.Variable(dt)
+        ws.append(w)
+        vs.append(v)
+        pred = pred + cp.multiply(D, Xt @ (w - v))
+        pen = pen + cp.norm(w[:k], 2) + cp.norm(v[:k], 2)
+        cons += [A @ w >= 0, A @ v >= 0]
+    extra, c = 0, None
+    cmode = model.effective_output_bias
+    if cmode != "none":
+        c = cp.Variable()
+        pred = pred + c
+        if cmode == "penalized":
+            extra = model.beta / 2 * cp.square(c)
+    if model.loss == "squared":
+        loss = 0.5 * cp.sum_squares(pred - y)
+    else:
+        loss = cp.sum(cp.logistic(-cp.multiply(y, pred)))
+    prob = cp.Problem(cp.Minimize(loss + model.beta * pen + extra), cons)
+    prob.solve(solver="CLARABEL", tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+    if not solution:
+        return prob.value
+    W = np.array([w.value for w in ws]).reshape(p, dt)
+    V = np.array([v.value for v in vs]).reshape(p, dt)
+    return prob.value, W, V, (None if c is None else float(c.value))
+
+
+def convex_optimum(Xt, y, beta, patterns, polish=True):
+    """(P*, Ut (dt, m), alpha (m,)) over ``patterns`` for the squared loss with weight decay beta,
+    every coordinate of Xt penalized and no output constant (a hidden bias, if any, is a
+    penalized column of ones in Xt): the optimum and its network (eq. (7.1)).
+
+    With ``polish`` the program is solved again over the support of the first solution only (a
+    small, more accurate problem).
+    """
+    model = Model(beta=beta)
+    if polish:
+        _, W, V, _ = cvxpy_program(Xt, y, patterns, model, solution=True, tol=1e-12)
+        keep = (np.linalg.norm(W, axis=1) > 1e-6) | (np.linalg.norm(V, axis=1) > 1e-6)
+        patterns = patterns[keep]
+        if patterns.shape[0] == 0:  # the zero network is optimal
+            return 0.5 * float(y @ y), np.zeros((Xt.shape[1], 0)), np.zeros(0)
+    val, W, V, _ = cvxpy_program(Xt, y, patterns, model, solution=True, tol=1e-12)
+    cols, alphas = [], []
+    for M, sg in ((W, 1.0), (V, -1.0)):
+        for w in M:
+            nw = np.linalg.norm(w)
+            if nw > SUPPORT_TOL:
+                cols.append(w / np.sqrt(nw))
+                alphas.append(sg * np.sqrt(nw))
+    return val, np.array(cols).T.reshape(Xt.shape[1], len(cols)), np.array(alphas)
+
+
+def all_patterns_bruteforce(Xt, n_dirs=200000, seed=0):
+    """Patterns of many random directions: every cell of a small arrangement (the fixtures')."""
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((Xt.shape[1], n_dirs))
+    return np.unique((Xt @ G > 0).T, axis=0)
