@@ -36,10 +36,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from cvxrelu.bounds import bound_dual_constraint
-from cvxrelu.certificate import _project_domain_zero_sum, exact_zero_sum
-from cvxrelu.model import Dataset, Model, predict
-from cvxrelu.solve import solve
+from cvxrelu.bounds import bound_dual_constraint  # noqa: E402
+from cvxrelu.dual import exact_zero_sum  # noqa: E402
+from cvxrelu.dual import project_domain_zero_sum as _project_domain_zero_sum  # noqa: E402
+from cvxrelu.model import Dataset, Model, predict  # noqa: E402
+from cvxrelu.solve import solve  # noqa: E402
 
 
 def planted(n: int, d: int, seed: int = 0):
