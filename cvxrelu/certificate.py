@@ -62,6 +62,7 @@ from .model import (
     objective_error_bound,
 )
 from .records import array_sha256, finite, jsonable, versions
+from .refute import refute
 from .validation import check_consistent
 from .witness import find_witness
 
@@ -293,8 +294,6 @@ def verify(
         if bounded or w is None:
             info: dict = {}
             try:
-                from .refute import refute
-
                 r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info)
             except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
                 r = None
