@@ -291,7 +291,7 @@ def verify(
         bounded = bound is None or bound.patterns == "bounded"
         # bounded mode: the convex program comes from the refutation (with the violated patterns)
         w = find_witness(net, data, model, hint, L, errL, Xt, errors, program=not bounded)
-        if bounded or w is None:
+        if w is None:  # the refutation's own search (its convex program's time grows with the data)
             info: dict = {}
             try:
                 r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info)
