@@ -11,7 +11,7 @@ zero-sum where needed) and a SOUND upper bound Mbar >= M(nu1), every s nu1 with
 interval is a lower bound on P*. Two sources of Mbar, chosen by cost (``bound_constraint``):
 
 * ``patterns = "exact"``: the exact enumeration of the arrangement (arrangements.analyze; with
-  a free hidden bias one arrangement per kink, see ``_enumerated_constraint``): M and its
+  a free hidden bias one arrangement per kink, see ``enumerated_constraint``): M and its
   a-priori error bound, Mbar = M + M_error. Used where its estimated time (``bound_cost``)
   fits in the time limit.
 * ``patterns = "bounded"``: bounds.bound_dual_constraint (norm bounds, spike-free data, a
@@ -88,7 +88,7 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
 
     Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
     (arrangements.estimate_work); with a free hidden bias the bound explores n arrangements of
-    the n - 1 differences x_l - x_k (one per kink, see ``_enumerated_constraint``), n times the
+    the n - 1 differences x_l - x_k (one per kink, see ``enumerated_constraint``), n times the
     work of one. ``refusal`` is the one-line message when that exceeds the engine's limits
     (else None), ``reason`` the same without the advice.
     """
@@ -255,7 +255,7 @@ def certifying_bound(nu1: np.ndarray, y: np.ndarray, model: Model, needed: float
 # ----------------------------------------------------------------------------- the dual constraint
 
 
-def _enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
+def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
     """M(nu) by exact enumeration: (M, M_error, argmax (augmented coordinates), sign, last result).
 
     Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
@@ -329,7 +329,7 @@ def lower_bound(
     Xt = model.augment(X)
     R = lipschitz_radius(X, model)
     if patterns == "exact":
-        M, M_err, argmax, sign, res = _enumerated_constraint(Xt, X, nu1, model, progress)
+        M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress)
         if not (np.isfinite(M) and np.isfinite(M_err)):
             raise FloatingPointError("non-finite dual constraint value")
         M_upper, M_lower, method, complete, details = M + M_err, max(M - M_err, 0.0), "enumeration", True, {}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cvxrelu.certificate import _dual_constraint
+from cvxrelu.lower_bound import enumerated_constraint
 from cvxrelu.io import load_checkpoint
 from cvxrelu.model import Dataset, Model, Network, objective, objective_error_bound, predict
 from cvxrelu.refute import (
@@ -29,7 +29,7 @@ MODES = ("none", "penalized", "free")
 def exact_M(Xt, nu, model):
     """max over N(ut) = 1 of |nu^T (Xt ut)_+| and its error bound, by exact enumeration."""
     X = Xt[:, :-1] if model.hidden_bias == "free" else Xt
-    M, err, *_ = _dual_constraint(Xt, X, nu, model)
+    M, err, *_ = enumerated_constraint(Xt, X, nu, model)
     return M, err
 
 
