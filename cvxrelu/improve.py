@@ -13,6 +13,7 @@ import numpy as np
 
 from .arrangements import network_patterns
 from .model import Dataset, Model, Network
+from .program import network_from_blocks, solve_program
 
 #: Blocks with N(w) below this are dropped when mapping a convex solution back (eq. 9).
 BLOCK_TOL = 1e-10
@@ -22,8 +23,6 @@ def improve_on_patterns(
     net: Network, data: Dataset, model: Model, extra_direction: np.ndarray | None = None
 ) -> Network | None:
     """Optimal network over the patterns of ``net`` (+ the pattern of ``extra_direction``)."""
-    from .program import network_from_blocks, solve_program
-
     Xt = model.augment(data.X)
     pats = [network_patterns(Xt, net.Ut())]
     if extra_direction is not None:

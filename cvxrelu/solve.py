@@ -28,7 +28,7 @@ import numpy as np
 from .arrangements import estimate_cells, sample_patterns
 from .certificate import DEFAULT_TIME_LIMIT, DEFAULT_TOL, Certificate, Status, bound_cost, check_options, verify
 from .colgen import column_generation
-from .errors import InputError
+from .errors import InputError, SolverError
 from .model import Dataset, Model, Network, objective, predict
 from .pricing import restricted_pricing
 from .program import SOLVERS, network_from_blocks, solve_program
@@ -41,6 +41,7 @@ from .reductions import (  # noqa: F401 - re-exported: solve's post-processing s
     set_width,
     snap_kinks_1d,
 )
+from .search import pattern_search
 from .validation import check_labels
 
 #: Blocks with N(w) <= BLOCK_TOL * max N are read as zero when forming the network (eq. 9).
@@ -201,8 +202,6 @@ def solve(
         if search:
             # the search's first program is over the sampled patterns and those of its gradient
             # warm starts together (no separate solve over the sampled ones)
-            from .search import pattern_search
-
             ts = time.perf_counter()
             res = pattern_search(data, model, P, on_patterns_used, seed=seed, max_rounds=search_rounds,
                                  time_limit=search_seconds, progress=progress, hints=G)
@@ -233,8 +232,6 @@ def solve(
     net = set_width(net, width, model)
     L = objective(net, data, model)
     if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
-        from .errors import SolverError
-
         raise SolverError("the solver returned a network with a non-finite objective")
     # the written network's certificate, exactly as verify computes it (docs/cli.md)
     cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
