@@ -65,15 +65,20 @@ MAX_ROUNDS = 50
 POLISH_TOP = 8
 POLISH_STEPS = 20
 ZERO_TOL = 1e-10
-#: Share of :func:`refute`'s time budget given to the search.
+#: Share of :func:`refute`'s time budget given to the search, and its rounds at most (the first
+#: round from the network's neurons and the data usually finds the violations that matter).
 SEARCH_SHARE = 0.25
+REFUTE_ROUNDS = 3
 #: Distinct violated patterns kept, per sign (the largest ratios).
 MAX_PATTERNS = 32
 #: The convex program gets the network's patterns plus at most PROGRAM_VIOLATED violated ones (the
 #: largest ratios); it is skipped when the search and line searches used up the time budget.
 PROGRAM_VIOLATED = 16
-#: Non-squared losses: above this many entries n p dt, the program uses the first-order method.
-CONIC_MAX_ENTRIES = 2e5
+#: Non-squared losses: above this many entries n p dt, the program uses the first-order method,
+#: stopped at this relative duality gap or this many iterations.
+CONIC_MAX_ENTRIES = 5e4
+FIRST_ORDER_TOL = 1e-4
+FIRST_ORDER_ITERS = 2000
 #: After the first added neuron, up to GREEDY_NEURONS more are added one at a time, each along a
 #: violation found at the current network's gradient (a search of GREEDY_ROUNDS rounds).
 GREEDY_NEURONS = 4
@@ -312,6 +317,8 @@ def find_violations(
     n, dt = Xt.shape
     if nu.shape != (n,):
         raise ValueError(f"nu must have shape ({n},), got {nu.shape}")
+    if not (np.all(np.isfinite(Xt)) and np.all(np.isfinite(nu))):
+        raise ValueError("Xt and nu must be finite")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     free = model.hidden_bias == "free"
     beta = float(model.beta)
@@ -450,15 +457,18 @@ def program_on_patterns(data: Dataset, model: Model, patterns: np.ndarray,
     """The network of the convex program over ``patterns`` (paper eq. 9). Raises on solver failure.
 
     Squared loss: program.solve_program's automatic choice (the interior-point method);
-    logistic loss: its first-order method when n p dt exceeds CONIC_MAX_ENTRIES (Clarabel's
-    conic form is slow there and often stops short), Clarabel below."""
+    other losses: Clarabel up to CONIC_MAX_ENTRIES entries n p dt, above that the first-order
+    method stopped at FIRST_ORDER_TOL or FIRST_ORDER_ITERS iterations (Clarabel's conic form is
+    slow there and often stops short; any feasible point is a candidate: the caller evaluates)."""
     from .program import network_from_blocks, solve_program
 
     Xt = model.augment(data.X)
-    solver = "auto"
     if model.loss != "squared" and Xt.shape[0] * patterns.shape[0] * Xt.shape[1] > CONIC_MAX_ENTRIES:
-        solver = "first-order"
-    sol = solve_program(Xt, data.y, patterns, model, hints=hints, solver=solver)
+        from .first_order import solve_first_order
+
+        sol = solve_first_order(Xt, data.y, patterns, model, tol=FIRST_ORDER_TOL, max_iter=FIRST_ORDER_ITERS)
+    else:
+        sol = solve_program(Xt, data.y, patterns, model, hints=hints)
     out = network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
     info = sol.solver_info
     out.meta["solver"] = {k: info.get(k) for k in ("solver", "status", "iterations", "fallback_from")
@@ -525,7 +535,8 @@ def refute(
         info["errors"].append("non-finite loss gradient")
         return None
     starts = default_starts(Xt, rng, base)
-    ref = find_violations(Xt, nu, model, starts=starts, time_budget=SEARCH_SHARE * time_budget, rng=rng)
+    ref = find_violations(Xt, nu, model, starts=starts, time_budget=SEARCH_SHARE * time_budget, rng=rng,
+                          max_rounds=REFUTE_ROUNDS)
     info["refutation"] = ref
     if not ref.violated:
         return None
