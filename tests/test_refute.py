@@ -208,3 +208,21 @@ def test_zero_dual_point_has_no_violation():
         Xt, _, model = instance(rng, mode, d=3, n=20)
         ref = find_violations(Xt, np.zeros(20), model, time_budget=1.0)
         assert ref.ratio == 0.0 and not ref.violated and ref.directions.shape[1] == 0
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_first_order_program_route_gives_an_evaluated_candidate(loss, monkeypatch):
+    import cvxrelu.refute as R
+
+    monkeypatch.setattr(R, "IPM_MAX_ENTRIES", 0)
+    monkeypatch.setattr(R, "CONIC_MAX_ENTRIES", 0)
+    data = planted(80, 4, 9, loss)
+    model = Model(beta=0.2 if loss == "squared" else 0.05, loss=loss, hidden_bias="penalized")
+    net = train_gradient(data, model, width=6, seed=3, iters=200)
+    info = {}
+    res = refute(net, data, model, time_budget=3.0, info=info)
+    assert res is not None
+    assert_strictly_better(net, data, model, res)
+    kind = "convex program on the network's and the violated patterns (Thm. 3)"
+    assert kind in info["candidates"], info["errors"]
+    assert np.isfinite(info["candidates"][kind])
