@@ -1,6 +1,6 @@
 """Refutation of Adam-trained networks on planted data (cvxrelu.refute).
 
-    python bench/refute.py [--quick] [--all-modes] [--budget 20] [--no-program]
+    python bench/refute.py [--quick] [--all-modes] [--sizes 10:1000,50:2000] [--budget 20] [--no-program]
 
 Planted data: X standard normal (n, d), y = relu(X W + 0.5) a + 0.1 noise with 5 planted neurons
 (logistic: y = sign(planted - median), labels -1/+1). Networks of width 20 trained by full-batch
@@ -58,10 +58,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sizes, squared and logistic")
     ap.add_argument("--all-modes", action="store_true", help="all nine hidden/output bias pairs")
+    ap.add_argument("--sizes", help="d:n pairs, comma-separated (overrides --quick)")
     ap.add_argument("--budget", type=float, default=20.0, help="refute's time budget (s)")
     ap.add_argument("--no-program", action="store_true", help="skip the convex program route")
     args = ap.parse_args()
     sizes = QUICK_SIZES if args.quick else SIZES
+    if args.sizes:
+        sizes = [tuple(int(v) for v in pair.split(":")) for pair in args.sizes.split(",")]
     modes = ALL_MODES if args.all_modes else MODES
     print("| d | n | loss | biases (h/o) | ratio found | refuted? | t_ref s | t_all s | L(net) | L(better) "
           "| rel. impr. | by |")
