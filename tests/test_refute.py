@@ -142,27 +142,17 @@ def planted(n, d, seed, loss="squared"):
 
 
 def test_stationary_but_not_global_network_at_d10_is_refuted():
-    """The convex program over the patterns of a few neurons, mapped back, is optimal over its
-    own patterns (Thm. 3: nothing improves it there) but not globally: refute finds a violated
-    dual constraint at d = 10 and a strictly better evaluated network."""
+    """The convex program over three sampled patterns, mapped back (eq. 9), is a stationary point
+    of L (paper Thm. 3) but not a global minimum: refute finds a violated dual constraint at
+    d = 10 and a strictly better evaluated network."""
     data = planted(150, 10, 0)
     model = Model(beta=0.5, hidden_bias="penalized")
     Xt = model.augment(data.X)
     rng = np.random.default_rng(1)
     P = (Xt @ rng.standard_normal((11, 3)) > 0).T
-    net = program_on_patterns(data, model, P)
-    L0 = objective(net, data, model)
-    for _ in range(20):  # to a fixed point: the program over the network's own patterns
-        own = np.unique((Xt @ net.Ut() > 0).T, axis=0)
-        again = program_on_patterns(data, model, own[own.any(axis=1)])
-        L1 = objective(again, data, model)
-        if L1 >= L0 - 1e-7 * abs(L0):
-            break
-        net, L0 = again, L1
-    # stationary: the program over the network's own patterns does not improve it
-    assert L1 >= L0 - 1e-7 * abs(L0)
+    net = program_on_patterns(data, model, P)  # optimal over its patterns, so stationary (Thm. 3)
     info = {}
-    res = refute(net, data, model, time_budget=10.0, info=info)
+    res = refute(net, data, model, time_budget=4.0, info=info, program=False)
     assert info["refutation"].ratio > 1
     assert res is not None
     assert_strictly_better(net, data, model, res)
@@ -218,3 +208,21 @@ def test_zero_dual_point_has_no_violation():
         Xt, _, model = instance(rng, mode, d=3, n=20)
         ref = find_violations(Xt, np.zeros(20), model, time_budget=1.0)
         assert ref.ratio == 0.0 and not ref.violated and ref.directions.shape[1] == 0
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_first_order_program_route_gives_an_evaluated_candidate(loss, monkeypatch):
+    import cvxrelu.refute as R
+
+    monkeypatch.setattr(R, "IPM_MAX_ENTRIES", 0)
+    monkeypatch.setattr(R, "CONIC_MAX_ENTRIES", 0)
+    data = planted(80, 4, 9, loss)
+    model = Model(beta=0.2 if loss == "squared" else 0.05, loss=loss, hidden_bias="penalized")
+    net = train_gradient(data, model, width=6, seed=3, iters=200)
+    info = {}
+    res = refute(net, data, model, time_budget=3.0, info=info)
+    assert res is not None
+    assert_strictly_better(net, data, model, res)
+    kind = "convex program on the network's and the violated patterns (Thm. 3)"
+    assert kind in info["candidates"], info["errors"]
+    assert np.isfinite(info["candidates"][kind])
