@@ -470,7 +470,7 @@ def program_on_patterns(data: Dataset, model: Model, patterns: np.ndarray,
     Xt = model.augment(data.X)
     entries = Xt.shape[0] * patterns.shape[0] * Xt.shape[1]
     if entries > (IPM_MAX_ENTRIES if model.loss == "squared" else CONIC_MAX_ENTRIES):
-        from .first_order import solve_first_order
+        from .solvers.first_order import solve_first_order
 
         iters = int(min(FIRST_ORDER_ITERS, max(FIRST_ORDER_MIN_ITERS, FIRST_ORDER_WORK / entries)))
         sol = solve_first_order(Xt, data.y, patterns, model, tol=FIRST_ORDER_TOL, max_iter=iters)
