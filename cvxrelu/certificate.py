@@ -6,17 +6,24 @@ The verdict rests on a **dual certificate**, checked independently of any solver
 
 (docs/method.md eq. (5.3)). nu starts from lam = grad loss(yhat) at the network's prediction, is
 projected onto the conjugate's domain (and onto 1^T nu = 0, exactly, when the output constant
-is free), and is scaled so that M(nu) = max_{N(u) <= 1} |nu^T (Xt u)_+| <= beta holds with the
-computed M plus its error bound. Every floating-point step on the way to ``lower_bound`` is
-rounded in the safe direction with an a-priori error bound.
+is free), and is scaled so that M(nu) = max_{N(u) <= 1} |nu^T (Xt u)_+| <= beta holds with a
+sound upper bound on M (cvxrelu.lower_bound): the exact enumeration of the arrangement where
+the cost model says it fits in the time limit (``patterns: "exact"``), otherwise
+bounds.bound_dual_constraint (norm bounds, spike-free data, relaxation, branch and bound;
+``patterns: "bounded"``). Every floating-point step on the way to ``lower_bound`` is rounded
+in the safe direction with an a-priori error bound. No valid input is refused for its size.
 
-* ``optimal``: (objective + its error bound - lower_bound) / max(1, |objective|) <= tol with
-  exactly enumerated cells.
+The status, in this order (docs/cli.md):
+
+* ``optimal``: objective + its error bound - lower_bound <= max(atol, tol |objective|);
 * ``suboptimal``: otherwise, when a strictly better network was built and its objective
-  evaluated (better by more than both rounding bounds; cvxrelu.witness).
+  evaluated (better by more than both rounding bounds; cvxrelu.witness, and cvxrelu.refute's
+  search for violated dual constraints in bounded mode or when the witnesses found nothing);
 * ``inconclusive``: anything else. Solver trouble, NaN or exceptions never become verdicts.
 
-Per-block KKT residuals (cvxrelu.kkt) are reported beside the verdict, never used for it.
+relative_gap = gap / |objective| (contract v2; v1 divided by max(1, |objective|), which made the
+tolerance absolute below objective 1). Per-block KKT residuals (cvxrelu.kkt) are reported
+beside the verdict, never used for it.
 """
 
 from __future__ import annotations
@@ -28,20 +35,22 @@ from enum import Enum
 
 import numpy as np
 
-from .arrangements import (
-    ADVICE,
-    MAX_CELLS,
-    MAX_SECONDS,
-    analyze,
-    estimate_work,
-    network_patterns,
-    rank_and_rows,
-    refusal_for_size,
-)
-from .dual import DualBound, dual_objective, exact_zero_sum, project_domain_zero_sum
+from .arrangements import network_patterns
+from .dual import DualBound, exact_zero_sum
 from .errors import InputError, TooLargeError
 from .kkt import ACTIVE_TOL, block_kkt
-from .losses import EPS
+from .lower_bound import (
+    DEFAULT_TIME_LIMIT,
+    STOP_MARGIN,
+    LowerBound,
+    bound_cost,
+    certifying_bound,
+    choose_patterns,
+    dual_bound,
+    dual_start,
+    live_directions,
+    lower_bound,
+)
 from .model import (
     COLINEAR_TOL,
     ZERO_TOL,
@@ -51,15 +60,15 @@ from .model import (
     group_neurons,
     objective,
     objective_error_bound,
-    predict,
 )
 from .records import array_sha256, finite, jsonable, versions
+from .refute import refute
 from .validation import check_consistent
 from .witness import find_witness
 
 __all__ = [
-    "DEFAULT_TOL", "Certificate", "DualBound", "Status", "bound_cost", "dual_bound", "exact_zero_sum",
-    "verify", "versions",
+    "DEFAULT_TIME_LIMIT", "DEFAULT_TOL", "Certificate", "DualBound", "LowerBound", "Status", "bound_cost",
+    "dual_bound", "exact_zero_sum", "verify", "versions",
 ]
 
 #: Default relative gap tolerance (docs/cli.md, ``verify --tol``).
@@ -74,9 +83,23 @@ class Status(str, Enum):
     INCONCLUSIVE = "inconclusive"
 
 
+#: Share of the time limit the network's own bound may use when it can still certify; the
+#: refutation search and the witness's bound share the rest.
+BOUND_SHARE = 0.7
+#: Share of the time limit for the refutation search (refute.refute) in bounded mode.
+REFUTE_SHARE = 0.2
+#: Share of the time limit for a bound that can no longer certify (it only sharpens the
+#: reported lower bound).
+SHORT_SHARE = 0.1
+#: No phase gets less than this many seconds, whatever the time limit (so --time-limit is
+#: respected approximately, never to the millisecond).
+MIN_PHASE_SECONDS = 0.25
+
 
 @dataclass
 class Certificate:
+    """The verdict of :func:`verify` and the numbers behind it (docs/cli.md, ``verify --json``)."""
+
     status: Status
     objective: float
     lower_bound: float
@@ -87,6 +110,12 @@ class Certificate:
     details: dict = field(default_factory=dict)
     witness: Network | None = None
     witness_objective: float | None = None
+    atol: float = 0.0
+    bound_method: str = "enumeration"
+    dual_ratio_upper: float | None = None
+    dual_ratio_lower: float | None = None
+    time_limit: float = DEFAULT_TIME_LIMIT
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
         out = {
@@ -96,7 +125,13 @@ class Certificate:
             "gap": finite(self.gap),
             "relative_gap": finite(self.relative_gap),
             "tolerance": self.tolerance,
+            "atol": self.atol,
             "patterns": self.patterns,
+            "bound_method": self.bound_method,
+            "dual_ratio_upper": finite(self.dual_ratio_upper),
+            "dual_ratio_lower": finite(self.dual_ratio_lower),
+            "time_limit": self.time_limit,
+            "seconds": self.seconds,
         }
         out.update(jsonable(self.details))
         if self.witness is not None:
@@ -111,140 +146,55 @@ class Certificate:
         return out
 
 
-# ----------------------------------------------------------------------------- dual point
+def relative(gap: float, L: float) -> float:
+    """gap / |L| (contract v2); 0 when both vanish, +inf for a positive gap at L = 0."""
+    if L != 0:
+        return gap / abs(L)
+    return 0.0 if gap <= 0 else math.inf
 
-# ----------------------------------------------------------------------------- dual bound
+
+def check_options(tol, atol, time_limit) -> None:
+    """tol in [0, 1), atol >= 0 finite, time_limit > 0 finite (InputError naming the option)."""
+    def num(x):
+        return isinstance(x, float | int) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not (num(tol) and 0 <= tol < 1):
+        raise InputError(f"--tol must be a number in [0, 1), got {tol!r}")
+    if not (num(atol) and atol >= 0):
+        raise InputError(f"--atol must be a finite number >= 0, got {atol!r}")
+    if not (num(time_limit) and time_limit > 0):
+        raise InputError(f"--time-limit must be a finite number of seconds > 0, got {time_limit!r}")
 
 
-def bound_cost(X: np.ndarray, model: Model) -> dict:
-    """Estimated cost of one exact dual bound (``dual_bound``) on data X, and whether it is refused.
+def _budget(deadline: float, share_seconds: float) -> float:
+    return max(MIN_PHASE_SECONDS, min(share_seconds, deadline - time.perf_counter()))
 
-    Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
-    (arrangements.estimate_work); with a free hidden bias the bound explores n arrangements of
-    the n - 1 differences x_l - x_k (one per kink, see _dual_constraint), n times the work of
-    one. ``refusal`` is the one-line message when that exceeds the engine's limits (else None),
-    ``reason`` the same without the advice.
+
+def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
+              allowed: float, seconds: float, short_seconds: float, starts=None, progress=None) -> LowerBound:
+    """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
+    that certifies (objective + its error bound - allowed gap).
+
+    Bounded mode asks bounds.bound_dual_constraint to decide whether M(nu1) is below the
+    largest value that still certifies (``certifying_bound``): it stops as soon as its upper
+    bound is below it (with STOP_MARGIN to spare) or its attained value is above it. When no
+    value certifies, only a short bound is computed (for the report's lower bound).
     """
-    n = X.shape[0]
-    free = model.hidden_bias == "free"
-    A = X - X[0][None, :] if free else model.augment(X)
-    r, _, _, rows, _ = rank_and_rows(A)
-    seconds = estimate_work(int(rows.size), r)["seconds"] * (n if free else 1)
-    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
-    if msg is None and seconds > MAX_SECONDS:
-        msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
-               f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
-               f"{MAX_SECONDS:.0f} s" + ADVICE)
-    return {"seconds": seconds, "refusal": msg, "reason": None if msg is None else msg.removesuffix(ADVICE)}
-
-
-def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
-    """M(nu) and its error bound, argmax (augmented coordinates) and sign.
-
-    Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
-    Free hidden bias (1^T nu = 0): for fixed u, b -> f(u, b) is piecewise linear with kinks
-    at b = -x_k^T u and limit nu^T X u as b -> +inf, so
-    M = max(||X^T nu||, max_k max_{||u|| <= 1} |sum_l nu_l ((x_l - x_k)^T u)_+|).
-    Returns also a Lipschitz radius R (n,) such that |M(nu) - M(nu')| <= sum |nu - nu'| R
-    for zero-sum differences (free) or all differences (otherwise).
-    """
-    if model.hidden_bias != "free":
-        res = analyze(Xt, nu, progress=progress)
-        am = res.argmax
-        return res.M, res.M_error, am, res.argmax_sign, res, np.linalg.norm(Xt, axis=1)
-    n, d = X.shape
-    why = bound_cost(X, model)["refusal"]
-    if why is not None:
-        raise TooLargeError(why)
-    g = X.T @ nu
-    gn = float(np.linalg.norm(g))
-    best, best_at, best_sign = gn, None, 1
-    if gn > 0:
-        u = g / gn
-        b = float(np.max(-(X @ u))) + 1.0  # every sample active: f = nu^T X u = ||g||
-        best_at = np.append(u, b)
-    err = 32.0 * (n + d + 8) * EPS * float(np.abs(nu) @ np.linalg.norm(X, axis=1))
-    last = None
-    visited = checked = 0
-    task = progress.task("Exploring activation patterns", total=n) if progress else None
-    for k in range(n):
-        res = analyze(X - X[k][None, :], nu)
-        last = res
-        visited += res.cells_visited
-        checked += res.candidates_checked
-        err = max(err, res.M_error)
-        if res.M > best and res.argmax is not None:
-            best, best_sign = res.M, res.argmax_sign
-            u = res.argmax
-            best_at = np.append(u, -float(X[k] @ u))
-        if task:
-            task(1)
-    if task and hasattr(task, "close"):
-        task.close()
-    if last is not None:
-        last.cells_visited, last.candidates_checked = visited, checked
-    R = 2.0 * float(np.max(np.linalg.norm(X, axis=1))) * np.ones(n)
-    return best, err, best_at, best_sign, last, R
-
-
-def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> DualBound:
-    """Certified lower bound on the global minimum P* of L (docs/method.md section 5)."""
-    loss = model.loss_fn
-    X, y = data.X, data.y
-    Xt = model.augment(X)
-    lam = loss.gradient(predict(net, X), y)
-    lo, hi = loss.dual_box(y)
-    zero_sum = model.effective_output_bias == "free"
-    nu1 = np.clip(lam, lo, hi)
-    shift = 0.0
-    if zero_sum:
-        nu1 = project_domain_zero_sum(lam, lo, hi)
-        shift = float(np.max(np.abs(nu1 - lam))) if lam.size else 0.0
-        z = exact_zero_sum(nu1, lo, hi)
-        nu1 = z if z is not None else np.zeros_like(lam)
-    if not np.all(np.isfinite(nu1)):
-        raise FloatingPointError("non-finite dual point")
-    M, M_err, argmax, sign, res, R = _dual_constraint(Xt, X, nu1, model, progress)
-    if not (np.isfinite(M) and np.isfinite(M_err)):
-        raise FloatingPointError("non-finite dual constraint value")
-    beta = model.beta
-    s = 1.0 if M + M_err <= beta else beta / (M + M_err) * (1 - 8 * EPS)
-    for _ in range(60):
-        nu2 = s * nu1
-        nu3 = nu2
-        if zero_sum:
-            z = exact_zero_sum(nu2, lo, hi)
-            nu3 = z if z is not None else np.zeros_like(nu2)
-        # nu3 = s*nu1 + Delta with |Delta| <= |nu3 - nu2| + EPS |nu2| (exact reals)
-        delta = np.abs(nu3 - nu2) + EPS * np.abs(nu2)
-        bound = (s * (M + M_err) + float(delta @ R)) * (1 + 64 * EPS) + 1e-300
-        if bound <= beta:
-            break
-        s *= 1 - 2.0**-30 if bound < beta * (1 + 1e-9) else beta / bound
-    else:  # pragma: no cover - cannot happen for finite inputs
-        nu3 = np.zeros_like(nu1)
-    D, rounding = dual_objective(nu3, y, model)
-    lb = D - rounding
-    if not np.isfinite(lb):
-        raise FloatingPointError("non-finite lower bound")
-    return DualBound(
-        lower_bound=float(lb),
-        M_raw=float(M),
-        M_error=float(M_err),
-        scale=float(s),
-        dual_objective=float(D),
-        rounding=float(rounding),
-        argmax=argmax,
-        argmax_sign=int(sign),
-        rank=int(res.rank) if res is not None else 0,
-        cells_visited=int(res.cells_visited) if res is not None else 0,
-        candidates_checked=int(res.candidates_checked) if res is not None else 0,
-        zero_sum_shift=shift,
-        tolerances=res.tolerances if res is not None else {},
-    )
-
-
-# ----------------------------------------------------------------------------- verify
+    if mode == "exact":
+        try:
+            return lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress)
+        except TooLargeError:  # the engine refused after all (its own limits): bound instead
+            pass
+    above = certifying_bound(nu1, data.y, model, needed)
+    if above == -math.inf:  # nothing certifies from nu1: a short bound, for the report
+        return lower_bound(nu1, data, model, patterns="bounded", time_limit=short_seconds, stop_below=model.beta,
+                           starts=starts, shift=shift, progress=progress)
+    below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
+    below = min(below, above)
+    lb = lower_bound(nu1, data, model, patterns="bounded", time_limit=seconds, stop_below=below,
+                     stop_above=above, starts=starts, shift=shift, progress=progress)
+    lb.details["stop_below"], lb.details["stop_above"] = below, above
+    return lb
 
 
 def verify(
@@ -253,115 +203,132 @@ def verify(
     model: Model,
     tol: float = DEFAULT_TOL,
     progress=None,
+    *,
+    atol: float = 0.0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    patterns: str = "auto",
 ) -> Certificate:
-    """Certify that ``net`` is a global minimum of L within relative tolerance ``tol``.
+    """Certify that ``net`` is a global minimum of L, or find a strictly better network.
 
     Parameters
     ----------
-    net : Network (U (d, m), alpha (m,), b, c)
+    net : Network (U (d, m), alpha (m,), b, c); m = 0 is the zero function
     data : Dataset (X (n, d), y (n,))
     model : Model (beta, loss, hidden_bias, output_bias)
-    tol : float
-        Relative gap tolerance: optimal iff (L - lower_bound) / max(1, |L|) <= tol.
+    tol, atol : float
+        optimal iff gap_upper <= max(atol, tol |L|), gap_upper = L + its rounding bound - lower_bound.
+    time_limit : float
+        Seconds for the anytime bound, the refutation and the witness's bound together (the
+        exact enumeration, where the cost model chooses it, runs to its end).
+    patterns : "auto" (the cost model chooses), "exact" or "bounded" (forced; tests).
+
+    Status (docs/cli.md): ``optimal`` as above; else ``suboptimal`` when a strictly better
+    network was evaluated; else ``inconclusive``. The lower bound is finite and sound in every
+    case where the objective is finite.
     """
-    if not (isinstance(tol, float | int) and 0 <= tol < 1 and np.isfinite(tol)):
-        raise InputError(f"--tol must be a number in [0, 1), got {tol!r}")
+    check_options(tol, atol, time_limit)
     check_consistent(net, data, model)
     t0 = time.perf_counter()
+    deadline = t0 + time_limit
     Xt = model.augment(data.X)
     L = objective(net, data, model)
     errL = objective_error_bound(net, data, model)
+    allowed = max(float(atol), float(tol) * max(abs(L) - errL, 0.0)) if np.isfinite(L) else 0.0
+    needed = L + errL - allowed
+    mode, cost = choose_patterns(data.X, model, time_limit, patterns)
     details: dict = {}
     status = Status.INCONCLUSIVE
-    lb, gap, rel = -math.inf, math.inf, math.inf
+    lb, gap = -math.inf, math.inf
     groups = group_neurons(net, Xt, model)
-    neurons = {
+    details["neurons"] = {
         "given": net.n_neurons,
         "nonzero": int(sum(len(g) for g in groups.groups) + groups.constant.size),
         "after_merge": int(len(groups.groups) + groups.constant.size),
         "nearly_minimal": bool(groups.nearly_minimal),
         "minimal": bool(groups.minimal),
     }
-    details["neurons"] = neurons
     details["problem"] = {
-        "n_samples": data.n_samples,
-        "n_features": data.n_features,
-        "beta": model.beta,
-        "loss": model.loss,
-        "hidden_bias": model.hidden_bias,
-        "output_bias": model.output_bias,
+        "n_samples": data.n_samples, "n_features": data.n_features, "beta": model.beta, "loss": model.loss,
+        "hidden_bias": model.hidden_bias, "output_bias": model.output_bias,
     }
-    witness = None
-    bound = None
+    details["cost_model"] = {"enumeration_seconds": cost["seconds"], "enumeration_refused": cost["reason"],
+                             "chosen": mode}
+    timings = details["timings"] = {}
+    starts = live_directions(net, model)
+    witness, bound = None, None
+
+    def record(b: LowerBound) -> None:
+        nonlocal lb, gap
+        lb, gap = b.lower_bound, L - b.lower_bound
+        details["gap_upper_bound"] = L + errL - lb
+        details["relative_gap_upper_bound"] = relative(L + errL - lb, L)
+
     if not np.isfinite(L):
         details["reason"] = "the objective of the given network is not finite"
     else:
         t1 = time.perf_counter()
         try:
-            bound = dual_bound(net, data, model, progress=progress)
+            nu1, shift = dual_start(net, data, model)
+            bound = bound_for(nu1, shift, data, model, mode=mode, needed=needed, allowed=allowed,
+                              seconds=_budget(deadline, BOUND_SHARE * time_limit),
+                              short_seconds=_budget(deadline, SHORT_SHARE * time_limit), starts=starts,
+                              progress=progress)
         except FloatingPointError as exc:
             details["reason"] = f"numerical failure while bounding: {exc}"
-        t2 = time.perf_counter()
-        details["timings"] = {"dual_bound_s": t2 - t1}
+        timings["dual_bound_s"] = time.perf_counter() - t1
+        details["objective_error_bound"] = errL
         if bound is not None:
-            lb = bound.lower_bound
-            gap = L - lb
-            gap_upper = L + errL - lb
-            rel = gap / max(1.0, abs(L))
-            rel_upper = gap_upper / max(1.0, abs(L))
-            details["gap_upper_bound"] = gap_upper
-            details["relative_gap_upper_bound"] = rel_upper
-            details["objective_error_bound"] = errL
-            details["dual"] = {
-                "M": bound.M_raw,
-                "M_error_bound": bound.M_error,
-                "beta": model.beta,
-                "dual_constraint_violation": bound.M_raw - model.beta,
-                "scale": bound.scale,
-                "dual_objective": bound.dual_objective,
-                "rounding_allowance": bound.rounding,
-                "zero_sum_shift": bound.zero_sum_shift,
-            }
-            details["arrangement"] = {
-                "method": "exact enumeration (recursive hyperplane restriction + 2-D sweep)",
-                "complete": True,
-                "rank": bound.rank,
-                "cells_visited": bound.cells_visited,
-                "interior_candidates_checked": bound.candidates_checked,
-                "network_patterns": int(network_patterns(Xt, net.Ut()).shape[0]),
-                "tolerances": bound.tolerances,
-            }
-            if rel_upper <= tol:
+            record(bound)
+            details["dual"] = _dual_report(bound, model)
+            details["arrangement"] = _arrangement_report(bound, net, Xt)
+            if L + errL - lb <= allowed:
                 status = Status.OPTIMAL
     if status is not Status.OPTIMAL and np.isfinite(L):
         t3 = time.perf_counter()
-        if bound is None:
-            bound = DualBound(-math.inf, math.nan, 0.0, 1.0, -math.inf, 0.0, None, 1, 0, 0, 0, 0.0, {})
-        witness_errors: list = []
-        w = find_witness(net, data, model, bound, L, errL, Xt, witness_errors)
-        if witness_errors:
-            details["witness_errors"] = witness_errors
-        details.setdefault("timings", {})["witness_s"] = time.perf_counter() - t3
+        errors: list = []
+        hint = bound if bound is not None else DualBound(-math.inf, math.nan, 0.0, 1.0, -math.inf, 0.0, None, 1, 0,
+                                                          0, 0, 0.0, {})
+        bounded = bound is None or bound.patterns == "bounded"
+        # bounded mode: the convex program comes from the refutation (with the violated patterns)
+        w = find_witness(net, data, model, hint, L, errL, Xt, errors, program=not bounded)
+        if w is None:  # the refutation's own search (its convex program's time grows with the data)
+            info: dict = {}
+            try:
+                r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info)
+            except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
+                r = None
+                errors.append(f"refutation: {type(exc).__name__}: {exc}")
+            errors.extend(info.get("errors", []))
+            if "refutation" in info:
+                details["refutation"] = info["refutation"].summary()
+            if r is not None and (w is None or r[2] < w[2]):
+                w = r
+        if errors:
+            details["witness_errors"] = errors
+        timings["witness_s"] = time.perf_counter() - t3
         if w is not None:
-            kind, witness, wobj = w
+            kind, witness, _ = w
             details["witness_kind"] = kind
             if "solver" in witness.meta:  # the subsampled program's solver: a hint, re-evaluated
                 details["witness_solver"] = witness.meta["solver"]
             status = Status.SUBOPTIMAL
             # the bound holds whatever network supplies the dual point: the witness's gradient
             # is often a much better one
+            t4 = time.perf_counter()
             try:
-                wb = dual_bound(witness, data, model)
+                nu_w, shift_w = dual_start(witness, data, model)
+                wb = bound_for(nu_w, shift_w, data, model, mode=mode, needed=needed, allowed=allowed,
+                               seconds=_budget(deadline, time_limit),
+                               short_seconds=_budget(deadline, SHORT_SHARE * time_limit),
+                               starts=live_directions(witness, model))
             except FloatingPointError:
                 wb = None
+            timings["witness_bound_s"] = time.perf_counter() - t4
             if wb is not None and wb.lower_bound > lb:
-                lb = wb.lower_bound
-                gap = L - lb
-                rel = gap / max(1.0, abs(L))
+                record(wb)
                 details["lower_bound_from"] = "the witness network's gradient"
-                details["gap_upper_bound"] = L + errL - lb
-                details["relative_gap_upper_bound"] = (L + errL - lb) / max(1.0, abs(L))
-                if details["relative_gap_upper_bound"] <= tol:
+                details["witness_bound"] = {"method": wb.method, "M_upper": wb.M_upper, "M_lower": wb.M_lower}
+                if L + errL - lb <= allowed:
                     # within the tolerance after all (docs/cli.md: optimal is decided first)
                     status = Status.OPTIMAL
     try:
@@ -373,10 +340,13 @@ def verify(
         "worst": kkt[:5],
         "nonzero_blocks": len(kkt),
         "zero_blocks_max_violation": zero_viol,
-        "note": "zero blocks: max over all cells of |nu^T (Xt u)_+| - beta at the network's gradient",
+        "note": ("zero blocks: max over all cells of |nu^T (Xt u)_+| - beta at the network's gradient"
+                 if mode == "exact" else
+                 "zero blocks: largest |nu^T (Xt u)_+| - beta attained by the bound's search (a lower bound)"),
     }
     details["tolerances"] = {
         "relative_gap": tol,
+        "absolute_gap": atol,
         "zero_pre_activation": ZERO_TOL,
         "colinear": COLINEAR_TOL,
         "kkt_active": ACTIVE_TOL,
@@ -384,18 +354,64 @@ def verify(
     }
     details["versions"] = versions()
     details["inputs_sha256"] = {
-        "X": array_sha256(data.X), "y": array_sha256(data.y), "U": array_sha256(net.U), "alpha": array_sha256(net.alpha),
+        "X": array_sha256(data.X), "y": array_sha256(data.y), "U": array_sha256(net.U),
+        "alpha": array_sha256(net.alpha),
     }
-    details.setdefault("timings", {})["total_s"] = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    timings["total_s"] = seconds
+    beta = model.beta
     return Certificate(
         status=status,
         objective=float(L),
         lower_bound=float(lb),
         gap=float(gap),
-        relative_gap=float(rel),
+        relative_gap=float(relative(gap, L)),
         tolerance=float(tol),
-        patterns="exact",
+        patterns=bound.patterns if bound is not None else mode,
         details=details,
         witness=witness,
         witness_objective=None if witness is None else float(objective(witness, data, model)),
+        atol=float(atol),
+        bound_method=bound.method if bound is not None else ("enumeration" if mode == "exact" else "none"),
+        dual_ratio_upper=None if bound is None else bound.M_upper / beta,
+        dual_ratio_lower=None if bound is None else bound.M_lower / beta,
+        time_limit=float(time_limit),
+        seconds=seconds,
     )
+
+
+def _dual_report(bound: LowerBound, model: Model) -> dict:
+    return {
+        "M": bound.M_raw,
+        "M_error_bound": bound.M_error,
+        "M_upper": bound.M_upper,
+        "M_lower": bound.M_lower,
+        "ratio_upper": bound.M_upper / model.beta,
+        "ratio_lower": bound.M_lower / model.beta,
+        "beta": model.beta,
+        "dual_constraint_violation": bound.M_raw - model.beta,
+        "scale": bound.scale,
+        "dual_objective": bound.dual_objective,
+        "rounding_allowance": bound.rounding,
+        "zero_sum_shift": bound.zero_sum_shift,
+        "seconds": bound.seconds,
+    }
+
+
+def _arrangement_report(bound: LowerBound, net: Network, Xt: np.ndarray) -> dict:
+    if bound.patterns == "exact":
+        return {
+            "method": "exact enumeration (recursive hyperplane restriction + 2-D sweep)",
+            "complete": True,
+            "rank": bound.rank,
+            "cells_visited": bound.cells_visited,
+            "interior_candidates_checked": bound.candidates_checked,
+            "network_patterns": int(network_patterns(Xt, net.Ut()).shape[0]),
+            "tolerances": bound.tolerances,
+        }
+    return {
+        "method": f"bounded without enumeration ({bound.method})",
+        "complete": bound.complete,
+        "network_patterns": int(network_patterns(Xt, net.Ut()).shape[0]),
+        **bound.details,
+    }

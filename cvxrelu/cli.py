@@ -21,6 +21,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ[_var] = "1"
 
 import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 
@@ -52,6 +53,32 @@ def _json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
 
+def _finite_at_least(low: float, strict: bool):
+    """A click callback: the value must be a finite number >= low (> low when strict)."""
+    def check(ctx, param, value):
+        if value is None:
+            return value
+        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+            rel = ">" if strict else ">="
+            raise click.BadParameter(f"must be a finite number {rel} {low:g}, got {value!r}")
+        return value
+
+    return check
+
+
+def _tol_options(f):
+    """--tol, --atol and --time-limit: how close is close enough, and how long the bound may run."""
+    f = click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True,
+                     callback=_finite_at_least(0.0, True),
+                     help="Seconds for the anytime bound on the dual constraint (used when the activation "
+                          "patterns are too many to enumerate), the search for a better network and its "
+                          "bound, together.")(f)
+    f = click.option("--atol", type=float, default=0.0, show_default=True, callback=_finite_at_least(0.0, False),
+                     help="Absolute gap tolerance: optimal when the gap is <= max(atol, tol * |objective|).")(f)
+    return click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
+                        help="Relative gap tolerance (gap / |objective|).")(f)
+
+
 _GROUP_HELP = """Certify and compute globally optimal two-layer ReLU networks.
 
 \b
@@ -62,9 +89,9 @@ Quick start (docs/cli.md has every option and JSON key, README.md a session):
 
 \b
 Exit codes (every command):
-  0    success; verify: certified globally optimal within the tolerance
-  1    verify: not certified (suboptimal or inconclusive); other commands: ran but did not
-       certify or reach what was asked
+  0    success; verify and solve: certified globally optimal within the tolerance
+  1    verify: not certified (suboptimal or inconclusive); solve: not certified (inconclusive,
+       the network is still written); other commands: ran but did not reach what was asked
   2    bad usage or bad input: one line on stderr, nothing written
   3    internal error: one line on stderr (--debug shows the traceback)
   130  interrupted (Ctrl-C): nothing half-written
@@ -96,9 +123,7 @@ def cli(ctx):
 @click.option("--data", "data_path", metavar="DATA",
               help="HDF5 data file (/data/X, /data/y) overriding the checkpoint's /data.  [default: the "
                    "checkpoint's own data]")
-@click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
-              help="Relative gap tolerance: optimal when (objective - lower bound) / max(1, |objective|) "
-                   "<= TOL (a fraction, not a percentage).")
+@_tol_options
 @click.option("--witness", "witness_path", metavar="OUT.h5",
               help="Write the strictly better network here when the verdict is suboptimal (checked "
                    "before any work; never one of the inputs).")
@@ -107,11 +132,15 @@ def cli(ctx):
                    "data) with the verdict; needs the plot extra (matplotlib).")
 @_json_option
 @_debug_option
-def verify(checkpoint, data_path, tol, witness_path, plot_path, as_json):
-    """Certify that CHECKPOINT is a global minimum of its training objective."""
+def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path, as_json):
+    """Certify that CHECKPOINT is a global minimum of its training objective.
+
+    Exit 0 when certified optimal, 1 when suboptimal (a strictly better network is known) or
+    inconclusive; every valid network gets a verdict, whatever its size.
+    """
     from .certificate import Status
     from .certificate import verify as run_verify
-    from .errors import InputError, TooLargeError
+    from .errors import InputError
     from .files import check_output
     from .io import check_data_for, load_isolated, save_checkpoint, sha256_file
     from .progress import make_progress
@@ -134,11 +163,8 @@ def verify(checkpoint, data_path, tol, witness_path, plot_path, as_json):
 
         check_plottable(plot_path, ck.model, data.X.shape[1])
     with make_progress(command="cvxrelu verify") as progress:
-        progress.stage("certifying (objective, dual bound over every pattern, witness)")
-        try:
-            cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress)
-        except TooLargeError as exc:  # name the input whose arrangement is too large
-            raise InputError(f"{data_path or checkpoint}: /data/X: {exc}") from None
+        progress.stage("certifying (objective, dual bound, witness)")
+        cert = run_verify(ck.network, data, ck.model, tol=tol, atol=atol, time_limit=time_limit, progress=progress)
     d = cert.to_dict()
     d["inputs"] = inputs
     if witness_path is not None:
@@ -195,11 +221,22 @@ def verify(checkpoint, data_path, tol, witness_path, plot_path, as_json):
               help="At most this many rounds of dual-guided pattern search.")
 @click.option("--search-seconds", type=click.FloatRange(min=0), default=None,
               help="Start no pattern-search round after this many seconds of search (default: no limit).")
+@click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
+              help="Relative gap tolerance of the certificate of the written network (as verify --tol).")
+@click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True,
+              callback=_finite_at_least(0.0, True),
+              help="Seconds for that certificate's anytime bound (as verify --time-limit).")
 @_json_option
 @_debug_option
 def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, plot_path, search,
-          search_rounds, search_seconds, as_json):
-    """Train a globally optimal network on DATA by convex optimization."""
+          search_rounds, search_seconds, tol, time_limit, as_json):
+    """Train a globally optimal network on DATA by convex optimization.
+
+    The written network is certified as verify would: exit 0 with status "optimal" when the
+    certificate closes within --tol, else exit 1 with status "inconclusive" (the network is
+    written either way).
+    """
+    from .certificate import Status
     from .files import check_output
     from .io import load_isolated, save_checkpoint
     from .model import Model
@@ -216,7 +253,8 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
     with make_progress(command="cvxrelu solve") as progress:
         progress.stage("solving the convex program")
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
-                        search_rounds=search_rounds, search_seconds=search_seconds, progress=progress)
+                        search_rounds=search_rounds, search_seconds=search_seconds, tol=tol,
+                        time_limit=time_limit, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out
@@ -228,7 +266,7 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
         _emit_json(d)
     else:
         render_solve(d)
-    return EXIT_OK
+    return EXIT_OK if res.status is Status.OPTIMAL else EXIT_NOT_CERTIFIED
 
 
 from .constructive.commands import landscape_cmd, optimal_set_cmd, path_cmd, reduce_cmd  # noqa: E402

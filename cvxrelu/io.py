@@ -118,8 +118,13 @@ def lookup_dataset(f, path: str, name: str, required: bool = True):
     return node
 
 
-def read_dataset(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None):
-    """Read a real numeric dataset of the given ndim as float64, after every check."""
+def read_dataset(f, path: str, name: str, ndim: int, required: bool = True, allow_scalar_as=None,
+          empty_axis: int | None = None):
+    """Read a real numeric dataset of the given ndim as float64, after every check.
+
+    An empty dataset is refused, except when only axis ``empty_axis`` is 0 (the neuron axis
+    of /model/U, /model/alpha and /model/b: a network of width 0 is the zero function).
+    """
     import h5py
 
     ds = lookup_dataset(f, path, name, required)
@@ -163,7 +168,9 @@ def read_dataset(f, path: str, name: str, ndim: int, required: bool = True, allo
         n_chunks = int(np.prod([-(-s // c) for s, c in zip(ds.shape, ds.chunks)], dtype=np.int64))
         if n_chunks > MAX_CHUNKS:
             raise InputError(f"{path}: {where} has {n_chunks} chunks, more than the limit {MAX_CHUNKS}")
-    if ndim > 0 and size == 0:
+    width_zero = (empty_axis is not None and len(ds.shape) == ndim and ds.shape[empty_axis] == 0
+                  and all(s > 0 for i, s in enumerate(ds.shape) if i != empty_axis))
+    if ndim > 0 and size == 0 and not width_zero:
         raise InputError(f"{path}: {where} is empty (shape {tuple(ds.shape)})")
     try:
         arr = np.asarray(ds[()], dtype=np.float64).reshape(shape)
@@ -265,11 +272,11 @@ def _load(path: str, kind: str):
             model = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias=ob)
         except InputError as exc:
             raise InputError(f"{path}: /model: {exc}") from None
-        U = read_dataset(f, path, "model/U", 2)
-        alpha = read_dataset(f, path, "model/alpha", 1)
+        U = read_dataset(f, path, "model/U", 2, empty_axis=1)
+        alpha = read_dataset(f, path, "model/alpha", 1, empty_axis=0)
         if alpha.shape[0] != U.shape[1]:
             raise InputError(f"{path}: /model/alpha has {alpha.shape[0]} entries but /model/U has {U.shape[1]} columns")
-        b = read_dataset(f, path, "model/b", 1, required=False)
+        b = read_dataset(f, path, "model/b", 1, required=False, empty_axis=0)
         if hb != "none" and b is None:
             raise InputError(f"{path}: hidden_bias is {hb!r} but /model/b is missing")
         if hb == "none" and b is not None:

@@ -82,15 +82,27 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
     t.add_row("objective L(theta)", _fmt(d.get("objective")))
     t.add_row("certified lower bound", _fmt(d.get("lower_bound")))
     t.add_row("gap", _fmt(d.get("gap"), ".3e"))
+    atol = d.get("atol")
     t.add_row("relative gap", f"{_fmt(d.get('relative_gap'), '.3e')}  (upper bound "
-              f"{_fmt(d.get('relative_gap_upper_bound'), '.3e')}, tolerance {_fmt(d.get('tolerance'), '.1e')})")
+              f"{_fmt(d.get('relative_gap_upper_bound'), '.3e')}, tolerance {_fmt(d.get('tolerance'), '.1e')}"
+              + (f", absolute tolerance {_fmt(atol, '.1e')}" if atol else "") + ")")
     arr = d.get("arrangement") or {}
-    t.add_row("patterns", f"{d.get('patterns')}: {arr.get('cells_visited', '-')} cells visited, "
-              f"rank {arr.get('rank', '-')}, network uses {arr.get('network_patterns', '-')}")
+    if d.get("patterns") == "bounded":
+        t.add_row("patterns", f"bounded without enumerating them ({d.get('bound_method')}): "
+                  f"{arr.get('nodes', 0)} branch-and-bound nodes, network uses {arr.get('network_patterns', '-')}")
+    else:
+        t.add_row("patterns", f"{d.get('patterns')}: {arr.get('cells_visited', '-')} cells visited, "
+                  f"rank {arr.get('rank', '-')}, network uses {arr.get('network_patterns', '-')}")
     dual = d.get("dual") or {}
     if dual:
         t.add_row("dual constraint", f"max |lam^T (Xt u)_+| = {_fmt(dual.get('M'))} vs beta = "
-                  f"{_fmt(dual.get('beta'))} (error bound {_fmt(dual.get('M_error_bound'), '.1e')})")
+                  f"{_fmt(dual.get('beta'))} (error bound {_fmt(dual.get('M_error_bound'), '.1e')})"
+                  if d.get("patterns") != "bounded" else
+                  f"max |lam^T (Xt u)_+| attains {_fmt(dual.get('M_lower'))}, at most {_fmt(dual.get('M_upper'))}, "
+                  f"vs beta = {_fmt(dual.get('beta'))}")
+    if d.get("dual_ratio_upper") is not None:
+        t.add_row("proven M / beta", f"in [{_fmt(d.get('dual_ratio_lower'), '.8g')}, "
+                  f"{_fmt(d.get('dual_ratio_upper'), '.8g')}] by {d.get('bound_method')} (> 1: a violated constraint)")
     nz = d.get("neurons") or {}
     if nz:
         t.add_row("neurons", f"{nz.get('given')} given, {nz.get('nonzero')} non-zero, "
@@ -111,21 +123,32 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
         t.add_row("reason", d["reason"])
     tm = d.get("timings") or {}
     if "total_s" in tm:
-        t.add_row("time", f"{tm['total_s']:.3f} s")
+        limit = d.get("time_limit")
+        t.add_row("time", f"{tm['total_s']:.3f} s" + (f" (time limit {limit:g} s)" if limit else ""))
     console.print(t)
     console.file.flush()
 
 
 def render_solve(d: dict, console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(f"[bold green]SOLVED[/]  patterns: {d.get('patterns')} ({d.get('n_patterns')})")
+    head = {"optimal": "[bold green]SOLVED, CERTIFIED GLOBALLY OPTIMAL[/]",
+            "inconclusive": "[bold yellow]SOLVED, NOT CERTIFIED[/] (inconclusive: the network is written)"}
+    console.print(f"{head.get(d.get('status'), '[bold]SOLVED[/]')}  patterns: {d.get('patterns')} "
+                  f"({d.get('n_patterns')})")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
     t.add_row("objective", _fmt(d.get("objective")))
     if d.get("lower_bound") is not None:
-        t.add_row("lower bound", f"{_fmt(d.get('lower_bound'))}  (certified over every pattern)")
-        t.add_row("relative gap", _fmt(d.get("relative_gap"), ".3e"))
+        cert = d.get("certificate") or {}
+        how = f", {cert.get('patterns')}: {cert.get('bound_method')}" if cert else ""
+        t.add_row("lower bound", f"{_fmt(d.get('lower_bound'))}  (certified over every pattern{how})")
+        t.add_row("relative gap", f"{_fmt(d.get('relative_gap'), '.3e')}"
+                  + (f"  (tolerance {_fmt(d.get('tolerance'), '.1e')})" if d.get("tolerance") is not None else ""))
+        better = d.get("better_network_found")
+        if better:
+            t.add_row("better network", f"the certificate found one of objective {_fmt(better.get('objective'))} "
+                      f"({better.get('kind')}); cvxrelu verify --witness writes it")
     else:
         t.add_row("lower bound", "- (not certified: the patterns cannot all be priced)")
     if d.get("why_sampled"):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrangements import estimate_cells, sample_patterns
-from .certificate import bound_cost, dual_bound
+from .certificate import DEFAULT_TIME_LIMIT, DEFAULT_TOL, Certificate, Status, bound_cost, check_options, verify
 from .colgen import column_generation
 from .errors import InputError, SolverError
 from .model import Dataset, Model, Network, objective, predict
@@ -59,6 +59,15 @@ DEFAULT_SAMPLED_PATTERNS = 256
 
 @dataclass
 class SolveResult:
+    """The network solve writes and its certificate (docs/cli.md, ``solve --json``).
+
+    ``status`` is OPTIMAL exactly when ``certificate`` (certificate.verify on ``network``, with
+    the same tolerance verify would use) is, else INCONCLUSIVE; ``lower_bound`` is that
+    certificate's, so ``cvxrelu verify OUT --tol TOL`` agrees with ``solve --tol TOL``.
+    ``program_lower_bound`` is the bound column generation certified on its own way (exact
+    patterns), None with sampled patterns.
+    """
+
     network: Network
     objective: float
     lower_bound: float | None
@@ -68,15 +77,30 @@ class SolveResult:
     iterations: int
     seconds: float
     extra: dict = field(default_factory=dict)
+    status: Status = Status.INCONCLUSIVE
+    tolerance: float = DEFAULT_TOL
+    certificate: Certificate | None = None
+    program_lower_bound: float | None = None
 
     def to_dict(self) -> dict:
+        from .certificate import relative
 
         gap = None if self.lower_bound is None else self.objective - self.lower_bound
+        cert = self.certificate
         out = {
+            "status": self.status.value,
             "objective": self.objective,
             "lower_bound": self.lower_bound,
             "gap": gap,
-            "relative_gap": None if gap is None else gap / max(1.0, abs(self.objective)),
+            "relative_gap": None if gap is None else relative(gap, self.objective),
+            "tolerance": self.tolerance,
+            "certificate": None if cert is None else {
+                "status": cert.status.value, "patterns": cert.patterns, "bound_method": cert.bound_method,
+                "dual_ratio_upper": cert.dual_ratio_upper, "dual_ratio_lower": cert.dual_ratio_lower,
+                "gap_upper_bound": cert.details.get("gap_upper_bound"), "atol": cert.atol,
+                "time_limit": cert.time_limit, "seconds": cert.seconds,
+            },
+            "program_lower_bound": self.program_lower_bound,
             "neurons": int(np.count_nonzero(self.network.alpha)),
             "width": int(self.network.n_neurons),
             "patterns": self.patterns,
@@ -100,6 +124,8 @@ def solve(
     search_rounds: int = 30,
     search_seconds: float | None = None,
     progress=None,
+    tol: float = DEFAULT_TOL,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> SolveResult:
     """Train a globally optimal network (exact patterns) or the best over sampled patterns.
 
@@ -113,8 +139,12 @@ def solve(
         none started after ``search_seconds`` seconds of search).
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
+    tol, time_limit : the certificate of the returned network (certificate.verify with these):
+        status OPTIMAL when it closes within ``tol``, else INCONCLUSIVE (also when that
+        certificate finds a strictly better network: reported as ``better_network_found``;
+        ``cvxrelu verify --witness`` writes it).
     """
-
+    check_options(tol, 0.0, time_limit)
     if solver not in SOLVERS:
         raise InputError(f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     check_labels(model, data.y)
@@ -197,25 +227,28 @@ def solve(
         M, _, _ = restricted_pricing(Xt, lam, P[P.any(axis=1)], model.beta)
         extra["sample_dual_ratio"] = M / model.beta
         lb = None
-        if priceable:  # sampled by request on a problem whose cells can all be priced
-            lb = dual_bound(net, data, model).lower_bound
     net = caratheodory_reduce(net, data.X, model)
     net = prune_tiny_neurons(net, data, model)
     net = merge_cones(net, data, model)
     net = snap_kinks_1d(net, data.X, model)
     net = set_width(net, width, model)
     L = objective(net, data, model)
-    if kind == "exact" and np.isfinite(L) and (L - lb) > COLGEN_TOL * max(1.0, abs(L)):
-        # the bound holds for any dual point: the final network's own gradient may be better
-        lb = max(lb, dual_bound(net, data, model).lower_bound)
     if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
         raise SolverError("the solver returned a network with a non-finite objective")
+    # the written network's certificate, exactly as verify computes it (docs/cli.md)
+    cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
+    if cert.witness is not None:  # said, not taken: solve returns the network of its program
+        extra["better_network_found"] = {"kind": cert.details.get("witness_kind"),
+                                         "objective": float(cert.witness_objective)}
+    status = Status.OPTIMAL if cert.status is Status.OPTIMAL else Status.INCONCLUSIVE
     info = dict(infos[-1]) if infos else {}
     info["calls"] = len(infos)
     extra["rounds"] = rounds  # column generation rounds (exact) or pattern search rounds (sampled)
     extra["estimated_cells"] = cells
-    return SolveResult(net, float(L), None if lb is None else float(lb), kind, int(n_pat), info,
-                       sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra)
+    return SolveResult(net, float(L), float(cert.lower_bound), kind, int(n_pat), info,
+                       sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra,
+                       status=status, tolerance=float(tol), certificate=cert,
+                       program_lower_bound=None if lb is None else float(lb))
 
 
 class _CallableModule(types.ModuleType):

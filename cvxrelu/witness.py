@@ -53,11 +53,14 @@ def best_output_bias(net, data, model):
     return replace_c(net, c)
 
 
-def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt, errors: list | None = None):
+def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt, errors: list | None = None,
+                 program: bool = True):
     """Candidate better networks (docs/method.md section 6); returns (kind, network, objective) or None.
 
     Failures of a route (e.g. the subsampled program's solver) are appended to ``errors``: they
-    only mean no witness from that route, never a verdict.
+    only mean no witness from that route, never a verdict. ``program=False`` leaves out the
+    convex program on the network's patterns (the one route whose time grows with the data;
+    verify's bounded mode gets it from cvxrelu.refute instead, with the violated patterns).
     """
     errors = [] if errors is None else errors
     cands = []
@@ -73,10 +76,11 @@ def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt,
         if r is not None:
             cands.append(("added neuron along a violated dual constraint", r[1]))
     extra = None if bound.argmax is None else bound.argmax
+    better = None
     try:
-        better = improve_on_patterns(mg, data, model, extra_direction=extra)
+        if program:
+            better = improve_on_patterns(mg, data, model, extra_direction=extra)
     except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
-        better = None
         errors.append(f"{type(exc).__name__}: {exc}")
     if better is not None:
         cands.append(("convex program on the network's patterns (Thm. 3)", better))
