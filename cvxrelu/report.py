@@ -146,7 +146,7 @@ def render_solve(d: dict, console: Console | None = None) -> None:
         t.add_row("relative gap", f"{_fmt(d.get('relative_gap'), '.3e')}"
                   + (f"  (tolerance {_fmt(d.get('tolerance'), '.1e')})" if d.get("tolerance") is not None else ""))
         better = d.get("better_network_found")
-        if better:
+        if better and d.get("status") != "optimal":  # within the tolerance it is only noise
             t.add_row("better network", f"the certificate found one of objective {_fmt(better.get('objective'))} "
                       f"({better.get('kind')}); cvxrelu verify --witness writes it")
     else:
