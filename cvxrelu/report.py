@@ -115,6 +115,10 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
                   f"{w.get('neurons')}, sign {w.get('sign'):+d})")
     if kkt.get("zero_blocks_max_violation") is not None:
         t.add_row("zero blocks", f"max violation {_fmt(kkt['zero_blocks_max_violation'], '.2e')} (<= 0 is feasible)")
+    own = d.get("own_patterns") or {}
+    if "finding" in own:
+        t.add_row("own patterns", f"{own['finding']}: the program over its {own['patterns']} patterns (Thm. 3) "
+                  f"reaches {_fmt(own['objective'])}")
     wit = d.get("witness")
     if wit:
         t.add_row("better network", f"objective {_fmt(wit.get('objective'))} "
