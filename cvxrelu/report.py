@@ -117,7 +117,7 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
         t.add_row("zero blocks", f"max violation {_fmt(kkt['zero_blocks_max_violation'], '.2e')} (<= 0 is feasible)")
     own = d.get("own_patterns") or {}
     if "finding" in own:
-        t.add_row("own patterns", f"{own['finding']}: the program over its {own['patterns']} patterns (Thm. 3) "
+        t.add_row("own patterns", f"{own['finding']}: the program over its {own['patterns']} pattern(s) (Thm. 3) "
                   f"reaches {_fmt(own['objective'])}")
     wit = d.get("witness")
     if wit:
