@@ -112,6 +112,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TooLargeError
+from .parallel import resolve_jobs, run_tasks
 
 #: A row whose projection on the row space is below RANK_TOL times the largest singular value
 #: of Xt is treated as zero; singular values below it are dropped.
@@ -161,6 +162,21 @@ COST_PER_ENTRY = 3e-7
 COST_PER_SWEPT = 3e-7
 COST_PER_FLAT = 2e-4
 COST_PER_PATTERN_ENTRY = 5e-9
+#: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
+#: hyperplane groups). The partition depends only on the problem, never on the number of
+#: workers, and the per-task results are reduced in task order, so M, M_error, the argmax and
+#: the counts are bit-identical whatever ``jobs`` or ``scheduler`` (``analyze``). At rank 3
+#: and 4 no flat of dimension >= 3 is shared between two top-level children, so the tasks
+#: repeat no work; from rank DEDUP_RANK on they would (shared flats are recomputed in every
+#: task that reaches them), so the top level is one task there.
+PARTITION_TASKS = 32
+#: Below this estimated running time (seconds, ``estimate_work``) the tasks run in this
+#: process whatever ``jobs`` says (starting worker processes costs about a second); the
+#: results are the same either way.
+PARALLEL_MIN_SECONDS = 2.0
+#: Fraction of a core each extra worker adds in practice (``estimate_work`` with jobs > 1;
+#: measured 1 -> 2 jobs on the 2-core machine, docs/benchmarks.md).
+PARALLEL_EFFICIENCY = 0.8
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -293,7 +309,7 @@ def estimate_cells(Xt: np.ndarray) -> tuple[int, int]:
 
 
 def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = None,
-                  with_nu: bool = True) -> dict:
+                  with_nu: bool = True, jobs: int = 1) -> dict:
     """Estimated cost of the engine on m non-zero rows of rank r.
 
     The counts are those of general position, which bound every arrangement of m hyperplanes
@@ -312,6 +328,10 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
         Samples (columns of the pattern list); default m.
     with_nu : bool
         Whether M(nu) is computed (cell gradients are carried).
+    jobs : int
+        Worker processes: at rank 3 and 4 the time is divided by the effective parallelism
+        1 + PARALLEL_EFFICIENCY (w - 1), w = min(jobs, PARTITION_TASKS), and the memory of the
+        sweeps multiplied by w (each worker sweeps its own batch).
 
     Returns
     -------
@@ -346,8 +366,10 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
             if s == 3:
                 swept += count * k * max(k - 1, 0)
     seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
+    w = min(max(jobs, 1), PARTITION_TASKS) if 3 <= r < DEDUP_RANK else 1
+    seconds /= 1.0 + PARALLEL_EFFICIENCY * (w - 1)
     nbytes = (BASE_BYTES + entry * (memo + peak_node) + 300 * flats * (1 + r)
-              + min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
+              + w * min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
     if patterns:
         top = 2 * m * cover_count(max(m - 1, 0), max(r - 1, 0))  # top-level lifts, kept
         nbytes += 8 * W * min(top, 4 * POOL_FLUSH + cells) + 2 * cells * n
@@ -377,11 +399,12 @@ def refusal(Xt: np.ndarray, *, nu: bool = True, patterns: bool = False,
     return refusal_for_size(int(rows.size), r, n, nu=nu, patterns=patterns, max_cells=max_cells)
 
 
-def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float) -> str | None:
-    est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu)
+def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float,
+                     jobs: int = 1) -> str | None:
+    est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu, jobs=jobs)
     cells = est["cells"]
     over = []
-    if cells > max_cells:
+    if patterns and cells > max_cells:
         over.append(f"{max_cells:.3g} patterns")
     if est["seconds"] > MAX_SECONDS:
         over.append(f"{MAX_SECONDS:.0f} s")
@@ -408,6 +431,8 @@ def analyze(
     patterns: bool = False,
     progress=None,
     max_cells: float = MAX_CELLS,
+    jobs: int | None = 1,
+    scheduler: str | None = None,
 ) -> ArrangementResult:
     """Enumerate the cells of the arrangement of Xt's rows and/or compute M(nu).
 
@@ -421,7 +446,16 @@ def analyze(
         Return the distinct activation patterns (bool (p, n)).
     progress : object with ``task(description, total)``, optional
     max_cells : float
-        Refuse (TooLargeError) when the general-position cell count exceeds this.
+        Refuse (TooLargeError) when the pattern list is wanted and the general-position cell
+        count exceeds this (without patterns the cells are streamed, and the time and memory
+        estimates decide).
+    jobs : int or None
+        Worker processes (None or 0: all cores). The top level of the recursion is cut into
+        tasks that depend only on the data (PARTITION_TASKS), reduced in task order: every
+        field of the result is bit-identical whatever ``jobs`` (docs/scale.md).
+    scheduler : str, optional
+        Address of a dask.distributed scheduler that runs the same tasks instead (optional
+        extra ``dask``); same results.
 
     Returns
     -------
@@ -439,7 +473,9 @@ def analyze(
     n, dt = Xt.shape
     r, sv, Vr, keep, Q = rank_and_rows(Xt)
     m = int(keep.size)
-    why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells)
+    jobs = resolve_jobs(jobs)
+    why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells,
+                           jobs=jobs if scheduler is None else 1)
     if why is not None:
         raise TooLargeError(why)
     if r == 0:
@@ -465,7 +501,13 @@ def analyze(
         if others.size:
             zero_rows = float(np.abs(nu_all[others]) @ np.linalg.norm(Xt[others], axis=1))
     eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress)
-    eng.run()
+    if r <= 2:
+        eng.run()
+    else:
+        if scheduler is None and estimate_work(m, r, patterns=patterns, n=n,
+                                               with_nu=nu is not None)["seconds"] < PARALLEL_MIN_SECONDS:
+            jobs = 1
+        _run_partitioned(eng, jobs, scheduler, progress)
 
     pats = None
     if patterns:
@@ -497,6 +539,76 @@ def analyze(
         candidates_checked=eng.candidates_checked,
         tolerances=tolerances(),
     )
+
+
+# ----------------------------------------------------------------------------- partitioned run
+
+
+@dataclass
+class _Task:
+    """One task of the top level: the top-level children lo..hi-1 of ``root``."""
+
+    Q: np.ndarray
+    Vr: np.ndarray
+    nu: np.ndarray | None
+    patterns: bool
+    margin: float
+    root: "_Node"
+    best: SphereMax
+    lo: int
+    hi: int
+
+
+def _run_task(task: _Task, progress=None):
+    """Explore the cells lifted from the top-level children lo..hi-1 (a fresh engine that
+    starts from the warm start's attained values). Returns (best, cells, candidates, bits)."""
+    eng = _Engine(task.Q, task.Vr, task.nu, patterns=task.patterns, margin=task.margin,
+                  progress=progress)
+    eng.best = SphereMax(task.best.plus, task.best.plus_at, task.best.minus, task.best.minus_at)
+    js = np.arange(task.lo, task.hi)
+    eng.nodes[task.root.key] = task.root
+    eng._discover_children(task.root, js)
+    eng._node_cells(task.root, top=True, js=js)
+    eng._flush()
+    bits = None
+    if task.patterns:
+        bits = _unique_rows(np.concatenate(eng.top_bits)) if eng.top_bits else np.zeros((0, eng.W), _WORD)
+    return eng.best, eng.cells_seen, eng.candidates_checked, bits
+
+
+def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress) -> None:
+    """Rank >= 3: warm start and top-level flat here, the top-level children in tasks
+    (PARTITION_TASKS, fixed by the data), results reduced in task order into ``eng``.
+
+    Reduction: ``best`` starts from the warm start's values and takes each task's with a
+    strict comparison in task order (a tie goes to the earlier task); counts add up; sign
+    vectors are pooled (``patterns`` sorts them). Each task starts from the same warm start
+    and sees only its own attained values, so nothing a task computes depends on the others
+    or on which worker ran it.
+    """
+    if eng.nu is not None:
+        eng._warm_start()
+    root = eng._discover(frozenset(), np.arange(eng.m), np.eye(eng.r), recurse=False)
+    K = root.normals.shape[0]
+    n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
+    edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
+    tasks = [_Task(eng.Q, eng.Vr, eng.nu, eng.want_patterns, eng.margin, root, eng.best,
+                   edges[i], edges[i + 1]) for i in range(n_tasks)]
+    if n_tasks == 1 and scheduler is None:
+        results = [_run_task(tasks[0], progress)]
+    else:
+        task = progress.task("Exploring activation patterns", total=n_tasks) if progress else None
+        try:
+            results = run_tasks(_run_task, tasks, jobs=jobs, scheduler=scheduler, progress=task)
+        finally:
+            if task is not None and hasattr(task, "close"):
+                task.close()
+    for best, cells, cands, bits in results:
+        eng.best.merge(best)
+        eng.cells_seen += cells
+        eng.candidates_checked += cands
+        if bits is not None:
+            eng.top_bits.append(bits)
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -759,8 +871,9 @@ class _Engine:
 
     # ------------------------------------------------------------------ discovery
 
-    def _discover(self, key: frozenset, rest: np.ndarray, B: np.ndarray) -> _Node:
-        """The node of the flat ``key`` (created once), and recursively its children of dim >= 3."""
+    def _discover(self, key: frozenset, rest: np.ndarray, B: np.ndarray, recurse: bool = True) -> _Node:
+        """The node of the flat ``key`` (created once), and recursively (``recurse``) its
+        children of dim >= 3."""
         node = self.nodes.get(key)
         if node is not None:
             return node
@@ -772,14 +885,21 @@ class _Engine:
         node = _Node(key, rest.astype(np.int32), B, label.astype(np.int32), orient.astype(np.int8),
                      normals, singletons=normals.shape[0] == rest.size)
         self.nodes[key] = node
-        if s - 1 >= 3 and rest.size:
-            H = _complements(normals)
-            for j in range(normals.shape[0]):
-                members = label == j
-                child = self._discover(key | frozenset(rest[members].tolist()), rest[~members],
-                                       B @ H[j])
-                child.indeg += 1
+        if recurse:
+            self._discover_children(node, np.arange(normals.shape[0]))
         return node
+
+    def _discover_children(self, node: _Node, js: np.ndarray) -> None:
+        """Discover the children ``js`` of ``node`` (those of dimension >= 3) recursively."""
+        if node.dim - 1 < 3 or node.rest.size == 0 or js.size == 0:
+            return
+        H = _complements(node.normals[js])
+        rest, label = node.rest, node.label
+        for i, j in enumerate(js):
+            members = label == j
+            child = self._discover(node.key | frozenset(rest[members].tolist()), rest[~members],
+                                   node.B @ H[i])
+            child.indeg += 1
 
     # ------------------------------------------------------------------ cells of flats
 
@@ -863,7 +983,7 @@ class _Engine:
                 np.add(c.grads, minus_g[kk], out=grads[n:])
         return _Cells(bits, grads, rows, act)
 
-    def _node_cells(self, node: _Node, top: bool) -> _Cells | None:
+    def _node_cells(self, node: _Node, top: bool, js: np.ndarray | None = None) -> _Cells | None:
         """Cells of a flat of dimension >= 3 from its children's (fact 1), with its candidates.
 
         For the top flat the lifted cells are consumed on the fly (patterns, candidates) and
@@ -881,9 +1001,10 @@ class _Engine:
             return cells
         sums = self._group_sums(node)
         K = node.normals.shape[0]
+        todo = np.arange(K) if js is None else js
         task = None
         if top and self.progress is not None:
-            task = self.progress.task("Exploring activation patterns", total=K)
+            task = self.progress.task("Exploring activation patterns", total=todo.size)
         parts = []
         try:
             if s == 3:
@@ -891,18 +1012,18 @@ class _Engine:
                 H = _complements(node.normals)
                 k = node.rest.size
                 per = max(1, SWEEP_BATCH // max(k, 1))
-                for lo in range(0, K, per):
-                    js = np.arange(lo, min(K, lo + per))
-                    arcs, kk = self._sweep_children(node, js, P, H)
+                for lo in range(0, todo.size, per):
+                    batch = todo[lo:lo + per]
+                    arcs, kk = self._sweep_children(node, batch, P, H)
                     if top:
                         self._take_top_lifts(arcs, kk, sums)
                     else:
                         parts.append(self._lift(arcs, kk, sums))
                         self.cells_seen += len(parts[-1])
                     if task is not None:
-                        task(js.size)
+                        task(batch.size)
             else:
-                for j in range(K):
+                for j in todo:
                     c = self._cells_of(node.child_key(j))
                     kk = np.full(len(c), j, dtype=np.intp)
                     if top:
