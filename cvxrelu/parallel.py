@@ -30,6 +30,8 @@ from .errors import InputError
 
 #: Environment variables that limit BLAS / OpenMP threads, set to 1 in worker processes.
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+#: How long to wait for a Dask scheduler before calling its address bad usage (seconds).
+CONNECT_TIMEOUT = 20.0
 
 
 def default_jobs() -> int:
@@ -134,7 +136,7 @@ def _run_dask(fn: Callable, tasks: list, scheduler: str, tick) -> list:
     except ImportError:
         raise InputError("--scheduler needs dask.distributed: pip install 'cvxrelu[dask]'") from None
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s", set_as_default=False)
     except OSError as exc:
         raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     try:

@@ -1,0 +1,113 @@
+"""Parallel enumeration: the partition is fixed by the data and reduced in task order, so every
+field of the result is bit-identical whatever the number of workers or the executor
+(cvxrelu/parallel.py, arrangements.PARTITION_TASKS; docs/scale.md)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cvxrelu.arrangements as arr
+from cvxrelu.arrangements import analyze, brute_force_patterns
+from cvxrelu.errors import InputError
+from cvxrelu.parallel import resolve_jobs, run_tasks
+
+from test_arrangements import degenerate, m_oracle
+
+
+def same(a, b):
+    """Bit-identical results (M, M_error, argmax and its sign, counts, patterns)."""
+    assert a.M == b.M and a.M_error == b.M_error
+    assert a.argmax_sign == b.argmax_sign
+    assert np.array_equal(a.argmax, b.argmax)
+    assert (a.cells_visited, a.candidates_checked, a.rank) == (b.cells_visited, b.candidates_checked, b.rank)
+    if a.patterns is None:
+        assert b.patterns is None
+    else:
+        assert np.array_equal(a.patterns, b.patterns)
+
+
+@pytest.fixture
+def always_parallel(monkeypatch):
+    """Use worker processes even for small instances (they are skipped below PARALLEL_MIN_SECONDS)."""
+    monkeypatch.setattr(arr, "PARALLEL_MIN_SECONDS", 0.0)
+
+
+def instance(seed, n, dt, kind="gaussian"):
+    rng = np.random.default_rng(seed)
+    X = degenerate(rng, kind, n, dt - 1)
+    Xt = np.hstack([X, np.ones((n, 1))])
+    return Xt, rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("seed,n,dt,kind", [(0, 90, 3, "gaussian"), (1, 30, 4, "gaussian"),
+                                            (2, 40, 3, "integer"), (3, 24, 4, "duplicates")])
+def test_one_and_two_jobs_are_bit_identical(always_parallel, seed, n, dt, kind):
+    Xt, nu = instance(seed, n, dt, kind)
+    one = analyze(Xt, nu, jobs=1)
+    two = analyze(Xt, nu, jobs=2)
+    same(one, two)
+    pat1 = analyze(Xt, nu, patterns=True, jobs=1)
+    pat2 = analyze(Xt, nu, patterns=True, jobs=2)
+    same(pat1, pat2)
+    # and the value is the true M (independent oracle over the enumerated cells)
+    assert abs(one.M - m_oracle(Xt, nu, pat1.patterns)) <= 1e-9 * max(one.M, 1.0) + one.M_error
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 9), dt=st.integers(3, 4),
+       tasks=st.sampled_from([1, 2, 3, 7, 32]))
+def test_partition_does_not_change_the_cells_or_M(seed, n, dt, tasks):
+    """However the top level is cut, the union of the tasks' cells is the arrangement (checked
+    against the brute-force LP enumeration) and M is the same."""
+    Xt, nu = instance(seed, n, dt)
+    ref = analyze(Xt, nu, patterns=True)
+    saved = arr.PARTITION_TASKS
+    try:
+        arr.PARTITION_TASKS = tasks
+        res = analyze(Xt, nu, patterns=True)
+    finally:
+        arr.PARTITION_TASKS = saved
+    assert np.array_equal(res.patterns, brute_force_patterns(Xt))
+    assert abs(res.M - ref.M) <= res.M_error + ref.M_error
+
+
+def _square(x):
+    return x * x
+
+
+def test_run_tasks_keeps_task_order_and_checks_jobs():
+    assert run_tasks(_square, range(7), jobs=2) == [x * x for x in range(7)]
+    ticks = []
+    assert run_tasks(_square, [3], jobs=1, progress=ticks.append) == [9] and ticks == [1]
+    assert resolve_jobs(None) >= 1 and resolve_jobs(0) == resolve_jobs(None) and resolve_jobs(3) == 3
+    with pytest.raises(InputError):
+        resolve_jobs(-1)
+
+
+def test_estimate_work_divides_time_among_workers():
+    one = arr.estimate_work(2000, 3)
+    two = arr.estimate_work(2000, 3, jobs=2)
+    assert two["seconds"] < one["seconds"] and two["cells"] == one["cells"]
+    assert arr.estimate_work(30, 6, jobs=4)["seconds"] == arr.estimate_work(30, 6)["seconds"]
+
+
+def test_dask_local_cluster_is_bit_identical():
+    distributed = pytest.importorskip("distributed")
+    Xt, nu = instance(5, 60, 3)
+    ref = analyze(Xt, nu, jobs=1)
+    pat = analyze(Xt, nu, patterns=True, jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = analyze(Xt, nu, scheduler=cluster.scheduler_address)
+        same(ref, res)
+        same(pat, analyze(Xt, nu, patterns=True, scheduler=cluster.scheduler_address))
+        Xt4, nu4 = instance(6, 20, 4)
+        same(analyze(Xt4, nu4), analyze(Xt4, nu4, scheduler=cluster.scheduler_address))
+
+
+def test_unreachable_scheduler_is_bad_usage(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("cvxrelu.parallel.CONNECT_TIMEOUT", 2.0)
+    Xt, nu = instance(5, 20, 3)
+    with pytest.raises(InputError, match="cannot connect"):
+        analyze(Xt, nu, scheduler="tcp://127.0.0.1:9")
