@@ -53,6 +53,7 @@ from .model import (
     objective_error_bound,
     predict,
 )
+from .parallel import resolve_jobs
 from .records import array_sha256, finite, jsonable, versions
 from .validation import check_consistent
 from .witness import find_witness
@@ -116,7 +117,7 @@ class Certificate:
 # ----------------------------------------------------------------------------- dual bound
 
 
-def bound_cost(X: np.ndarray, model: Model) -> dict:
+def bound_cost(X: np.ndarray, model: Model, jobs: int = 1) -> dict:
     """Estimated cost of one exact dual bound (``dual_bound``) on data X, and whether it is refused.
 
     Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
@@ -129,8 +130,8 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
     free = model.hidden_bias == "free"
     A = X - X[0][None, :] if free else model.augment(X)
     r, _, _, rows, _ = rank_and_rows(A)
-    seconds = estimate_work(int(rows.size), r)["seconds"] * (n if free else 1)
-    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
+    seconds = estimate_work(int(rows.size), r, jobs=jobs)["seconds"] * (n if free else 1)
+    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS, jobs=jobs)
     if msg is None and seconds > MAX_SECONDS:
         msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
                f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
@@ -138,7 +139,8 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
     return {"seconds": seconds, "refusal": msg, "reason": None if msg is None else msg.removesuffix(ADVICE)}
 
 
-def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
+def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None,
+                     jobs: int | None = 1, scheduler: str | None = None):
     """M(nu) and its error bound, argmax (augmented coordinates) and sign.
 
     Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
@@ -149,11 +151,11 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
     for zero-sum differences (free) or all differences (otherwise).
     """
     if model.hidden_bias != "free":
-        res = analyze(Xt, nu, progress=progress)
+        res = analyze(Xt, nu, progress=progress, jobs=jobs, scheduler=scheduler)
         am = res.argmax
         return res.M, res.M_error, am, res.argmax_sign, res, np.linalg.norm(Xt, axis=1)
     n, d = X.shape
-    why = bound_cost(X, model)["refusal"]
+    why = bound_cost(X, model, jobs=resolve_jobs(jobs) if scheduler is None else 1)["refusal"]
     if why is not None:
         raise TooLargeError(why)
     g = X.T @ nu
@@ -168,7 +170,7 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
     visited = checked = 0
     task = progress.task("Exploring activation patterns", total=n) if progress else None
     for k in range(n):
-        res = analyze(X - X[k][None, :], nu)
+        res = analyze(X - X[k][None, :], nu, jobs=jobs, scheduler=scheduler)
         last = res
         visited += res.cells_visited
         checked += res.candidates_checked
@@ -187,8 +189,13 @@ def _dual_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model
     return best, err, best_at, best_sign, last, R
 
 
-def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> DualBound:
-    """Certified lower bound on the global minimum P* of L (docs/method.md section 5)."""
+def dual_bound(net: Network, data: Dataset, model: Model, progress=None, jobs: int | None = 1,
+               scheduler: str | None = None) -> DualBound:
+    """Certified lower bound on the global minimum P* of L (docs/method.md section 5).
+
+    ``jobs`` / ``scheduler``: where the exact enumeration runs (arrangements.analyze); the
+    bound is bit-identical whatever they are (docs/scale.md).
+    """
     loss = model.loss_fn
     X, y = data.X, data.y
     Xt = model.augment(X)
@@ -204,7 +211,7 @@ def dual_bound(net: Network, data: Dataset, model: Model, progress=None) -> Dual
         nu1 = z if z is not None else np.zeros_like(lam)
     if not np.all(np.isfinite(nu1)):
         raise FloatingPointError("non-finite dual point")
-    M, M_err, argmax, sign, res, R = _dual_constraint(Xt, X, nu1, model, progress)
+    M, M_err, argmax, sign, res, R = _dual_constraint(Xt, X, nu1, model, progress, jobs, scheduler)
     if not (np.isfinite(M) and np.isfinite(M_err)):
         raise FloatingPointError("non-finite dual constraint value")
     beta = model.beta
@@ -253,6 +260,8 @@ def verify(
     model: Model,
     tol: float = DEFAULT_TOL,
     progress=None,
+    jobs: int | None = 1,
+    scheduler: str | None = None,
 ) -> Certificate:
     """Certify that ``net`` is a global minimum of L within relative tolerance ``tol``.
 
@@ -263,6 +272,9 @@ def verify(
     model : Model (beta, loss, hidden_bias, output_bias)
     tol : float
         Relative gap tolerance: optimal iff (L - lower_bound) / max(1, |L|) <= tol.
+    jobs, scheduler
+        Worker processes (None: all cores) or a dask.distributed scheduler address for the
+        exact enumeration; the certificate does not depend on them (docs/scale.md).
     """
     if not (isinstance(tol, float | int) and 0 <= tol < 1 and np.isfinite(tol)):
         raise InputError(f"--tol must be a number in [0, 1), got {tol!r}")
@@ -298,7 +310,7 @@ def verify(
     else:
         t1 = time.perf_counter()
         try:
-            bound = dual_bound(net, data, model, progress=progress)
+            bound = dual_bound(net, data, model, progress=progress, jobs=jobs, scheduler=scheduler)
         except FloatingPointError as exc:
             details["reason"] = f"numerical failure while bounding: {exc}"
         t2 = time.perf_counter()
@@ -351,7 +363,7 @@ def verify(
             # the bound holds whatever network supplies the dual point: the witness's gradient
             # is often a much better one
             try:
-                wb = dual_bound(witness, data, model)
+                wb = dual_bound(witness, data, model, jobs=jobs, scheduler=scheduler)
             except FloatingPointError:
                 wb = None
             if wb is not None and wb.lower_bound > lb:

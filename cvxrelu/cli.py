@@ -52,6 +52,15 @@ def _json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
 
+def _jobs_options(f):
+    f = click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Run the exact enumeration on this dask.distributed scheduler "
+                          "(pip install 'cvxrelu[dask]'); same results (docs/scale.md).")(f)
+    return click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+                        help="Worker processes for the exact enumeration (0: all cores); the "
+                             "results do not depend on it.")(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cvxrelu")
 def cli():
@@ -64,9 +73,10 @@ def cli():
 @click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
               help="Relative gap tolerance.")
 @click.option("--witness", "witness_path", help="Write the better network here when suboptimal.")
+@_jobs_options
 @_json_option
 @_debug_option
-def verify(checkpoint, data_path, tol, witness_path, as_json):
+def verify(checkpoint, data_path, tol, witness_path, jobs, scheduler, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective."""
     from .certificate import Status
     from .certificate import verify as run_verify
@@ -86,7 +96,8 @@ def verify(checkpoint, data_path, tol, witness_path, as_json):
         raise InputError(f"{checkpoint}: no /data in the checkpoint; pass --data DATA")
     with make_progress() as progress:
         try:
-            cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress)
+            cert = run_verify(ck.network, data, ck.model, tol=tol, progress=progress, jobs=jobs,
+                              scheduler=scheduler)
         except TooLargeError as exc:  # name the input whose arrangement is too large
             raise InputError(f"{data_path or checkpoint}: /data/X: {exc}") from None
     d = cert.to_dict()

@@ -111,3 +111,50 @@ def test_unreachable_scheduler_is_bad_usage(monkeypatch):
     Xt, nu = instance(5, 20, 3)
     with pytest.raises(InputError, match="cannot connect"):
         analyze(Xt, nu, scheduler="tcp://127.0.0.1:9")
+
+
+# ------------------------------------------------------------------ CLI end to end
+
+def _cli(args):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "cvxrelu.cli", *args], capture_output=True, text=True,
+                       timeout=600)
+    return r
+
+
+def _strip(obj):
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k != "timings" and not k.endswith("_s")}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+def test_cli_verify_same_certificate_for_jobs_and_scheduler(tmp_path):
+    import json
+
+    from cvxrelu.io import save_checkpoint
+    from cvxrelu.model import Dataset, Model, Network
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (50, 2))
+    y = np.sin(1.5 * X[:, 0]) + 0.1 * rng.standard_normal(50)
+    net = Network(rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal(3))
+    path = str(tmp_path / "net.h5")
+    save_checkpoint(path, net, Model(0.5, hidden_bias="penalized"), Dataset(X, y))
+    outs = []
+    for extra in (["--jobs", "1"], ["--jobs", "2"], []):
+        r = _cli(["verify", path, "--json", *extra])
+        assert r.returncode in (0, 1), r.stderr
+        outs.append(_strip(json.loads(r.stdout)))
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0]["arrangement"]["rank"] == 3
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        r = _cli(["verify", path, "--json", "--scheduler", cluster.scheduler_address])
+        assert r.returncode in (0, 1), r.stderr
+        assert _strip(json.loads(r.stdout)) == outs[0]
+    bad = _cli(["verify", path, "--jobs", "-1"])
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
