@@ -630,22 +630,42 @@ class _Cells:
         Whether each of those rows is active on the cell.
     """
 
-    __slots__ = ("bits", "grads", "rows", "act")
+    __slots__ = ("bits", "grads", "rows", "act", "lazy")
 
-    def __init__(self, bits, grads, rows, act):
+    def __init__(self, bits, grads, rows, act, lazy=None):
         self.bits, self.grads, self.rows, self.act = bits, grads, rows, act
+        # arcs of a sweep: (row of each crossing, entry flag of each crossing, crossing that
+        # opens each arc, crossing that closes it); rows/act are built on demand from them
+        self.lazy = lazy
 
     def __len__(self) -> int:
-        return self.rows.shape[0]
+        return self.bits.shape[0]
+
+    def rows_act(self, idx):
+        """``(rows[idx], act[idx])`` (for a sweep's arcs, built only for those)."""
+        if self.lazy is None:
+            return self.rows[idx], self.act[idx]
+        top_ev, entry, ai, an = self.lazy
+        lo, hi = ai[idx], an[idx]
+        rows = np.column_stack([top_ev[lo], top_ev[hi]]).astype(np.int32)
+        act = np.column_stack([entry[lo], ~entry[hi]])
+        return rows, act
+
+    def materialize(self) -> "_Cells":
+        if self.lazy is not None:
+            self.rows, self.act = self.rows_act(np.arange(len(self)))
+            self.lazy = None
+        return self
 
     def take(self, idx) -> "_Cells":
-        return _Cells(self.bits[idx], None if self.grads is None else self.grads[idx],
-                      self.rows[idx], self.act[idx])
+        rows, act = self.rows_act(idx)
+        return _Cells(self.bits[idx], None if self.grads is None else self.grads[idx], rows, act)
 
     @staticmethod
     def concat(parts: list) -> "_Cells":
         if len(parts) == 1:
             return parts[0]
+        parts = [p.materialize() for p in parts]
         g = None if parts[0].grads is None else np.concatenate([p.grads for p in parts])
         return _Cells(np.concatenate([p.bits for p in parts]), g,
                       np.concatenate([p.rows for p in parts]),
@@ -956,6 +976,7 @@ class _Engine:
         rows oriented like it are active), the second half on the other side.
         """
         plus_g, minus_g, plus_b, minus_b, first = sums
+        c.materialize()
         n, w = c.rows.shape
         rows = np.empty((2 * n, w + 1), dtype=np.int32)
         rows[:n, :w] = c.rows
@@ -1076,11 +1097,12 @@ class _Engine:
             idx = _above(g, self.best.value)
             if idx.size == 0:
                 continue
-            rows = np.empty((idx.size, c.rows.shape[1] + 1), dtype=np.int32)
-            rows[:, :-1] = c.rows[idx]
+            crows, cact = c.rows_act(idx)
+            rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
+            rows[:, :-1] = crows
             rows[:, -1] = first[kk[idx]]
             act = np.empty(rows.shape, dtype=bool)
-            act[:, :-1] = c.act[idx]
+            act[:, :-1] = cact
             act[:, -1] = side
             self._push(g[idx], rows, act)
 
@@ -1183,13 +1205,16 @@ class _Engine:
             a[~valid] = np.inf
             e[~valid] = np.inf
             start &= valid
-        order = np.argsort(np.concatenate([a, e], axis=1), axis=1, kind="stable")
+        ae = np.concatenate([a, e], axis=1)
+        order = np.argsort(ae, axis=1, kind="stable")
         row = order % L
         entry = order < L
-        th = np.take_along_axis(np.concatenate([a, e], axis=1), order, axis=1)
+        # flat gathers (cheaper than take_along_axis): crossing i of plane k is row row[k, i]
+        frow = row + (np.arange(K) * L)[:, None]
+        th = ae.ravel()[order + (np.arange(K) * 2 * L)[:, None]]
         # direction of each crossing: entry phi - pi/2 -> (yh1, -yh0), exit -> (-yh1, yh0)
         sgn = np.where(entry, 1.0, -1.0)
-        d = np.take_along_axis(yh, row[..., None], axis=1)
+        d = yh.reshape(K * L, 2)[frow]
         dirs = np.stack([d[..., 1], -d[..., 0]], axis=2) * sgn[..., None]
         n_ev = 2 * counts
         full = valid is None  # every plane has 2L crossings
@@ -1209,30 +1234,30 @@ class _Engine:
                 keep = (np.arange(2 * L)[None, :] < n_ev[:, None]) & (nxt_th - th > ANGLE_TOL)
         if not full and valid is None:
             nxt_i = np.broadcast_to((np.arange(1, 2 * L + 1) % (2 * L))[None, :], (K, 2 * L))
-
+        # arcs by flat crossing index (plane k, crossing t -> k 2L + t): the crossing that
+        # opens each kept arc (ai) and the one that closes it (an)
+        base = (np.arange(K) * 2 * L)[:, None]
         if full:
+            ai = np.arange(K * 2 * L)
+            an = (base + (np.arange(1, 2 * L + 1) % (2 * L))[None, :]).ravel()
+
             def pick(X):
                 return X.reshape((K * 2 * L,) + X.shape[2:])
 
-            def pick_next(X):
-                return np.roll(X, -1, axis=1).reshape((K * 2 * L,) + X.shape[2:])
-
             kk = np.repeat(np.arange(K), 2 * L)
         else:
+            kk, tt = np.nonzero(keep)
+            ai = kk * (2 * L) + tt
+            an = kk * (2 * L) + nxt_i[kk, tt]
+
             def pick(X):
-                return X[keep]
+                return X.reshape((K * 2 * L,) + X.shape[2:])[ai]
 
-            def pick_next(X):
-                idx = nxt_i if X.ndim == 2 else nxt_i[..., None]
-                return np.take_along_axis(X, idx, axis=1)[keep]
-
-            kk = np.nonzero(keep)[0]
-        top_ev = np.take_along_axis(top, row, axis=1)
-        rows = np.column_stack([pick(top_ev), pick_next(top_ev)]).astype(np.int32)
-        act = np.column_stack([pick(entry), ~pick_next(entry)])
+        top_ev = top.ravel()[frow]
+        lazy = (top_ev.ravel(), entry.ravel(), ai, an)
         W = self.W
         if W:
-            Bb = np.take_along_axis(self.rowbits[top], row[..., None], axis=1)  # (K, 2L, W)
+            Bb = self.rowbits[top_ev]  # (K, 2L, W)
             sb = np.bitwise_or.reduce(np.where(start[..., None], self.rowbits[top], np.uint64(0)),
                                       axis=1)
             bits = pick(np.bitwise_xor.accumulate(Bb, axis=1) ^ sb[:, None, :])
@@ -1243,27 +1268,34 @@ class _Engine:
             r = self.r
             D = np.concatenate([self.Gs[top], self.nus[top][..., None] * y], axis=2)  # (K, L, r+2)
             st = np.einsum("kl,klc->kc", start.astype(np.float64), D)
-            Dev = np.take_along_axis(D, row[..., None], axis=1)
+            Dev = D.reshape(K * L, r + 2)[frow]
             Dev *= sgn[..., None]
             np.cumsum(Dev, axis=1, out=Dev)
             Dev += st[:, None, :]
             sel = pick(Dev)
-            grads = np.ascontiguousarray(sel[:, :r])
-            self._arc_max(sel[:, r:], pick(dirs), pick_next(dirs), Bl, kk)
+            grads = sel[:, :r]
+            self._arc_max(sel[:, r:], dirs.reshape(K * 2 * L, 2), ai, an, Bl, kk)
         self.cells_seen += kk.size
-        cells = _Cells(bits, grads, rows, act)
+        cells = _Cells(bits, grads, None, None, lazy)
         if out:
             cells = _Cells.concat(out + [cells])
             kk = np.concatenate(outk + [kk])
         return cells, kk
 
-    def _arc_max(self, H, dlo, dhi, Bl, kk) -> None:
+    def _arc_max(self, H, dirs, ai, an, Bl, kk) -> None:
         """Exact max of +f and -f on each arc from direction dlo to dhi (counterclockwise, at
         most pi) with gradient H (plane coordinates): ||H|| if +-H points into the arc, else
         the larger value at an end."""
         if H.shape[0] == 0:
             return
         hn = np.hypot(H[:, 0], H[:, 1])
+        # on an arc |f(z)| = |H^T z| <= ||H||: arcs with ||H|| at most an attained value cannot
+        # raise either maximum (``best`` takes strict improvements only)
+        keep = np.flatnonzero(hn > self.best.value)
+        if keep.size == 0:
+            return
+        H, kk, hn = H[keep], kk[keep], hn[keep]
+        dlo, dhi = dirs[ai[keep]], dirs[an[keep]]  # the directions of the arc's ends
         c_lo = dlo[:, 0] * H[:, 1] - dlo[:, 1] * H[:, 0]  # cross(dlo, H)
         c_hi = H[:, 0] * dhi[:, 1] - H[:, 1] * dhi[:, 0]  # cross(H, dhi)
         v_lo = np.einsum("ij,ij->i", H, dlo)
@@ -1293,7 +1325,7 @@ class _Engine:
         if idx.size == 0:
             return
         U = hF[idx] if B is None else hF[idx] @ B.T
-        self._push(U, cells.rows[idx], cells.act[idx])
+        self._push(U, *cells.rows_act(idx))
 
     def _push(self, U, rows, act) -> None:
         """Defer candidates z = U/||U|| (row-space coordinates) after an O(1) necessary test.
