@@ -158,3 +158,51 @@ def test_cli_verify_same_certificate_for_jobs_and_scheduler(tmp_path):
         assert _strip(json.loads(r.stdout)) == outs[0]
     bad = _cli(["verify", path, "--jobs", "-1"])
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------ witness at large n
+
+def test_large_n_witness_skips_the_program_when_a_cheap_route_proves_suboptimality(monkeypatch):
+    """Above PROGRAM_ENTRIES the interior-point program on the network's patterns is not solved
+    once a cheap route (rescale, merge, line search, ridge refit) has a strictly better network;
+    the witness is still evaluated with the true objective."""
+    import cvxrelu.witness as wit
+    from cvxrelu.certificate import Status, verify
+    from cvxrelu.model import Dataset, Model, Network, objective
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = rng.uniform(-2, 2, (n, 1))
+    y = np.sin(1.5 * X[:, 0]) + 0.1 * rng.standard_normal(n)
+    net = Network(rng.standard_normal((1, 6)), rng.standard_normal(6), rng.uniform(-2, 2, 6))
+    model = Model(0.01 * n, hidden_bias="penalized")
+    data = Dataset(X, y)
+    calls = []
+    real = wit.improve_on_patterns
+    monkeypatch.setattr(wit, "improve_on_patterns", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(wit, "PROGRAM_ENTRIES", 1000)
+    cert = verify(net, data, model)
+    assert cert.status is Status.SUBOPTIMAL and not calls
+    assert objective(cert.witness, data, model) < objective(net, data, model)
+    monkeypatch.setattr(wit, "PROGRAM_ENTRIES", 10**9)
+    cert2 = verify(net, data, model)
+    assert cert2.status is Status.SUBOPTIMAL and calls
+
+
+def test_refit_output_weights_solves_the_ridge_problem():
+    from cvxrelu.model import Dataset, Model, Network, objective
+    from cvxrelu.witness import refit_output_weights
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    y = rng.standard_normal(40)
+    model = Model(0.3)
+    net = Network(rng.standard_normal((2, 4)), rng.standard_normal(4))
+    rf = refit_output_weights(net, Dataset(X, y), model)
+    # closed form on the fixed features, then rescaling can only lower the objective
+    Phi = np.maximum(X @ net.U, 0.0)
+    alpha = np.linalg.solve(Phi.T @ Phi + 0.3 * np.eye(4), Phi.T @ y)
+    ridge = Network(net.U, alpha)
+    assert objective(rf, Dataset(X, y), model) <= objective(ridge, Dataset(X, y), model) + 1e-12
+    assert objective(ridge, Dataset(X, y), model) <= objective(net, Dataset(X, y), model)
+    assert refit_output_weights(net, Dataset(X, np.sign(y) + (y == 0)), Model(0.3, loss="logistic")) is None
