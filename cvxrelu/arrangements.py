@@ -153,6 +153,9 @@ WARM_STEPS = 8
 CANDIDATE_CHUNK = 1024
 #: Deferred interior candidates are checked once this many have accumulated.
 POOL_FLUSH = 2**20
+#: The first flush comes after this many candidates, each next one after twice as many (up
+#: to POOL_FLUSH): early flushes raise the attained value that the norm tests compare with.
+POOL_FIRST_FLUSH = 2**12
 #: Cost model of ``estimate_work``, seconds on one core of the 2-core CI machine kind: per
 #: lifted cell entry, per row entry of a 2-D sweep, per flat of dimension >= 3, per entry
 #: (cells x samples) of the pattern list. Measured on general-position data of rank 3..16
@@ -177,6 +180,9 @@ PARALLEL_MIN_SECONDS = 2.0
 #: Fraction of a core each extra worker adds in practice (``estimate_work`` with jobs > 1;
 #: measured 1 -> 2 jobs on the 2-core machine, docs/benchmarks.md).
 PARALLEL_EFFICIENCY = 0.8
+#: Stream the cells of the 3-D flats to the top at rank 4 (``_Engine._stream_to_top``);
+#: False builds each flat's list first (the reference path, kept for tests).
+STREAM_RANK4 = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -809,6 +815,7 @@ class _Engine:
         self.memo: dict = {}
         self.pool: list = []
         self.pool_size = 0
+        self.pool_limit = POOL_FIRST_FLUSH
         self.top_bits: list = []
         self.top_bits_size = 0
         self.cells_seen = 0
@@ -1045,6 +1052,11 @@ class _Engine:
                         task(batch.size)
             else:
                 for j in todo:
+                    if top and self._streams(node, j):
+                        self._stream_to_top(self.nodes[node.child_key(j)], int(j), sums)
+                        if task is not None:
+                            task(1)
+                        continue
                     c = self._cells_of(node.child_key(j))
                     kk = np.full(len(c), j, dtype=np.intp)
                     if top:
@@ -1065,6 +1077,61 @@ class _Engine:
             cells = cells.take(_unique_index(cells.bits))
         self._candidates(cells, node.B)
         return cells
+
+    def _streams(self, root: _Node, j) -> bool:
+        """Whether the child j of the top flat is streamed (``_stream_to_top``): rank 4 (its
+        3-D children have the top flat as their only parent), M wanted, no patterns."""
+        if not (STREAM_RANK4 and self.r == 4 and self.nu is not None and not self.want_patterns):
+            return False
+        child = self.nodes.get(root.child_key(j))
+        return child is not None and child.rest.size > 0 and child.dim == 3
+
+    def _stream_to_top(self, node: _Node, j: int, top_sums) -> None:
+        """The cells of the 3-D flat ``node`` (top-level child j), streamed batch by batch:
+        each batch of swept arcs is lifted into the flat and at once to the top, and only the
+        lifted cells that can matter are built.
+
+        A cell of the flat matters only through its interior candidate in the flat (norm
+        ||B^T g|| <= ||g||) and through its two lifts to the top (gradients g + the top
+        group's sums); a cell all three of whose norms are at most a value of |f| already
+        attained cannot raise M (the norm test of ``_candidates`` and ``_take_top_lifts``
+        would skip each of them), so it is counted and dropped without building its rows.
+        Memory: one sweep batch (SWEEP_BATCH row entries) instead of the flat's whole list.
+        """
+        sums = self._group_sums(node)
+        plus_g, minus_g, _, _, first = sums
+        tplus, tminus = top_sums[0][j], (None if top_sums[1] is None else top_sums[1][j])
+        P = self.Q[node.rest] @ node.B
+        H = _complements(node.normals)
+        K, k = node.normals.shape[0], node.rest.size
+        per = max(1, SWEEP_BATCH // max(k, 1))
+        for lo in range(0, K, per):
+            batch = np.arange(lo, min(K, lo + per))
+            arcs, kk = self._sweep_children(node, batch, P, H)
+            n = len(arcs)
+            for side_g, side in ((plus_g, True), (minus_g, False)):
+                g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
+                t2 = self.best.value ** 2
+                sq = np.einsum("ij,ij->i", g, g)
+                gp = g + tplus
+                keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
+                if tminus is not None:
+                    gm = g + tminus
+                    keep |= np.einsum("ij,ij->i", gm, gm) > t2
+                idx = np.flatnonzero(keep)
+                self.cells_seen += n + 2 * (n - idx.size)  # lifted into the flat; dropped lifts
+                if idx.size == 0:
+                    continue
+                crows, cact = arcs.rows_act(idx)
+                rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
+                rows[:, :-1] = crows
+                rows[:, -1] = first[kk[idx]]
+                act = np.empty(rows.shape, dtype=bool)
+                act[:, :-1] = cact
+                act[:, -1] = side
+                sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
+                self._candidates(sub, node.B)
+                self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
@@ -1344,7 +1411,8 @@ class _Engine:
         h = np.sqrt(np.einsum("ij,ij->i", U, U))
         self.pool.append((U / h[:, None], h, okp[sel], okm[sel]))
         self.pool_size += h.size
-        if self.pool_size >= POOL_FLUSH:
+        if self.pool_size >= self.pool_limit:
+            self.pool_limit = min(2 * self.pool_limit, POOL_FLUSH)
             self._flush()
 
     def _flush(self) -> None:

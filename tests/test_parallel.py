@@ -206,3 +206,20 @@ def test_refit_output_weights_solves_the_ridge_problem():
     assert objective(rf, Dataset(X, y), model) <= objective(ridge, Dataset(X, y), model) + 1e-12
     assert objective(ridge, Dataset(X, y), model) <= objective(net, Dataset(X, y), model)
     assert refit_output_weights(net, Dataset(X, np.sign(y) + (y == 0)), Model(0.3, loss="logistic")) is None
+
+
+# ------------------------------------------------------------------ streaming at rank 4
+
+@pytest.mark.parametrize("seed,n,kind", [(2, 40, "gaussian"), (5, 30, "integer"), (7, 24, "duplicates")])
+def test_rank4_streaming_matches_the_reference_path(monkeypatch, seed, n, kind):
+    """Streaming the 3-D flats' cells to the top (dropping cells whose three norms are at most
+    an attained value) gives the same M, M_error, argmax and counts as building the lists."""
+    Xt, nu = instance(seed, n, 4, kind)
+    monkeypatch.setattr(arr, "STREAM_RANK4", False)
+    ref = analyze(Xt, nu)
+    monkeypatch.setattr(arr, "STREAM_RANK4", True)
+    res = analyze(Xt, nu)
+    assert res.M == ref.M and res.M_error == ref.M_error and np.array_equal(res.argmax, ref.argmax)
+    assert res.cells_visited == ref.cells_visited
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
