@@ -112,6 +112,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TooLargeError
+from .model import unique_rows
 from .parallel import resolve_jobs, run_tasks
 
 #: A row whose projection on the row space is below RANK_TOL times the largest singular value
@@ -1517,7 +1518,7 @@ def network_patterns(Xt: np.ndarray, Ut: np.ndarray) -> np.ndarray:
     """Patterns 1[Xt ut_j > 0] of the neurons, shape (n_neurons, n_samples), distinct."""
     if Ut.shape[1] == 0:
         return np.zeros((0, Xt.shape[0]), dtype=bool)
-    return np.unique((Xt @ Ut > 0).T, axis=0)
+    return unique_rows((Xt @ Ut > 0).T)
 
 
 def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0, return_directions: bool = False):
@@ -1528,7 +1529,7 @@ def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0, return_direc
     """
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((Xt.shape[1], n_patterns))
-    P, first = np.unique((Xt @ G > 0).T, axis=0, return_index=True)
+    P, first = unique_rows((Xt @ G > 0).T, return_index=True)
     return (P, G[:, first].T.copy()) if return_directions else P
 
 

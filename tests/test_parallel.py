@@ -223,3 +223,21 @@ def test_rank4_streaming_matches_the_reference_path(monkeypatch, seed, n, kind):
     assert res.cells_visited == ref.cells_visited
     pats = analyze(Xt, patterns=True).patterns
     assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), rows=st.integers(0, 12), cols=st.integers(1, 70),
+       kind=st.sampled_from(["bool", "int8"]))
+def test_unique_rows_is_numpy_unique_axis0(seed, rows, cols, kind):
+    from cvxrelu.model import unique_rows
+
+    rng = np.random.default_rng(seed)
+    A = rng.integers(0, 2, (rows, cols)).astype(bool) if kind == "bool" else \
+        rng.integers(-1, 2, (rows, cols)).astype(np.int8)
+    if rows > 3:
+        A[rows // 2:] = A[: rows - rows // 2]  # duplicates
+    ref = np.unique(A, axis=0, return_index=True, return_inverse=True)
+    got = unique_rows(A, return_index=True, return_inverse=True)
+    assert np.array_equal(ref[0], got[0]) and np.array_equal(ref[1], got[1])
+    assert np.array_equal(np.asarray(ref[2]).ravel(), got[2])
+    assert np.array_equal(unique_rows(A), ref[0])
