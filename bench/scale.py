@@ -9,7 +9,8 @@ only verify). Each verify runs in a fresh subprocess (peak memory = its ru_maxrs
 table reports: total verify time, the dual bound's time, the witness search's time, cells
 visited per second of the bound, the speed-up from 1 to 2 jobs, and peak resident memory.
 The results of the runs with different --jobs are compared bit for bit. The load average of
-the machine is printed with every row (the machine is shared).
+the machine is printed with every row (the machine is shared), and the CPU seconds of the
+verify process and its workers (the time on an idle machine, for one job).
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def worker(path: str, jobs: int) -> None:
     cert = verify(ck.network, ck.data, ck.model, jobs=jobs)
     total = time.perf_counter() - t0
     d = cert.to_dict()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss, kids = me.ru_maxrss * 1024, ch.ru_maxrss * 1024
+    cpu = me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime  # workers included once they exit
     print(json.dumps({
         "status": d["status"], "total_s": total, "timings": d.get("timings", {}),
         "M": d.get("dual", {}).get("M"), "M_error": d.get("dual", {}).get("M_error_bound"),
@@ -79,7 +81,7 @@ def worker(path: str, jobs: int) -> None:
         "cells": d.get("arrangement", {}).get("cells_visited"),
         "candidates": d.get("arrangement", {}).get("interior_candidates_checked"),
         "rank": d.get("arrangement", {}).get("rank"),
-        "peak_rss": rss, "peak_rss_workers": kids,
+        "peak_rss": rss, "peak_rss_workers": kids, "cpu_s": cpu,
     }))
 
 
@@ -96,7 +98,7 @@ def main():
         return
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     print(f"{'d':>2} {'n':>7} {'jobs':>4} {'status':>12} {'verify s':>9} {'bound s':>8} {'witness s':>9} "
-          f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'load':>5}")
+          f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
         d, n = (int(v) for v in spec.split(":"))
         path = prepare(d, n, Path(args.cache), args.search_seconds)
@@ -122,7 +124,7 @@ def main():
                     print(f"# d={d} n={n}: jobs={jobs} DIFFERS from the first run: {first} vs {r}")
             peak = max(r["peak_rss"], r["peak_rss_workers"]) / 2**20
             print(f"{d:>2} {n:>7} {jobs:>4} {r['status']:>12} {r['total_s']:>9.2f} {tb:>8.2f} {tw:>9.2f} "
-                  f"{cells:>11.4g} {cells / tb:>9.3g} {speed:>8.2f} {peak:>8.0f} {load:>5.2f}", flush=True)
+                  f"{cells:>11.4g} {cells / tb:>9.3g} {speed:>8.2f} {peak:>8.0f} {r['cpu_s']:>7.1f} {load:>5.2f}", flush=True)
 
 
 if __name__ == "__main__":
