@@ -1,11 +1,11 @@
 """Exact certificates at large n: verify near-optimal networks from `solve`, 1 and 2 jobs.
 
-    python bench/scale.py [--sizes 1:100000,2:10000,3:1000] [--jobs 1,2] [--cache /tmp/cvxrelu-scale]
+    python bench/scale.py [--sizes 1:100000,2:10000,3:1000] [--jobs 1,2,dask] [--cache /tmp/cvxrelu-scale]
 
 Planted data as in bench/verify.py (X uniform in [-2, 2]^d, y = sin(1.5 x_1) (+ 0.5 cos x_2) +
 noise 0.1), squared loss, penalized hidden bias, beta = 0.01 n. The network comes from
-`cvxrelu.solve.solve` (sampled patterns + search; cached in --cache, so a second run times
-only verify). Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
+`cvxrelu.solve.solve` over --patterns sampled patterns (default 64, no search: solve itself
+takes minutes at n = 1e5; cached in --cache, so a second run times only verify). Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
 table reports: total verify time, the dual bound's time, the witness search's time, cells
 visited per second of the bound, the speed-up from 1 to 2 jobs, and peak resident memory.
 The results of the runs with different --jobs are compared bit for bit. The load average of
@@ -39,7 +39,7 @@ def planted(n, d, seed=0):
     return Dataset(X, y)
 
 
-def prepare(d, n, cache: Path, search_seconds: float) -> Path:
+def prepare(d, n, cache: Path, patterns: int, search: bool) -> Path:
     """A near-optimal network from solve, saved as a checkpoint with its data (cached)."""
     from cvxrelu.io import save_checkpoint
     from cvxrelu.model import Model
@@ -52,7 +52,7 @@ def prepare(d, n, cache: Path, search_seconds: float) -> Path:
     data = planted(n, d)
     model = Model(beta=BETA_MEAN * n, hidden_bias="penalized")
     t0 = time.perf_counter()
-    res = solve(data, model, search_seconds=search_seconds)
+    res = solve(data, model, patterns=patterns, search=search, search_rounds=3, search_seconds=20)
     print(f"# solve d={d} n={n}: {time.perf_counter() - t0:.1f} s, objective {res.objective:.6g}",
           flush=True)
     save_checkpoint(str(path), res.network, model, data)
@@ -67,9 +67,18 @@ def worker(path: str, jobs: int) -> None:
     from cvxrelu.io import load_checkpoint
 
     ck = load_checkpoint(path)
+    cluster = None
+    scheduler = None
+    if jobs == "dask":  # a 2-worker LocalCluster, started before the clock
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        scheduler = cluster.scheduler_address
     t0 = time.perf_counter()
-    cert = verify(ck.network, ck.data, ck.model, jobs=jobs)
+    cert = verify(ck.network, ck.data, ck.model, jobs=1 if scheduler else int(jobs), scheduler=scheduler)
     total = time.perf_counter() - t0
+    if cluster is not None:
+        cluster.close()
     d = cert.to_dict()
     me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     rss, kids = me.ru_maxrss * 1024, ch.ru_maxrss * 1024
@@ -88,22 +97,23 @@ def worker(path: str, jobs: int) -> None:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1:100000,2:10000,3:1000")
-    ap.add_argument("--jobs", default="1,2")
+    ap.add_argument("--jobs", default="1,2", help="comma list of job counts; 'dask' = a 2-worker LocalCluster")
     ap.add_argument("--cache", default="/tmp/cvxrelu-scale")
-    ap.add_argument("--search-seconds", type=float, default=60.0)
+    ap.add_argument("--patterns", type=int, default=64, help="sampled patterns for solve")
+    ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
     ap.add_argument("--worker", nargs=2, metavar=("CHECKPOINT", "JOBS"))
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]))
+        worker(args.worker[0], args.worker[1])
         return
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     print(f"{'d':>2} {'n':>7} {'jobs':>4} {'status':>12} {'verify s':>9} {'bound s':>8} {'witness s':>9} "
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
         d, n = (int(v) for v in spec.split(":"))
-        path = prepare(d, n, Path(args.cache), args.search_seconds)
+        path = prepare(d, n, Path(args.cache), args.patterns, args.search)
         first = None
-        for jobs in (int(j) for j in args.jobs.split(",")):
+        for jobs in args.jobs.split(","):
             load = os.getloadavg()[0]
             out = subprocess.run([sys.executable, __file__, "--worker", str(path), str(jobs)],
                                  capture_output=True, text=True, env=env)
