@@ -112,6 +112,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TooLargeError
+from .model import unique_rows
+from .parallel import resolve_jobs, run_tasks
 
 #: A row whose projection on the row space is below RANK_TOL times the largest singular value
 #: of Xt is treated as zero; singular values below it are dropped.
@@ -152,6 +154,9 @@ WARM_STEPS = 8
 CANDIDATE_CHUNK = 1024
 #: Deferred interior candidates are checked once this many have accumulated.
 POOL_FLUSH = 2**20
+#: The first flush comes after this many candidates, each next one after twice as many (up
+#: to POOL_FLUSH): early flushes raise the attained value that the norm tests compare with.
+POOL_FIRST_FLUSH = 2**12
 #: Cost model of ``estimate_work``, seconds on one core of the 2-core CI machine kind: per
 #: lifted cell entry, per row entry of a 2-D sweep, per flat of dimension >= 3, per entry
 #: (cells x samples) of the pattern list. Measured on general-position data of rank 3..16
@@ -161,6 +166,28 @@ COST_PER_ENTRY = 3e-7
 COST_PER_SWEPT = 3e-7
 COST_PER_FLAT = 2e-4
 COST_PER_PATTERN_ENTRY = 5e-9
+#: At rank 3 and 4 the engine streams the top levels (arcs' rows built only for survivors,
+#: 3-D flats streamed to the top): measured CPU time / the estimate above = 0.58 (n = 1500,
+#: d = 2: 1.94 s) and 0.60 (n = 150, d = 3: 4.2 s); this factor keeps a margin above that.
+STREAMED_COST_FACTOR = 0.7
+#: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
+#: hyperplane groups). The partition depends only on the problem, never on the number of
+#: workers, and the per-task results are reduced in task order, so M, M_error, the argmax and
+#: the counts are bit-identical whatever ``jobs`` or ``scheduler`` (``analyze``). At rank 3
+#: and 4 no flat of dimension >= 3 is shared between two top-level children, so the tasks
+#: repeat no work; from rank DEDUP_RANK on they would (shared flats are recomputed in every
+#: task that reaches them), so the top level is one task there.
+PARTITION_TASKS = 32
+#: Below this estimated running time (seconds, ``estimate_work``) the tasks run in this
+#: process whatever ``jobs`` says (starting worker processes costs about a second); the
+#: results are the same either way.
+PARALLEL_MIN_SECONDS = 2.0
+#: Fraction of a core each extra worker adds in practice (``estimate_work`` with jobs > 1;
+#: measured 1 -> 2 jobs on the 2-core machine, docs/benchmarks.md).
+PARALLEL_EFFICIENCY = 0.8
+#: Stream the cells of the 3-D flats to the top at rank 4 (``_Engine._stream_to_top``);
+#: False builds each flat's list first (the reference path, kept for tests).
+STREAM_RANK4 = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -293,7 +320,7 @@ def estimate_cells(Xt: np.ndarray) -> tuple[int, int]:
 
 
 def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = None,
-                  with_nu: bool = True) -> dict:
+                  with_nu: bool = True, jobs: int = 1) -> dict:
     """Estimated cost of the engine on m non-zero rows of rank r.
 
     The counts are those of general position, which bound every arrangement of m hyperplanes
@@ -312,6 +339,10 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
         Samples (columns of the pattern list); default m.
     with_nu : bool
         Whether M(nu) is computed (cell gradients are carried).
+    jobs : int
+        Worker processes: at rank 3 and 4 the time is divided by the effective parallelism
+        1 + PARALLEL_EFFICIENCY (w - 1), w = min(jobs, PARTITION_TASKS), and the memory of the
+        sweeps multiplied by w (each worker sweeps its own batch).
 
     Returns
     -------
@@ -346,8 +377,12 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
             if s == 3:
                 swept += count * k * max(k - 1, 0)
     seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
+    w = min(max(jobs, 1), PARTITION_TASKS) if 3 <= r < DEDUP_RANK else 1
+    if 3 <= r < DEDUP_RANK:
+        seconds *= STREAMED_COST_FACTOR
+    seconds /= 1.0 + PARALLEL_EFFICIENCY * (w - 1)
     nbytes = (BASE_BYTES + entry * (memo + peak_node) + 300 * flats * (1 + r)
-              + min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
+              + w * min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
     if patterns:
         top = 2 * m * cover_count(max(m - 1, 0), max(r - 1, 0))  # top-level lifts, kept
         nbytes += 8 * W * min(top, 4 * POOL_FLUSH + cells) + 2 * cells * n
@@ -377,11 +412,12 @@ def refusal(Xt: np.ndarray, *, nu: bool = True, patterns: bool = False,
     return refusal_for_size(int(rows.size), r, n, nu=nu, patterns=patterns, max_cells=max_cells)
 
 
-def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float) -> str | None:
-    est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu)
+def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float,
+                     jobs: int = 1) -> str | None:
+    est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu, jobs=jobs)
     cells = est["cells"]
     over = []
-    if cells > max_cells:
+    if patterns and cells > max_cells:
         over.append(f"{max_cells:.3g} patterns")
     if est["seconds"] > MAX_SECONDS:
         over.append(f"{MAX_SECONDS:.0f} s")
@@ -408,6 +444,8 @@ def analyze(
     patterns: bool = False,
     progress=None,
     max_cells: float = MAX_CELLS,
+    jobs: int | None = 1,
+    scheduler: str | None = None,
 ) -> ArrangementResult:
     """Enumerate the cells of the arrangement of Xt's rows and/or compute M(nu).
 
@@ -421,7 +459,16 @@ def analyze(
         Return the distinct activation patterns (bool (p, n)).
     progress : object with ``task(description, total)``, optional
     max_cells : float
-        Refuse (TooLargeError) when the general-position cell count exceeds this.
+        Refuse (TooLargeError) when the pattern list is wanted and the general-position cell
+        count exceeds this (without patterns the cells are streamed, and the time and memory
+        estimates decide).
+    jobs : int or None
+        Worker processes (None or 0: all cores). The top level of the recursion is cut into
+        tasks that depend only on the data (PARTITION_TASKS), reduced in task order: every
+        field of the result is bit-identical whatever ``jobs`` (docs/scale.md).
+    scheduler : str, optional
+        Address of a dask.distributed scheduler that runs the same tasks instead (optional
+        extra ``dask``); same results.
 
     Returns
     -------
@@ -439,7 +486,9 @@ def analyze(
     n, dt = Xt.shape
     r, sv, Vr, keep, Q = rank_and_rows(Xt)
     m = int(keep.size)
-    why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells)
+    jobs = resolve_jobs(jobs)
+    why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells,
+                           jobs=jobs if scheduler is None else 1)
     if why is not None:
         raise TooLargeError(why)
     if r == 0:
@@ -465,7 +514,13 @@ def analyze(
         if others.size:
             zero_rows = float(np.abs(nu_all[others]) @ np.linalg.norm(Xt[others], axis=1))
     eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress)
-    eng.run()
+    if r <= 2:
+        eng.run()
+    else:
+        if scheduler is None and estimate_work(m, r, patterns=patterns, n=n,
+                                               with_nu=nu is not None)["seconds"] < PARALLEL_MIN_SECONDS:
+            jobs = 1
+        _run_partitioned(eng, jobs, scheduler, progress)
 
     pats = None
     if patterns:
@@ -499,6 +554,76 @@ def analyze(
     )
 
 
+# ----------------------------------------------------------------------------- partitioned run
+
+
+@dataclass
+class _Task:
+    """One task of the top level: the top-level children lo..hi-1 of ``root``."""
+
+    Q: np.ndarray
+    Vr: np.ndarray
+    nu: np.ndarray | None
+    patterns: bool
+    margin: float
+    root: "_Node"
+    best: SphereMax
+    lo: int
+    hi: int
+
+
+def _run_task(task: _Task, progress=None):
+    """Explore the cells lifted from the top-level children lo..hi-1 (a fresh engine that
+    starts from the warm start's attained values). Returns (best, cells, candidates, bits)."""
+    eng = _Engine(task.Q, task.Vr, task.nu, patterns=task.patterns, margin=task.margin,
+                  progress=progress)
+    eng.best = SphereMax(task.best.plus, task.best.plus_at, task.best.minus, task.best.minus_at)
+    js = np.arange(task.lo, task.hi)
+    eng.nodes[task.root.key] = task.root
+    eng._discover_children(task.root, js)
+    eng._node_cells(task.root, top=True, js=js)
+    eng._flush()
+    bits = None
+    if task.patterns:
+        bits = _unique_rows(np.concatenate(eng.top_bits)) if eng.top_bits else np.zeros((0, eng.W), _WORD)
+    return eng.best, eng.cells_seen, eng.candidates_checked, bits
+
+
+def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress) -> None:
+    """Rank >= 3: warm start and top-level flat here, the top-level children in tasks
+    (PARTITION_TASKS, fixed by the data), results reduced in task order into ``eng``.
+
+    Reduction: ``best`` starts from the warm start's values and takes each task's with a
+    strict comparison in task order (a tie goes to the earlier task); counts add up; sign
+    vectors are pooled (``patterns`` sorts them). Each task starts from the same warm start
+    and sees only its own attained values, so nothing a task computes depends on the others
+    or on which worker ran it.
+    """
+    if eng.nu is not None:
+        eng._warm_start()
+    root = eng._discover(frozenset(), np.arange(eng.m), np.eye(eng.r), recurse=False)
+    K = root.normals.shape[0]
+    n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
+    edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
+    tasks = [_Task(eng.Q, eng.Vr, eng.nu, eng.want_patterns, eng.margin, root, eng.best,
+                   edges[i], edges[i + 1]) for i in range(n_tasks)]
+    if n_tasks == 1 and scheduler is None:
+        results = [_run_task(tasks[0], progress)]
+    else:
+        task = progress.task("Exploring activation patterns", total=n_tasks) if progress else None
+        try:
+            results = run_tasks(_run_task, tasks, jobs=jobs, scheduler=scheduler, progress=task)
+        finally:
+            if task is not None and hasattr(task, "close"):
+                task.close()
+    for best, cells, cands, bits in results:
+        eng.best.merge(best)
+        eng.cells_seen += cells
+        eng.candidates_checked += cands
+        if bits is not None:
+            eng.top_bits.append(bits)
+
+
 # ----------------------------------------------------------------------------- the engine
 
 
@@ -518,22 +643,42 @@ class _Cells:
         Whether each of those rows is active on the cell.
     """
 
-    __slots__ = ("bits", "grads", "rows", "act")
+    __slots__ = ("bits", "grads", "rows", "act", "lazy")
 
-    def __init__(self, bits, grads, rows, act):
+    def __init__(self, bits, grads, rows, act, lazy=None):
         self.bits, self.grads, self.rows, self.act = bits, grads, rows, act
+        # arcs of a sweep: (row of each crossing, entry flag of each crossing, crossing that
+        # opens each arc, crossing that closes it); rows/act are built on demand from them
+        self.lazy = lazy
 
     def __len__(self) -> int:
-        return self.rows.shape[0]
+        return self.bits.shape[0]
+
+    def rows_act(self, idx):
+        """``(rows[idx], act[idx])`` (for a sweep's arcs, built only for those)."""
+        if self.lazy is None:
+            return self.rows[idx], self.act[idx]
+        top_ev, entry, ai, an = self.lazy
+        lo, hi = ai[idx], an[idx]
+        rows = np.column_stack([top_ev[lo], top_ev[hi]]).astype(np.int32)
+        act = np.column_stack([entry[lo], ~entry[hi]])
+        return rows, act
+
+    def materialize(self) -> "_Cells":
+        if self.lazy is not None:
+            self.rows, self.act = self.rows_act(np.arange(len(self)))
+            self.lazy = None
+        return self
 
     def take(self, idx) -> "_Cells":
-        return _Cells(self.bits[idx], None if self.grads is None else self.grads[idx],
-                      self.rows[idx], self.act[idx])
+        rows, act = self.rows_act(idx)
+        return _Cells(self.bits[idx], None if self.grads is None else self.grads[idx], rows, act)
 
     @staticmethod
     def concat(parts: list) -> "_Cells":
         if len(parts) == 1:
             return parts[0]
+        parts = [p.materialize() for p in parts]
         g = None if parts[0].grads is None else np.concatenate([p.grads for p in parts])
         return _Cells(np.concatenate([p.bits for p in parts]), g,
                       np.concatenate([p.rows for p in parts]),
@@ -677,6 +822,7 @@ class _Engine:
         self.memo: dict = {}
         self.pool: list = []
         self.pool_size = 0
+        self.pool_limit = POOL_FIRST_FLUSH
         self.top_bits: list = []
         self.top_bits_size = 0
         self.cells_seen = 0
@@ -759,8 +905,9 @@ class _Engine:
 
     # ------------------------------------------------------------------ discovery
 
-    def _discover(self, key: frozenset, rest: np.ndarray, B: np.ndarray) -> _Node:
-        """The node of the flat ``key`` (created once), and recursively its children of dim >= 3."""
+    def _discover(self, key: frozenset, rest: np.ndarray, B: np.ndarray, recurse: bool = True) -> _Node:
+        """The node of the flat ``key`` (created once), and recursively (``recurse``) its
+        children of dim >= 3."""
         node = self.nodes.get(key)
         if node is not None:
             return node
@@ -772,14 +919,21 @@ class _Engine:
         node = _Node(key, rest.astype(np.int32), B, label.astype(np.int32), orient.astype(np.int8),
                      normals, singletons=normals.shape[0] == rest.size)
         self.nodes[key] = node
-        if s - 1 >= 3 and rest.size:
-            H = _complements(normals)
-            for j in range(normals.shape[0]):
-                members = label == j
-                child = self._discover(key | frozenset(rest[members].tolist()), rest[~members],
-                                       B @ H[j])
-                child.indeg += 1
+        if recurse:
+            self._discover_children(node, np.arange(normals.shape[0]))
         return node
+
+    def _discover_children(self, node: _Node, js: np.ndarray) -> None:
+        """Discover the children ``js`` of ``node`` (those of dimension >= 3) recursively."""
+        if node.dim - 1 < 3 or node.rest.size == 0 or js.size == 0:
+            return
+        H = _complements(node.normals[js])
+        rest, label = node.rest, node.label
+        for i, j in enumerate(js):
+            members = label == j
+            child = self._discover(node.key | frozenset(rest[members].tolist()), rest[~members],
+                                   node.B @ H[i])
+            child.indeg += 1
 
     # ------------------------------------------------------------------ cells of flats
 
@@ -836,6 +990,7 @@ class _Engine:
         rows oriented like it are active), the second half on the other side.
         """
         plus_g, minus_g, plus_b, minus_b, first = sums
+        c.materialize()
         n, w = c.rows.shape
         rows = np.empty((2 * n, w + 1), dtype=np.int32)
         rows[:n, :w] = c.rows
@@ -863,7 +1018,7 @@ class _Engine:
                 np.add(c.grads, minus_g[kk], out=grads[n:])
         return _Cells(bits, grads, rows, act)
 
-    def _node_cells(self, node: _Node, top: bool) -> _Cells | None:
+    def _node_cells(self, node: _Node, top: bool, js: np.ndarray | None = None) -> _Cells | None:
         """Cells of a flat of dimension >= 3 from its children's (fact 1), with its candidates.
 
         For the top flat the lifted cells are consumed on the fly (patterns, candidates) and
@@ -881,9 +1036,10 @@ class _Engine:
             return cells
         sums = self._group_sums(node)
         K = node.normals.shape[0]
+        todo = np.arange(K) if js is None else js
         task = None
         if top and self.progress is not None:
-            task = self.progress.task("Exploring activation patterns (hyperplanes)", total=K)
+            task = self.progress.task("Exploring activation patterns (hyperplanes)", total=todo.size)
             estimate = cover_count(self.m, self.r)  # general position: an upper bound on the cells
         parts = []
         try:
@@ -892,20 +1048,25 @@ class _Engine:
                 H = _complements(node.normals)
                 k = node.rest.size
                 per = max(1, SWEEP_BATCH // max(k, 1))
-                for lo in range(0, K, per):
-                    js = np.arange(lo, min(K, lo + per))
-                    arcs, kk = self._sweep_children(node, js, P, H)
+                for lo in range(0, todo.size, per):
+                    batch = todo[lo:lo + per]
+                    arcs, kk = self._sweep_children(node, batch, P, H)
                     if top:
                         self._take_top_lifts(arcs, kk, sums)
                     else:
                         parts.append(self._lift(arcs, kk, sums))
                         self.cells_seen += len(parts[-1])
                     if task is not None:
-                        task(js.size)
+                        task(batch.size)
                         if hasattr(task, "note"):
                             task.note(f"{self.cells_seen} cells visited (sub-flats included); the arrangement has <= {estimate}")
             else:
-                for j in range(K):
+                for j in todo:
+                    if top and self._streams(node, j):
+                        self._stream_to_top(self.nodes[node.child_key(j)], int(j), sums)
+                        if task is not None:
+                            task(1)
+                        continue
                     c = self._cells_of(node.child_key(j))
                     kk = np.full(len(c), j, dtype=np.intp)
                     if top:
@@ -928,6 +1089,61 @@ class _Engine:
             cells = cells.take(_unique_index(cells.bits))
         self._candidates(cells, node.B)
         return cells
+
+    def _streams(self, root: _Node, j) -> bool:
+        """Whether the child j of the top flat is streamed (``_stream_to_top``): rank 4 (its
+        3-D children have the top flat as their only parent), M wanted, no patterns."""
+        if not (STREAM_RANK4 and self.r == 4 and self.nu is not None and not self.want_patterns):
+            return False
+        child = self.nodes.get(root.child_key(j))
+        return child is not None and child.rest.size > 0 and child.dim == 3
+
+    def _stream_to_top(self, node: _Node, j: int, top_sums) -> None:
+        """The cells of the 3-D flat ``node`` (top-level child j), streamed batch by batch:
+        each batch of swept arcs is lifted into the flat and at once to the top, and only the
+        lifted cells that can matter are built.
+
+        A cell of the flat matters only through its interior candidate in the flat (norm
+        ||B^T g|| <= ||g||) and through its two lifts to the top (gradients g + the top
+        group's sums); a cell all three of whose norms are at most a value of |f| already
+        attained cannot raise M (the norm test of ``_candidates`` and ``_take_top_lifts``
+        would skip each of them), so it is counted and dropped without building its rows.
+        Memory: one sweep batch (SWEEP_BATCH row entries) instead of the flat's whole list.
+        """
+        sums = self._group_sums(node)
+        plus_g, minus_g, _, _, first = sums
+        tplus, tminus = top_sums[0][j], (None if top_sums[1] is None else top_sums[1][j])
+        P = self.Q[node.rest] @ node.B
+        H = _complements(node.normals)
+        K, k = node.normals.shape[0], node.rest.size
+        per = max(1, SWEEP_BATCH // max(k, 1))
+        for lo in range(0, K, per):
+            batch = np.arange(lo, min(K, lo + per))
+            arcs, kk = self._sweep_children(node, batch, P, H)
+            n = len(arcs)
+            for side_g, side in ((plus_g, True), (minus_g, False)):
+                g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
+                t2 = self.best.value ** 2
+                sq = np.einsum("ij,ij->i", g, g)
+                gp = g + tplus
+                keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
+                if tminus is not None:
+                    gm = g + tminus
+                    keep |= np.einsum("ij,ij->i", gm, gm) > t2
+                idx = np.flatnonzero(keep)
+                self.cells_seen += n + 2 * (n - idx.size)  # lifted into the flat; dropped lifts
+                if idx.size == 0:
+                    continue
+                crows, cact = arcs.rows_act(idx)
+                rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
+                rows[:, :-1] = crows
+                rows[:, -1] = first[kk[idx]]
+                act = np.empty(rows.shape, dtype=bool)
+                act[:, :-1] = cact
+                act[:, -1] = side
+                sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
+                self._candidates(sub, node.B)
+                self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
@@ -960,11 +1176,12 @@ class _Engine:
             idx = _above(g, self.best.value)
             if idx.size == 0:
                 continue
-            rows = np.empty((idx.size, c.rows.shape[1] + 1), dtype=np.int32)
-            rows[:, :-1] = c.rows[idx]
+            crows, cact = c.rows_act(idx)
+            rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
+            rows[:, :-1] = crows
             rows[:, -1] = first[kk[idx]]
             act = np.empty(rows.shape, dtype=bool)
-            act[:, :-1] = c.act[idx]
+            act[:, :-1] = cact
             act[:, -1] = side
             self._push(g[idx], rows, act)
 
@@ -1067,13 +1284,16 @@ class _Engine:
             a[~valid] = np.inf
             e[~valid] = np.inf
             start &= valid
-        order = np.argsort(np.concatenate([a, e], axis=1), axis=1, kind="stable")
+        ae = np.concatenate([a, e], axis=1)
+        order = np.argsort(ae, axis=1, kind="stable")
         row = order % L
         entry = order < L
-        th = np.take_along_axis(np.concatenate([a, e], axis=1), order, axis=1)
+        # flat gathers (cheaper than take_along_axis): crossing i of plane k is row row[k, i]
+        frow = row + (np.arange(K) * L)[:, None]
+        th = ae.ravel()[order + (np.arange(K) * 2 * L)[:, None]]
         # direction of each crossing: entry phi - pi/2 -> (yh1, -yh0), exit -> (-yh1, yh0)
         sgn = np.where(entry, 1.0, -1.0)
-        d = np.take_along_axis(yh, row[..., None], axis=1)
+        d = yh.reshape(K * L, 2)[frow]
         dirs = np.stack([d[..., 1], -d[..., 0]], axis=2) * sgn[..., None]
         n_ev = 2 * counts
         full = valid is None  # every plane has 2L crossings
@@ -1093,30 +1313,30 @@ class _Engine:
                 keep = (np.arange(2 * L)[None, :] < n_ev[:, None]) & (nxt_th - th > ANGLE_TOL)
         if not full and valid is None:
             nxt_i = np.broadcast_to((np.arange(1, 2 * L + 1) % (2 * L))[None, :], (K, 2 * L))
-
+        # arcs by flat crossing index (plane k, crossing t -> k 2L + t): the crossing that
+        # opens each kept arc (ai) and the one that closes it (an)
+        base = (np.arange(K) * 2 * L)[:, None]
         if full:
+            ai = np.arange(K * 2 * L)
+            an = (base + (np.arange(1, 2 * L + 1) % (2 * L))[None, :]).ravel()
+
             def pick(X):
                 return X.reshape((K * 2 * L,) + X.shape[2:])
 
-            def pick_next(X):
-                return np.roll(X, -1, axis=1).reshape((K * 2 * L,) + X.shape[2:])
-
             kk = np.repeat(np.arange(K), 2 * L)
         else:
+            kk, tt = np.nonzero(keep)
+            ai = kk * (2 * L) + tt
+            an = kk * (2 * L) + nxt_i[kk, tt]
+
             def pick(X):
-                return X[keep]
+                return X.reshape((K * 2 * L,) + X.shape[2:])[ai]
 
-            def pick_next(X):
-                idx = nxt_i if X.ndim == 2 else nxt_i[..., None]
-                return np.take_along_axis(X, idx, axis=1)[keep]
-
-            kk = np.nonzero(keep)[0]
-        top_ev = np.take_along_axis(top, row, axis=1)
-        rows = np.column_stack([pick(top_ev), pick_next(top_ev)]).astype(np.int32)
-        act = np.column_stack([pick(entry), ~pick_next(entry)])
+        top_ev = top.ravel()[frow]
+        lazy = (top_ev.ravel(), entry.ravel(), ai, an)
         W = self.W
         if W:
-            Bb = np.take_along_axis(self.rowbits[top], row[..., None], axis=1)  # (K, 2L, W)
+            Bb = self.rowbits[top_ev]  # (K, 2L, W)
             sb = np.bitwise_or.reduce(np.where(start[..., None], self.rowbits[top], np.uint64(0)),
                                       axis=1)
             bits = pick(np.bitwise_xor.accumulate(Bb, axis=1) ^ sb[:, None, :])
@@ -1127,27 +1347,34 @@ class _Engine:
             r = self.r
             D = np.concatenate([self.Gs[top], self.nus[top][..., None] * y], axis=2)  # (K, L, r+2)
             st = np.einsum("kl,klc->kc", start.astype(np.float64), D)
-            Dev = np.take_along_axis(D, row[..., None], axis=1)
+            Dev = D.reshape(K * L, r + 2)[frow]
             Dev *= sgn[..., None]
             np.cumsum(Dev, axis=1, out=Dev)
             Dev += st[:, None, :]
             sel = pick(Dev)
-            grads = np.ascontiguousarray(sel[:, :r])
-            self._arc_max(sel[:, r:], pick(dirs), pick_next(dirs), Bl, kk)
+            grads = sel[:, :r]
+            self._arc_max(sel[:, r:], dirs.reshape(K * 2 * L, 2), ai, an, Bl, kk)
         self.cells_seen += kk.size
-        cells = _Cells(bits, grads, rows, act)
+        cells = _Cells(bits, grads, None, None, lazy)
         if out:
             cells = _Cells.concat(out + [cells])
             kk = np.concatenate(outk + [kk])
         return cells, kk
 
-    def _arc_max(self, H, dlo, dhi, Bl, kk) -> None:
+    def _arc_max(self, H, dirs, ai, an, Bl, kk) -> None:
         """Exact max of +f and -f on each arc from direction dlo to dhi (counterclockwise, at
         most pi) with gradient H (plane coordinates): ||H|| if +-H points into the arc, else
         the larger value at an end."""
         if H.shape[0] == 0:
             return
         hn = np.hypot(H[:, 0], H[:, 1])
+        # on an arc |f(z)| = |H^T z| <= ||H||: arcs with ||H|| at most an attained value cannot
+        # raise either maximum (``best`` takes strict improvements only)
+        keep = np.flatnonzero(hn > self.best.value)
+        if keep.size == 0:
+            return
+        H, kk, hn = H[keep], kk[keep], hn[keep]
+        dlo, dhi = dirs[ai[keep]], dirs[an[keep]]  # the directions of the arc's ends
         c_lo = dlo[:, 0] * H[:, 1] - dlo[:, 1] * H[:, 0]  # cross(dlo, H)
         c_hi = H[:, 0] * dhi[:, 1] - H[:, 1] * dhi[:, 0]  # cross(H, dhi)
         v_lo = np.einsum("ij,ij->i", H, dlo)
@@ -1177,7 +1404,7 @@ class _Engine:
         if idx.size == 0:
             return
         U = hF[idx] if B is None else hF[idx] @ B.T
-        self._push(U, cells.rows[idx], cells.act[idx])
+        self._push(U, *cells.rows_act(idx))
 
     def _push(self, U, rows, act) -> None:
         """Defer candidates z = U/||U|| (row-space coordinates) after an O(1) necessary test.
@@ -1196,7 +1423,8 @@ class _Engine:
         h = np.sqrt(np.einsum("ij,ij->i", U, U))
         self.pool.append((U / h[:, None], h, okp[sel], okm[sel]))
         self.pool_size += h.size
-        if self.pool_size >= POOL_FLUSH:
+        if self.pool_size >= self.pool_limit:
+            self.pool_limit = min(2 * self.pool_limit, POOL_FLUSH)
             self._flush()
 
     def _flush(self) -> None:
@@ -1301,7 +1529,7 @@ def network_patterns(Xt: np.ndarray, Ut: np.ndarray) -> np.ndarray:
     """Patterns 1[Xt ut_j > 0] of the neurons, shape (n_neurons, n_samples), distinct."""
     if Ut.shape[1] == 0:
         return np.zeros((0, Xt.shape[0]), dtype=bool)
-    return np.unique((Xt @ Ut > 0).T, axis=0)
+    return unique_rows((Xt @ Ut > 0).T)
 
 
 def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0, return_directions: bool = False):
@@ -1312,7 +1540,7 @@ def sample_patterns(Xt: np.ndarray, n_patterns: int, seed: int = 0, return_direc
     """
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((Xt.shape[1], n_patterns))
-    P, first = np.unique((Xt @ G > 0).T, axis=0, return_index=True)
+    P, first = unique_rows((Xt @ G > 0).T, return_index=True)
     return (P, G[:, first].T.copy()) if return_directions else P
 
 

@@ -64,10 +64,11 @@ from .model import (
     objective_error_bound,
     scaled,
 )
+from .parallel import resolve_jobs
 from .records import array_sha256, finite, jsonable, versions
 from .refute import refute
 from .validation import check_consistent
-from .witness import find_witness
+from .witness import PROGRAM_ENTRIES, find_witness
 
 __all__ = [
     "DEFAULT_TIME_LIMIT", "DEFAULT_TOL", "Certificate", "DualBound", "LowerBound", "Status", "bound_cost",
@@ -174,7 +175,8 @@ def _budget(deadline: float, share_seconds: float) -> float:
 
 
 def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
-              allowed: float, seconds: float, short_seconds: float, starts=None, progress=None) -> LowerBound:
+              allowed: float, seconds: float, short_seconds: float, starts=None, progress=None,
+              jobs: int | None = 1, scheduler: str | None = None) -> LowerBound:
     """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
     that certifies (objective + its error bound - allowed gap).
 
@@ -185,7 +187,8 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     """
     if mode == "exact":
         try:
-            return lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress)
+            return lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
+                               scheduler=scheduler)
         except TooLargeError:  # the engine refused after all (its own limits): bound instead
             pass
     above = certifying_bound(nu1, data.y, model, needed)
@@ -210,6 +213,8 @@ def verify(
     atol: float = 0.0,
     time_limit: float = DEFAULT_TIME_LIMIT,
     patterns: str = "auto",
+    jobs: int | None = 1,
+    scheduler: str | None = None,
 ) -> Certificate:
     """Certify that ``net`` is a global minimum of L, or find a strictly better network.
 
@@ -228,6 +233,9 @@ def verify(
     Status (docs/cli.md): ``optimal`` as above; else ``suboptimal`` when a strictly better
     network was evaluated; else ``inconclusive``. The lower bound is finite and sound in every
     case where the objective is finite.
+    jobs, scheduler
+        Worker processes (None: all cores) or a dask.distributed scheduler address for the
+        exact enumeration; the certificate does not depend on them (docs/scale.md).
     """
     check_options(tol, atol, time_limit)
     check_consistent(net, data, model)
@@ -238,7 +246,8 @@ def verify(
     errL = objective_error_bound(net, data, model)
     allowed = max(float(atol), float(tol) * max(abs(L) - errL, 0.0)) if np.isfinite(L) else 0.0
     needed = L + errL - allowed
-    mode, cost = choose_patterns(data.X, model, time_limit, patterns)
+    mode, cost = choose_patterns(data.X, model, time_limit, patterns,
+                                 jobs=resolve_jobs(jobs) if scheduler is None else 1)
     details: dict = {}
     status = Status.INCONCLUSIVE
     lb, gap = -math.inf, math.inf
@@ -275,7 +284,7 @@ def verify(
             bound = bound_for(nu1, shift, data, model, mode=mode, needed=needed, allowed=allowed,
                               seconds=_budget(deadline, BOUND_SHARE * time_limit),
                               short_seconds=_budget(deadline, SHORT_SHARE * time_limit), starts=starts,
-                              progress=progress)
+                              progress=progress, jobs=jobs, scheduler=scheduler)
         except FloatingPointError as exc:
             details["reason"] = f"numerical failure while bounding: {exc}"
         timings["dual_bound_s"] = time.perf_counter() - t1
@@ -323,7 +332,8 @@ def verify(
                 wb = bound_for(nu_w, shift_w, data, model, mode=mode, needed=needed, allowed=allowed,
                                seconds=_budget(deadline, time_limit),
                                short_seconds=_budget(deadline, SHORT_SHARE * time_limit),
-                               starts=live_directions(witness, model))
+                               starts=live_directions(witness, model), jobs=jobs,
+                               scheduler=scheduler)
             except FloatingPointError:
                 wb = None
             timings["witness_bound_s"] = time.perf_counter() - t4
@@ -396,6 +406,9 @@ def own_patterns_report(net: Network, data: Dataset, model: Model, L: float, lb:
     Diagnostics only: never changes the verdict; a solver failure is reported, not raised.
     """
     t0 = time.perf_counter()
+    if data.n_samples * (net.n_neurons + 1) > PROGRAM_ENTRIES:
+        return {"skipped": f"n (m + 1) = {data.n_samples * (net.n_neurons + 1)} entries exceed {PROGRAM_ENTRIES}: "
+                           "the program would cost far more than the certificate"}
     try:
         own = improve_on_patterns(merged(scaled(net, model), model.augment(data.X), model), data, model)
     except Exception as exc:  # noqa: BLE001 - diagnostics only

@@ -79,6 +79,15 @@ def _tol_options(f):
                         help="Relative gap tolerance (gap / |objective|).")(f)
 
 
+def _jobs_options(f):
+    f = click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Run the exact enumeration on this dask.distributed scheduler "
+                          "(pip install 'cvxrelu[dask]'); same results (docs/scale.md).")(f)
+    return click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+                        help="Worker processes for the exact enumeration (0: all cores); the "
+                             "results do not depend on it.")(f)
+
+
 _GROUP_HELP = """Certify and compute globally optimal two-layer ReLU networks.
 
 \b
@@ -130,9 +139,10 @@ def cli(ctx):
 @click.option("--plot", "plot_path", metavar="FILE.png",
               help="Draw the fitted function (1-D data) and/or the dual function on the circle (2-D "
                    "data) with the verdict; needs the plot extra (matplotlib).")
+@_jobs_options
 @_json_option
 @_debug_option
-def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path, as_json):
+def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path, jobs, scheduler, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective.
 
     Exit 0 when certified optimal, 1 when suboptimal (a strictly better network is known) or
@@ -164,7 +174,8 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
         check_plottable(plot_path, ck.model, data.X.shape[1])
     with make_progress(command="cvxrelu verify") as progress:
         progress.stage("certifying (objective, dual bound, witness)")
-        cert = run_verify(ck.network, data, ck.model, tol=tol, atol=atol, time_limit=time_limit, progress=progress)
+        cert = run_verify(ck.network, data, ck.model, tol=tol, atol=atol, time_limit=time_limit, progress=progress,
+                         jobs=jobs, scheduler=scheduler)
     d = cert.to_dict()
     d["inputs"] = inputs
     if witness_path is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrangements import network_patterns
-from .model import Dataset, Model, Network
+from .model import Dataset, Model, Network, unique_rows
 from .program import network_from_blocks, solve_program
 
 #: Blocks with N(w) below this are dropped when mapping a convex solution back (eq. 9).
@@ -27,7 +27,7 @@ def improve_on_patterns(
     pats = [network_patterns(Xt, net.Ut())]
     if extra_direction is not None:
         pats.append((Xt @ extra_direction > 0)[None, :])
-    P = np.unique(np.vstack(pats), axis=0)
+    P = unique_rows(np.vstack(pats))
     P = P[P.any(axis=1)]
     if P.shape[0] == 0:
         return None

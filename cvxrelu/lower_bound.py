@@ -41,6 +41,7 @@ from .dual import DualBound, dual_objective, exact_zero_sum, project_domain_zero
 from .errors import InputError, TooLargeError
 from .losses import EPS
 from .model import Dataset, Model, Network, predict
+from .parallel import resolve_jobs
 
 #: Default time limit (seconds) of the dual-constraint bound in ``verify`` (``--time-limit``).
 DEFAULT_TIME_LIMIT = 60.0
@@ -83,7 +84,7 @@ class LowerBound(DualBound):
 # ----------------------------------------------------------------------------- cost model
 
 
-def bound_cost(X: np.ndarray, model: Model) -> dict:
+def bound_cost(X: np.ndarray, model: Model, jobs: int = 1) -> dict:
     """Estimated cost of one exact dual bound on data X, and whether enumeration is refused.
 
     Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
@@ -96,8 +97,8 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
     free = model.hidden_bias == "free"
     A = X - X[0][None, :] if free else model.augment(X)
     r, _, _, rows, _ = rank_and_rows(A)
-    seconds = estimate_work(int(rows.size), r)["seconds"] * (n if free else 1)
-    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS)
+    seconds = estimate_work(int(rows.size), r, jobs=jobs)["seconds"] * (n if free else 1)
+    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS, jobs=jobs)
     if msg is None and seconds > MAX_SECONDS:
         msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
                f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
@@ -105,11 +106,12 @@ def bound_cost(X: np.ndarray, model: Model) -> dict:
     return {"seconds": seconds, "refusal": msg, "reason": None if msg is None else msg.removesuffix(ADVICE)}
 
 
-def choose_patterns(X: np.ndarray, model: Model, time_limit: float, patterns: str = "auto") -> tuple[str, dict]:
+def choose_patterns(X: np.ndarray, model: Model, time_limit: float, patterns: str = "auto",
+                    jobs: int = 1) -> tuple[str, dict]:
     """("exact" | "bounded", cost): enumeration where the cost model says it fits in the time limit."""
     if patterns not in PATTERN_MODES:
         raise InputError(f"patterns must be one of {', '.join(PATTERN_MODES)}, got {patterns!r}")
-    cost = bound_cost(X, model)
+    cost = bound_cost(X, model, jobs=jobs)
     if patterns != "auto":
         return patterns, cost
     fits = cost["refusal"] is None and cost["seconds"] <= time_limit
@@ -255,7 +257,8 @@ def certifying_bound(nu1: np.ndarray, y: np.ndarray, model: Model, needed: float
 # ----------------------------------------------------------------------------- the dual constraint
 
 
-def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None):
+def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None,
+                          jobs: int | None = 1, scheduler: str | None = None):
     """M(nu) by exact enumeration: (M, M_error, argmax (augmented coordinates), sign, last result).
 
     Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
@@ -264,10 +267,10 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     M = max(||X^T nu||, max_k max_{||u|| <= 1} |sum_l nu_l ((x_l - x_k)^T u)_+|).
     """
     if model.hidden_bias != "free":
-        res = analyze(Xt, nu, progress=progress)
+        res = analyze(Xt, nu, progress=progress, jobs=jobs, scheduler=scheduler)
         return res.M, res.M_error, res.argmax, res.argmax_sign, res
     n, d = X.shape
-    why = bound_cost(X, model)["refusal"]
+    why = bound_cost(X, model, jobs=resolve_jobs(jobs) if scheduler is None else 1)["refusal"]
     if why is not None:
         raise TooLargeError(why)
     g = X.T @ nu
@@ -282,7 +285,7 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     visited = checked = 0
     task = progress.task("Exploring activation patterns", total=n) if progress else None
     for k in range(n):
-        res = analyze(X - X[k][None, :], nu)
+        res = analyze(X - X[k][None, :], nu, jobs=jobs, scheduler=scheduler)
         last = res
         visited += res.cells_visited
         checked += res.candidates_checked
@@ -312,6 +315,8 @@ def lower_bound(
     starts: np.ndarray | None = None,
     shift: float = 0.0,
     progress=None,
+    jobs: int | None = 1,
+    scheduler: str | None = None,
 ) -> LowerBound:
     """Certified lower bound on P* from the dual point nu1 (see the module docstring).
 
@@ -323,13 +328,15 @@ def lower_bound(
     time_limit, stop_below, stop_above, starts : passed to bounds.bound_dual_constraint in
         bounded mode (``starts``: (dt, S) directions seeding its incumbent, e.g. the neurons).
     shift : how far the zero-sum projection moved the gradient (reported only).
+    jobs, scheduler : where the exact enumeration runs (arrangements.analyze); the bound is
+        bit-identical whatever they are (docs/scale.md).
     """
     t0 = time.perf_counter()
     X, y = data.X, data.y
     Xt = model.augment(X)
     R = lipschitz_radius(X, model)
     if patterns == "exact":
-        M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress)
+        M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress, jobs, scheduler)
         if not (np.isfinite(M) and np.isfinite(M_err)):
             raise FloatingPointError("non-finite dual constraint value")
         M_upper, M_lower, method, complete, details = M + M_err, max(M - M_err, 0.0), "enumeration", True, {}

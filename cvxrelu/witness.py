@@ -13,7 +13,13 @@ import numpy as np
 
 from .dual import DualBound
 from .improve import improve_on_patterns
-from .model import merged, objective, objective_error_bound, predict, replace_c, scaled, with_neuron
+from .model import hidden, merged, objective, objective_error_bound, predict, replace_c, scaled, with_neuron
+
+#: The subsampled convex program (improve_on_patterns, an interior-point solve over
+#: n x patterns cone rows: 18 s of CPU at n = 100 000, 8 neurons, against 0.2 s for the exact
+#: bound) runs only when no cheaper route already gives a witness, or when it is small:
+#: samples x (neurons + 1) at most this many entries.
+PROGRAM_ENTRIES = 200_000
 
 
 def line_search_neuron(net, data, model, u, sign, L0):
@@ -53,6 +59,23 @@ def best_output_bias(net, data, model):
     return replace_c(net, c)
 
 
+def refit_output_weights(net, data, model):
+    """Squared loss: theta with alpha re-optimized for fixed hidden weights and output bias
+    (ridge regression, (Phi^T Phi + beta I) alpha = Phi^T (y - c), O(n m^2)), then rescaled."""
+    if model.loss != "squared" or net.n_neurons == 0:
+        return None
+    Phi = np.maximum(hidden(net, data.X), 0.0)
+    target = data.y - (net.c if net.c is not None else 0.0)
+    A = Phi.T @ Phi + model.beta * np.eye(net.n_neurons)
+    try:
+        alpha = np.linalg.solve(A, Phi.T @ target)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(alpha)):
+        return None
+    return scaled(type(net)(net.U, alpha, net.b, net.c), model)
+
+
 def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt, errors: list | None = None,
                  program: bool = True):
     """Candidate better networks (docs/method.md section 6); returns (kind, network, objective) or None.
@@ -75,6 +98,12 @@ def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt,
         r = line_search_neuron(mg, data, model, bound.argmax, bound.argmax_sign, L0)
         if r is not None:
             cands.append(("added neuron along a violated dual constraint", r[1]))
+    rf = refit_output_weights(mg, data, model)
+    if rf is not None:
+        cands.append(("refitted output weights", rf))
+    best = _best_of(cands, data, model, L0, err0)
+    if best is not None and data.n_samples * (net.n_neurons + 1) > PROGRAM_ENTRIES:
+        return best  # a witness already; the program would cost far more than the bound
     extra = None if bound.argmax is None else bound.argmax
     better = None
     try:
@@ -84,6 +113,12 @@ def find_witness(net, data, model, bound: DualBound, L0: float, err0: float, Xt,
         errors.append(f"{type(exc).__name__}: {exc}")
     if better is not None:
         cands.append(("convex program on the network's patterns (Thm. 3)", better))
+    return _best_of(cands, data, model, L0, err0)
+
+
+def _best_of(cands, data, model, L0, err0):
+    """The candidate with the lowest objective among those below L0 by more than both
+    rounding bounds, as (kind, network, objective), or None."""
     best = None
     for kind, cand in cands:
         val = objective(cand, data, model)

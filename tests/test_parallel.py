@@ -1,0 +1,243 @@
+"""Parallel enumeration: the partition is fixed by the data and reduced in task order, so every
+field of the result is bit-identical whatever the number of workers or the executor
+(cvxrelu/parallel.py, arrangements.PARTITION_TASKS; docs/scale.md)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cvxrelu.arrangements as arr
+from cvxrelu.arrangements import analyze, brute_force_patterns
+from cvxrelu.errors import InputError
+from cvxrelu.parallel import resolve_jobs, run_tasks
+
+from test_arrangements import degenerate, m_oracle
+
+
+def same(a, b):
+    """Bit-identical results (M, M_error, argmax and its sign, counts, patterns)."""
+    assert a.M == b.M and a.M_error == b.M_error
+    assert a.argmax_sign == b.argmax_sign
+    assert np.array_equal(a.argmax, b.argmax)
+    assert (a.cells_visited, a.candidates_checked, a.rank) == (b.cells_visited, b.candidates_checked, b.rank)
+    if a.patterns is None:
+        assert b.patterns is None
+    else:
+        assert np.array_equal(a.patterns, b.patterns)
+
+
+@pytest.fixture
+def always_parallel(monkeypatch):
+    """Use worker processes even for small instances (they are skipped below PARALLEL_MIN_SECONDS)."""
+    monkeypatch.setattr(arr, "PARALLEL_MIN_SECONDS", 0.0)
+
+
+def instance(seed, n, dt, kind="gaussian"):
+    rng = np.random.default_rng(seed)
+    X = degenerate(rng, kind, n, dt - 1)
+    Xt = np.hstack([X, np.ones((n, 1))])
+    return Xt, rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("seed,n,dt,kind", [(0, 90, 3, "gaussian"), (1, 30, 4, "gaussian"),
+                                            (2, 40, 3, "integer"), (3, 24, 4, "duplicates")])
+def test_one_and_two_jobs_are_bit_identical(always_parallel, seed, n, dt, kind):
+    Xt, nu = instance(seed, n, dt, kind)
+    one = analyze(Xt, nu, jobs=1)
+    two = analyze(Xt, nu, jobs=2)
+    same(one, two)
+    pat1 = analyze(Xt, nu, patterns=True, jobs=1)
+    pat2 = analyze(Xt, nu, patterns=True, jobs=2)
+    same(pat1, pat2)
+    # and the value is the true M (independent oracle over the enumerated cells)
+    assert abs(one.M - m_oracle(Xt, nu, pat1.patterns)) <= 1e-9 * max(one.M, 1.0) + one.M_error
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 9), dt=st.integers(3, 4),
+       tasks=st.sampled_from([1, 2, 3, 7, 32]))
+def test_partition_does_not_change_the_cells_or_M(seed, n, dt, tasks):
+    """However the top level is cut, the union of the tasks' cells is the arrangement (checked
+    against the brute-force LP enumeration) and M is the same."""
+    Xt, nu = instance(seed, n, dt)
+    ref = analyze(Xt, nu, patterns=True)
+    saved = arr.PARTITION_TASKS
+    try:
+        arr.PARTITION_TASKS = tasks
+        res = analyze(Xt, nu, patterns=True)
+    finally:
+        arr.PARTITION_TASKS = saved
+    assert np.array_equal(res.patterns, brute_force_patterns(Xt))
+    assert abs(res.M - ref.M) <= res.M_error + ref.M_error
+
+
+def _square(x):
+    return x * x
+
+
+def test_run_tasks_keeps_task_order_and_checks_jobs():
+    assert run_tasks(_square, range(7), jobs=2) == [x * x for x in range(7)]
+    ticks = []
+    assert run_tasks(_square, [3], jobs=1, progress=ticks.append) == [9] and ticks == [1]
+    assert resolve_jobs(None) >= 1 and resolve_jobs(0) == resolve_jobs(None) and resolve_jobs(3) == 3
+    with pytest.raises(InputError):
+        resolve_jobs(-1)
+
+
+def test_estimate_work_divides_time_among_workers():
+    one = arr.estimate_work(2000, 3)
+    two = arr.estimate_work(2000, 3, jobs=2)
+    assert two["seconds"] < one["seconds"] and two["cells"] == one["cells"]
+    assert arr.estimate_work(30, 6, jobs=4)["seconds"] == arr.estimate_work(30, 6)["seconds"]
+
+
+def test_dask_local_cluster_is_bit_identical():
+    distributed = pytest.importorskip("distributed")
+    Xt, nu = instance(5, 60, 3)
+    ref = analyze(Xt, nu, jobs=1)
+    pat = analyze(Xt, nu, patterns=True, jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = analyze(Xt, nu, scheduler=cluster.scheduler_address)
+        same(ref, res)
+        same(pat, analyze(Xt, nu, patterns=True, scheduler=cluster.scheduler_address))
+        Xt4, nu4 = instance(6, 20, 4)
+        same(analyze(Xt4, nu4), analyze(Xt4, nu4, scheduler=cluster.scheduler_address))
+
+
+def test_unreachable_scheduler_is_bad_usage(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("cvxrelu.parallel.CONNECT_TIMEOUT", 2.0)
+    Xt, nu = instance(5, 20, 3)
+    with pytest.raises(InputError, match="cannot connect"):
+        analyze(Xt, nu, scheduler="tcp://127.0.0.1:9")
+
+
+# ------------------------------------------------------------------ CLI end to end
+
+def _cli(args):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "cvxrelu.cli", *args], capture_output=True, text=True,
+                       timeout=600)
+    return r
+
+
+def _strip(obj):
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k != "timings" and not k.endswith("_s")}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+def test_cli_verify_same_certificate_for_jobs_and_scheduler(tmp_path):
+    import json
+
+    from cvxrelu.io import save_checkpoint
+    from cvxrelu.model import Dataset, Model, Network
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (50, 2))
+    y = np.sin(1.5 * X[:, 0]) + 0.1 * rng.standard_normal(50)
+    net = Network(rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal(3))
+    path = str(tmp_path / "net.h5")
+    save_checkpoint(path, net, Model(0.5, hidden_bias="penalized"), Dataset(X, y))
+    outs = []
+    for extra in (["--jobs", "1"], ["--jobs", "2"], []):
+        r = _cli(["verify", path, "--json", *extra])
+        assert r.returncode in (0, 1), r.stderr
+        outs.append(_strip(json.loads(r.stdout)))
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0]["arrangement"]["rank"] == 3
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        r = _cli(["verify", path, "--json", "--scheduler", cluster.scheduler_address])
+        assert r.returncode in (0, 1), r.stderr
+        assert _strip(json.loads(r.stdout)) == outs[0]
+    bad = _cli(["verify", path, "--jobs", "-1"])
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------ witness at large n
+
+def test_large_n_witness_skips_the_program_when_a_cheap_route_proves_suboptimality(monkeypatch):
+    """Above PROGRAM_ENTRIES the interior-point program on the network's patterns is not solved
+    once a cheap route (rescale, merge, line search, ridge refit) has a strictly better network;
+    the witness is still evaluated with the true objective."""
+    import cvxrelu.witness as wit
+    from cvxrelu.certificate import Status, verify
+    from cvxrelu.model import Dataset, Model, Network, objective
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = rng.uniform(-2, 2, (n, 1))
+    y = np.sin(1.5 * X[:, 0]) + 0.1 * rng.standard_normal(n)
+    net = Network(rng.standard_normal((1, 6)), rng.standard_normal(6), rng.uniform(-2, 2, 6))
+    model = Model(0.01 * n, hidden_bias="penalized")
+    data = Dataset(X, y)
+    calls = []
+    real = wit.improve_on_patterns
+    monkeypatch.setattr(wit, "improve_on_patterns", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(wit, "PROGRAM_ENTRIES", 1000)
+    cert = verify(net, data, model)
+    assert cert.status is Status.SUBOPTIMAL and not calls
+    assert objective(cert.witness, data, model) < objective(net, data, model)
+    monkeypatch.setattr(wit, "PROGRAM_ENTRIES", 10**9)
+    cert2 = verify(net, data, model)
+    assert cert2.status is Status.SUBOPTIMAL and calls
+
+
+def test_refit_output_weights_solves_the_ridge_problem():
+    from cvxrelu.model import Dataset, Model, Network, objective
+    from cvxrelu.witness import refit_output_weights
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    y = rng.standard_normal(40)
+    model = Model(0.3)
+    net = Network(rng.standard_normal((2, 4)), rng.standard_normal(4))
+    rf = refit_output_weights(net, Dataset(X, y), model)
+    # closed form on the fixed features, then rescaling can only lower the objective
+    Phi = np.maximum(X @ net.U, 0.0)
+    alpha = np.linalg.solve(Phi.T @ Phi + 0.3 * np.eye(4), Phi.T @ y)
+    ridge = Network(net.U, alpha)
+    assert objective(rf, Dataset(X, y), model) <= objective(ridge, Dataset(X, y), model) + 1e-12
+    assert objective(ridge, Dataset(X, y), model) <= objective(net, Dataset(X, y), model)
+    assert refit_output_weights(net, Dataset(X, np.sign(y) + (y == 0)), Model(0.3, loss="logistic")) is None
+
+
+# ------------------------------------------------------------------ streaming at rank 4
+
+@pytest.mark.parametrize("seed,n,kind", [(2, 40, "gaussian"), (5, 30, "integer"), (7, 24, "duplicates")])
+def test_rank4_streaming_matches_the_reference_path(monkeypatch, seed, n, kind):
+    """Streaming the 3-D flats' cells to the top (dropping cells whose three norms are at most
+    an attained value) gives the same M, M_error, argmax and counts as building the lists."""
+    Xt, nu = instance(seed, n, 4, kind)
+    monkeypatch.setattr(arr, "STREAM_RANK4", False)
+    ref = analyze(Xt, nu)
+    monkeypatch.setattr(arr, "STREAM_RANK4", True)
+    res = analyze(Xt, nu)
+    assert res.M == ref.M and res.M_error == ref.M_error and np.array_equal(res.argmax, ref.argmax)
+    assert res.cells_visited == ref.cells_visited
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), rows=st.integers(0, 12), cols=st.integers(1, 70),
+       kind=st.sampled_from(["bool", "int8"]))
+def test_unique_rows_is_numpy_unique_axis0(seed, rows, cols, kind):
+    from cvxrelu.model import unique_rows
+
+    rng = np.random.default_rng(seed)
+    A = rng.integers(0, 2, (rows, cols)).astype(bool) if kind == "bool" else \
+        rng.integers(-1, 2, (rows, cols)).astype(np.int8)
+    if rows > 3:
+        A[rows // 2:] = A[: rows - rows // 2]  # duplicates
+    ref = np.unique(A, axis=0, return_index=True, return_inverse=True)
+    got = unique_rows(A, return_index=True, return_inverse=True)
+    assert np.array_equal(ref[0], got[0]) and np.array_equal(ref[1], got[1])
+    assert np.array_equal(np.asarray(ref[2]).ravel(), got[2])
+    assert np.array_equal(unique_rows(A), ref[0])
