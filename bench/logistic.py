@@ -74,7 +74,7 @@ def labels(y, loss):
     return y
 
 
-def run(solver, Xt, y, P, model, fo_iter):
+def run(solver, Xt, y, P, model, fo_iter, time_limit):
     from cvxrelu.first_order import solve_first_order
     from cvxrelu.program import solve_convex_program
     from cvxrelu.solvers.newton import solve_barrier
@@ -84,7 +84,7 @@ def run(solver, Xt, y, P, model, fo_iter):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if solver == "newton":
-                sol = solve_barrier(Xt, y, P, model)
+                sol = solve_barrier(Xt, y, P, model, time_limit=time_limit)
                 st = sol.solver_info["status"] + (" +polish" if sol.solver_info["polished"] else "")
             elif solver == "clarabel":
                 sol = solve_convex_program(Xt, y, P, model)
@@ -110,6 +110,7 @@ def main(argv=None):
     ap.add_argument("--patterns", type=int, default=40)
     ap.add_argument("--beta", type=float, default=0.1)
     ap.add_argument("--fo-iter", type=int, default=5000)
+    ap.add_argument("--time-limit", type=float, default=300.0, help="newton's time budget (s)")
     ap.add_argument("--modes", default=None, help="comma list of hb/ob pairs, e.g. free/none")
     a = ap.parse_args(argv)
     from cvxrelu.arrangements import sample_patterns
@@ -128,7 +129,7 @@ def main(argv=None):
                 model = Model(beta=a.beta, loss=loss, hidden_bias=hb, output_bias=ob)
                 Xt = model.augment(X)
                 P = sample_patterns(Xt, a.patterns, seed=0)
-                rows = [(s, *run(s, Xt, y, P, model, a.fo_iter)) for s in solvers]
+                rows = [(s, *run(s, Xt, y, P, model, a.fo_iter, a.time_limit)) for s in solvers]
                 best = min((r[2] for r in rows if np.isfinite(r[2])), default=float("nan"))
                 for s, sec, obj, st in rows:
                     rel = (obj - best) / max(1.0, abs(best)) if np.isfinite(obj) else float("nan")
