@@ -38,6 +38,9 @@ from .model import Dataset, Model, Network, predict
 REFINE_SECONDS = 60.0
 #: At most this many restricted solves (each adds the most violated cell of the last bound).
 REFINE_ROUNDS = 6
+#: The restricted optimum's dual point is taken as feasible (no further cell added) when
+#: M(nu) <= beta (1 + REFINE_M_SLACK): the rest is rounding, covered by the bound's own scaling.
+REFINE_M_SLACK = 1e-10
 #: Stop when a round raises the lower bound by less than this (relative to max(1, |bound|)).
 REFINE_MIN_GAIN = 1e-13
 
@@ -152,7 +155,7 @@ def refine_dual(net: Network, data: Dataset, model: Model, *, extra_patterns: np
     last = lb0
     stopped = "rounds"
     for _ in range(REFINE_ROUNDS):
-        if last.argmax is not None and last.M_raw > model.beta:
+        if last.argmax is not None and last.M_raw > model.beta * (1 + REFINE_M_SLACK):
             pats.append((Xt @ last.argmax > 0)[None, :])
         P = _unique_rows(np.vstack(pats))
         P = P[np.any(P, axis=1)]  # the all-zeros pattern predicts nothing
@@ -184,8 +187,9 @@ def refine_dual(net: Network, data: Dataset, model: Model, *, extra_patterns: np
         if gain > 0:
             best, best_nu = bound, nu
         last = bound
-        if bound.M_raw <= model.beta or gain <= REFINE_MIN_GAIN * max(1.0, abs(best.lower_bound)):
-            stopped = "converged" if bound.M_raw <= model.beta else "no gain"
+        feasible = bound.M_raw <= model.beta * (1 + REFINE_M_SLACK)
+        if feasible or gain <= REFINE_MIN_GAIN * max(1.0, abs(best.lower_bound)):
+            stopped = "converged" if feasible else "no gain"
             break
     info.update({"lower_bound": best.lower_bound, "bound": best, "stopped": stopped,
                  "seconds": time.perf_counter() - t0})
