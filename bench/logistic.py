@@ -35,10 +35,10 @@ if __name__ == "__main__":  # pin BLAS before numpy loads (the CLI does the same
     for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_v] = "1"
 
-import time  # noqa: E402
-import warnings  # noqa: E402
+import time
+import warnings
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 MODES = ("none", "penalized", "free")
 

@@ -29,7 +29,12 @@ import time
 import numpy as np
 
 from .arrangements import network_patterns
-from .certificate import DualBound, _dual_constraint, _project_domain_zero_sum, exact_zero_sum
+from .certificate import (
+    DualBound,
+    _dual_constraint,
+    _project_domain_zero_sum,
+    exact_zero_sum,
+)
 from .errors import SolverError
 from .losses import EPS
 from .model import Dataset, Model, Network, predict

@@ -101,6 +101,11 @@ BIAS_SCALE = 1e2
 #: ... and the bias coordinates' curvature in the Newton system is at least this times the
 #: loss curvature sum(h) + beta (a regularized Newton step along a nearly flat direction).
 BIAS_CURVATURE_FLOOR = 1e-10
+#: Row screening (solve_barrier): rows kept per block at first, rounds of adding violated rows
+#: before the full program is solved, and spare rows added per round.
+SCREEN_ROWS = 40
+SCREEN_ROUNDS = 4
+SCREEN_ADD = 8
 #: Polish only when the face has at most this many free coordinates (dense Newton).
 POLISH_MAX_DIM = 3000
 
@@ -166,6 +171,7 @@ class _Problem:
         sig = 2.0 * S[:, self.rows] - 1.0  # (p, m)
         sig = np.vstack([sig, sig])  # (2p, m): w and v blocks share the cone
         self.A = sig[:, :, None] * Xn[None, :, :]  # (2p, m, dt)
+        self.A_full = self.A
         self.sg = np.concatenate([np.ones(p), -np.ones(p)])
         self.D = np.vstack([S, S]).astype(np.float64)  # (2p, n)
         self.pen = np.ones(dt, dtype=bool)
@@ -180,6 +186,13 @@ class _Problem:
         free = model.hidden_bias == "free"
         xmax = float(np.max(np.linalg.norm(Xt[:, :-1], axis=1))) if free and n else 0.0
         self.rho = 1.0 / (BIAS_SCALE * (1.0 + xmax)) ** 2 if free else 0.0
+
+    def restrict_rows(self, idx: np.ndarray | None):
+        """Keep rows idx[b] (2p, K) of each block's cone (a relaxation); None: all rows.
+
+        Blocks with fewer distinct rows repeat some (same cone, only the barrier's weights)."""
+        self.A = self.A_full if idx is None else np.take_along_axis(self.A_full, idx[:, :, None], axis=1)
+        self.nu_B = self.nb * self.A.shape[1] + 2 * self.nb
 
     def predict(self, U, c):
         z = np.einsum("bn,bn->n", self.D * self.sg[:, None], (self.Xt @ U.T).T).copy() if U.size else np.zeros(self.n)
@@ -201,7 +214,7 @@ class _Problem:
         return s, r, q
 
     def barrier_value(self, U, T, c, mu):
-        s, r, q = self.slacks(U, T)
+        s, _, q = self.slacks(U, T)
         if np.any(s <= 0) or np.any(q <= 0) or np.any(T <= 0):
             return np.inf
         prox = self.rho * float(np.sum(U[:, -1] ** 2)) if self.rho else 0.0
@@ -342,8 +355,15 @@ def _max_step(P: _Problem, U, T, dU, dT):
 
 
 def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: float | None = None,
-                  gap_rel: float = BARRIER_GAP_REL, polish: bool = True, progress=None):
+                  gap_rel: float = BARRIER_GAP_REL, polish: bool = True, progress=None, screen: bool = True):
     """Solve the program over ``patterns`` (p, n) bool; returns a program.ConvexSolution.
+
+    With ``screen`` (and more than SCREEN_ROWS non-zero rows) each block keeps only its
+    SCREEN_ROWS rows nearest the boundary at its interior point: a relaxation, solved, checked
+    against every row, and re-solved with the violated rows added (at most SCREEN_ROUNDS
+    rounds, then the full program). A solution of the relaxation that satisfies every row is
+    optimal for the full program. Most rows of a cell are redundant, and each costs the
+    barrier path steps (the long-step path needs O(nu_B) damped steps per centering at worst).
 
     ``hints`` (p, dt): optional points of the patterns' cells (else an LP finds them).
     Raises SolverError when a pattern's cell is not full-dimensional (the barrier needs
@@ -357,21 +377,58 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
     y = np.asarray(y, dtype=np.float64)
     S = np.asarray(patterns, dtype=bool)
     P = _Problem(Xt, y, S, model)
-    p, dt = P.p, P.dt
+    p = P.p
     d0, margin = interior_points(Xt, S, hints)
     if np.any(margin <= MIN_MARGIN):
         bad = int(np.flatnonzero(margin <= MIN_MARGIN)[0])
         raise SolverError(f"pattern {bad} is not a full-dimensional cell (margin {margin[bad]:.1e}): "
                           "the barrier method needs interior points")
+    info = {"solver": SOLVER_NAME, "n_patterns": p}
+    m = P.A_full.shape[1]
+    idx = None
+    if screen and m > SCREEN_ROWS:
+        # the SCREEN_ROWS rows of each block nearest to the interior point's boundary
+        s0 = np.einsum("bmd,bd->bm", P.A_full, np.vstack([d0, d0]))
+        idx = np.argsort(s0, axis=1, kind="stable")[:, :SCREEN_ROWS]
+    rounds = []
+    while True:
+        P.restrict_rows(idx)
+        U, c, sub = _solve_on(P, d0, deadline, gap_rel, polish, progress)
+        sfull = np.einsum("bmd,bd->bm", P.A_full, U)
+        bad = sfull < -POLISH_FEAS * np.linalg.norm(U, axis=1)[:, None]
+        rounds.append({"rows": int(P.A.shape[1]), "violated": int(bad.sum()), "status": sub["status"]})
+        if idx is None or not bad.any():
+            break
+        if len(rounds) >= SCREEN_ROUNDS or time.perf_counter() > deadline:
+            idx = None  # the full program
+            continue
+        # add the violated rows (most violated first) to their blocks
+        order = np.argsort(sfull / np.maximum(np.linalg.norm(U, axis=1), 1e-300)[:, None], axis=1, kind="stable")
+        new = [np.unique(np.concatenate([idx[b], order[b, : int(bad[b].sum())]])) for b in range(P.nb)]
+        K = max(len(r) for r in new) + SCREEN_ADD
+        idx = np.array([np.concatenate([r, np.resize(r, K - len(r))]) if len(r) < K else r for r in new])
+    info.update(sub)
+    info["screening"] = rounds
+    info["seconds"] = time.perf_counter() - t0
+    obj = P.objective(U, c)
+    W, V = U[:p].copy(), U[p:].copy()
+    cc = float(c) if P.has_c else None
+    return ConvexSolution(W, V, cc, float(obj), P.predict(U, c), info)
+
+
+def _solve_on(P: _Problem, d0, deadline, gap_rel, polish, progress):
+    """The barrier path and the polish on P's current rows: (U, c, info)."""
+    dt = P.dt
+    t0 = time.perf_counter()
     # start: small blocks inside their cones, t well inside its cone
-    xmax = float(np.max(np.abs(Xt))) if Xt.size else 1.0
+    xmax = float(np.max(np.abs(P.Xt))) if P.Xt.size else 1.0
     scale = 1e-2 / max(1.0, xmax * dt)
     U = scale * np.vstack([d0, d0])
     T = np.linalg.norm(U[:, P.pen], axis=1) + 1.0 * max(scale, 1e-8)
     c = 0.0
     f_start = P.f0(U, T, c)
     mu = max(abs(f_start), 1.0) / P.nu_B
-    info = {"solver": SOLVER_NAME, "n_patterns": p, "barrier_terms": P.nu_B}
+    info = {"barrier_terms": P.nu_B}
     newton = 0
     outer = 0
     status = "solved"
@@ -414,15 +471,12 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
         if last or status != "solved":
             break
         mu *= MU_FACTOR
-    z = P.predict(U, c)
-    lam = P.loss.gradient(z, y)
     if status == "solved" and not centered:
         status = "inaccurate"  # the last point is not central: mu * nu_B does not bound its gap
     info.update({"status": status, "uncentered": uncentered, "newton_steps": newton, "centerings": outer, "mu": mu,
                  "gap_bound": mu * P.nu_B, "barrier_seconds": time.perf_counter() - t0})
     if status != "solved":
         info["note"] = f"the barrier path stopped early ({status})"
-    cc = c if P.has_c else None
     obj = P.objective(U, c)
     info["barrier_objective"] = obj
     info["polished"] = False
@@ -438,10 +492,7 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
                 U, c, obj = U2, c2, obj2
                 info["polished"] = True
                 info["polish_decrease"] = info["barrier_objective"] - obj2
-    info["seconds"] = time.perf_counter() - t0
-    W, V = U[:p].copy(), U[p:].copy()
-    cc = float(c) if P.has_c else None
-    return ConvexSolution(W, V, cc, float(obj), P.predict(U, c), info)
+    return U, c, info
 
 
 def polish_face(P: _Problem, U, T, c, mu, deadline):
@@ -452,7 +503,7 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
     join the active set, active rows whose multiplier has the wrong sign are released, and a
     block that collapses leaves the support, for at most POLISH_ROUNDS rounds.
     """
-    p, dt, beta = P.p, P.dt, P.beta
+    beta = P.beta
     Nb = np.linalg.norm(U[:, P.pen], axis=1)
     big = max(float(Nb.max(initial=0.0)), 1e-300)
     sup = [int(b) for b in np.flatnonzero(Nb > SUPPORT_TOL * big)]
