@@ -75,7 +75,7 @@ def labels(y, loss):
 
 
 def run(solver, Xt, y, P, model, fo_iter, time_limit):
-    from cvxrelu.first_order import solve_first_order
+    from cvxrelu.solvers.first_order import solve_first_order
     from cvxrelu.program import solve_convex_program
     from cvxrelu.solvers.newton import solve_barrier
 

@@ -23,18 +23,13 @@ loop and conjugate step are the same code).
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from .arrangements import network_patterns
-from .certificate import (
-    DualBound,
-    _dual_constraint,
-    _project_domain_zero_sum,
-    exact_zero_sum,
-)
+from .certificate import _dual_constraint
+from .dual import DualBound, dual_objective, exact_zero_sum, project_domain_zero_sum
 from .errors import SolverError
 from .losses import EPS
 from .model import Dataset, Model, Network, predict
@@ -69,7 +64,7 @@ def lower_bound_at(nu0: np.ndarray, data: Dataset, model: Model, progress=None) 
     nu1 = np.clip(lam, lo, hi)
     shift = 0.0
     if zero_sum:
-        nu1 = _project_domain_zero_sum(lam, lo, hi)
+        nu1 = project_domain_zero_sum(lam, lo, hi)
         shift = float(np.max(np.abs(nu1 - lam))) if lam.size else 0.0
         z = exact_zero_sum(nu1, lo, hi)
         nu1 = z if z is not None else np.zeros_like(lam)
@@ -93,13 +88,7 @@ def lower_bound_at(nu0: np.ndarray, data: Dataset, model: Model, progress=None) 
         s *= 1 - 2.0**-30 if bound < beta * (1 + 1e-9) else beta / bound
     else:  # pragma: no cover - cannot happen for finite inputs
         nu3 = np.zeros_like(nu1)
-    conj = loss.conjugate(nu3, y)
-    rounding = loss.conjugate_error_bound(nu3, y)
-    D = -conj
-    if model.effective_output_bias == "penalized":
-        t = math.fsum(nu3.tolist())
-        D -= t * t / (2 * beta)
-        rounding += 8 * EPS * (t * t / (2 * beta)) + 1e-300
+    D, rounding = dual_objective(nu3, y, model)
     lb = D - rounding
     if not np.isfinite(lb):
         raise FloatingPointError("non-finite lower bound")
@@ -118,7 +107,7 @@ def _project(lam: np.ndarray, data: Dataset, model: Model) -> np.ndarray:
     lo, hi = model.loss_fn.dual_box(data.y)
     if model.effective_output_bias != "free":
         return np.clip(lam, lo, hi)
-    nu = _project_domain_zero_sum(lam, lo, hi)
+    nu = project_domain_zero_sum(lam, lo, hi)
     z = exact_zero_sum(nu, lo, hi)
     return z if z is not None else np.zeros_like(lam)
 

@@ -1,6 +1,6 @@
 """The log-barrier Newton solver (cvxrelu/solvers/newton.py) against independent oracles.
 
-Oracle: the cvxpy + Clarabel formulation of tests/_opt.py (one variable per block, plain
+Oracle: the cvxpy + Clarabel formulation of tests/oracles.py (one variable per block, plain
 sums), on random small programs in every loss x hidden-bias x output-bias mode; also the
 program's own objective recomputation, cone feasibility, and separable logistic data.
 """
@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _opt import cvxpy_program
+from oracles import cvxpy_program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -370,7 +370,7 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
     Raises SolverError when a pattern's cell is not full-dimensional (the barrier needs
     interior points) or the path fails; the caller falls back to another solver.
     """
-    from ..program import ConvexSolution
+    from ..convex import ConvexSolution
 
     t0 = time.perf_counter()
     deadline = t0 + (TIME_LIMIT if time_limit is None else time_limit)
@@ -486,6 +486,10 @@ def _solve_on(P: _Problem, d0, deadline, gap_rel, polish, progress):
             out = polish_face(P, U, T, c, mu, deadline)
         except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
             out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
+        if out is None and float(np.max(np.abs(U), initial=0.0)) <= SUPPORT_TOL * max(1.0, float(np.max(T))):
+            # every block at the barrier's scale of mu: the zero network (with its best constant)
+            # is the candidate face when the blocks do not collapse one by one within the rounds
+            out = np.zeros_like(U), _constant_only(P, c)
         if out is not None:
             U2, c2 = out
             obj2 = P.objective(U2, c2)
@@ -515,8 +519,11 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
         if b not in sup:
             U[b] = 0.0
     for _ in range(POLISH_ROUNDS):
-        if time.perf_counter() > deadline or not sup:
+        if time.perf_counter() > deadline:
             return None
+        if not sup:
+            # every block collapsed: the face is U = 0, where only the constant is free
+            return np.zeros_like(U), _constant_only(P, c)
         out = _face_newton(P, U, c, sup, act, deadline)
         if out is None:
             return None
@@ -545,6 +552,30 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
             continue
         return U2, c2
     return None
+
+
+def _constant_only(P: _Problem, c):
+    """argmin over c of loss(c 1) [+ h_c / 2 c^2] (c = 0 without an output constant): the
+    zero network's best constant, by a safeguarded 1-D Newton method."""
+    if not P.has_c:
+        return c
+    c = float(c)
+    for _ in range(POLISH_ITERS):
+        z = np.full(P.n, c)
+        g = float(np.sum(P.loss.gradient(z, P.y))) + P.h_c * c
+        h = float(np.sum(loss_hessian(P.model, z, P.y))) + P.h_c
+        if h <= 0 or not np.isfinite(g):
+            break
+        step = g / h
+        f = P.f0(np.zeros((0, P.dt)), np.zeros(0), c, z)
+        a = 1.0
+        while a > 1e-12 and P.f0(np.zeros((0, P.dt)), np.zeros(0), c - a * step,
+                                  np.full(P.n, c - a * step)) > f:
+            a *= 0.5
+        c -= a * step
+        if abs(a * step) <= POLISH_GRAD * max(1.0, abs(c)):
+            break
+    return c
 
 
 def _block_gradient(P: _Problem, U, c):
