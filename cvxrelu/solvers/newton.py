@@ -367,8 +367,10 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
     barrier path steps (the long-step path needs O(nu_B) damped steps per centering at worst).
 
     ``hints`` (p, dt): optional points of the patterns' cells (else an LP finds them).
-    Raises SolverError when a pattern's cell is not full-dimensional (the barrier needs
-    interior points) or the path fails; the caller falls back to another solver.
+    A pattern whose cell is not full-dimensional (the barrier needs interior points) has its
+    blocks held at zero: the result is then the optimum of a restriction, reported with
+    status "inaccurate" and ``dropped_patterns`` (their indices). Raises SolverError when no
+    cell is full-dimensional or the path fails; the caller falls back to another solver.
     """
     from ..convex import ConvexSolution
 
@@ -376,15 +378,17 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
     deadline = t0 + (TIME_LIMIT if time_limit is None else time_limit)
     Xt = np.asarray(Xt, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    S = np.asarray(patterns, dtype=bool)
+    S_all = np.asarray(patterns, dtype=bool)
+    p_all = S_all.shape[0]
+    d0, margin = interior_points(Xt, S_all, hints)
+    full = margin > MIN_MARGIN
+    if not full.any():
+        raise SolverError(f"none of the {p_all} patterns has a full-dimensional cell (largest margin "
+                          f"{float(margin.max(initial=0.0)):.1e}): the barrier method needs interior points")
+    S, d0 = S_all[full], d0[full]
     P = _Problem(Xt, y, S, model)
     p = P.p
-    d0, margin = interior_points(Xt, S, hints)
-    if np.any(margin <= MIN_MARGIN):
-        bad = int(np.flatnonzero(margin <= MIN_MARGIN)[0])
-        raise SolverError(f"pattern {bad} is not a full-dimensional cell (margin {margin[bad]:.1e}): "
-                          "the barrier method needs interior points")
-    info = {"solver": SOLVER_NAME, "n_patterns": p}
+    info = {"solver": SOLVER_NAME, "n_patterns": p_all}
     m = P.A_full.shape[1]
     idx = None
     if screen and m > SCREEN_ROWS:
@@ -412,7 +416,13 @@ def solve_barrier(Xt, y, patterns, model: Model, *, hints=None, time_limit: floa
     info["screening"] = rounds
     info["seconds"] = time.perf_counter() - t0
     obj = P.objective(U, c)
-    W, V = U[:p].copy(), U[p:].copy()
+    W, V = np.zeros((p_all, P.dt)), np.zeros((p_all, P.dt))
+    W[full], V[full] = U[:p], U[p:]
+    if not full.all():
+        info["dropped_patterns"] = [int(i) for i in np.flatnonzero(~full)]
+        info["status"] = "inaccurate"
+        info["note"] = (f"{int((~full).sum())} of {p_all} patterns have no full-dimensional cell: their "
+                        "blocks are held at zero (the optimum of a restriction)")
     cc = float(c) if P.has_c else None
     return ConvexSolution(W, V, cc, float(obj), P.predict(U, c), info)
 
