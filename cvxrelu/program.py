@@ -231,7 +231,8 @@ def _with_fallback(first, second, Xt, y, model: Model, name: str) -> ConvexSolut
     L1 = network_objective(Xt, y, sol.W, sol.V, sol.c, model)
     L2 = network_objective(Xt, y, other.W, other.V, other.c, model)
     if np.isfinite(L2) and not (L1 <= L2):
-        other.solver_info["second_opinion_for"] = f"{name}: {sol.status}"
+        why = sol.solver_info.get("barrier_status") or sol.status
+        other.solver_info["second_opinion_for"] = f"{name}: {why}, objective {L1!r}"
         return other
     sol.solver_info["second_opinion"] = f"{other.solver_info.get('solver')}: {other.status}, objective {L2!r}"
     return sol
