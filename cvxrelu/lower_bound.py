@@ -136,9 +136,16 @@ def lipschitz_radius(X: np.ndarray, model: Model) -> np.ndarray:
 def dual_start(net: Network, data: Dataset, model: Model) -> tuple[np.ndarray, float]:
     """(nu1, shift): the loss gradient at the network, in the conjugate's domain, exactly zero-sum
     when the output constant is free (``shift``: how far the zero-sum projection moved it)."""
-    loss = model.loss_fn
-    lam = loss.gradient(predict(net, data.X), data.y)
-    lo, hi = loss.dual_box(data.y)
+    return project_dual(model.loss_fn.gradient(predict(net, data.X), data.y), data.y, model)
+
+
+def project_dual(lam: np.ndarray, y: np.ndarray, model: Model) -> tuple[np.ndarray, float]:
+    """(nu1, shift): any candidate dual point lam (n,) clipped to the conjugate's domain and, when
+    the output constant is free, projected onto 1^T nu = 0 exactly (docs/method.md section 5)."""
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.shape != y.shape:
+        raise ValueError(f"the dual point has shape {lam.shape}, the labels {y.shape}")
+    lo, hi = model.loss_fn.dual_box(y)
     nu1 = np.clip(lam, lo, hi)
     shift = 0.0
     if model.effective_output_bias == "free":

@@ -25,10 +25,15 @@ from .solvers.clarabel import check_settings
 from .solvers.conic import PFORM_RATIO, solve_convex_program  # noqa: F401 - re-exported
 from .solvers.first_order import solve_first_order
 from .solvers.ipm_program import solve_program_ipm
+from .solvers.newton import solve_barrier
 from .solvers.polish import polish_squared, polished  # noqa: F401 - re-exported
 from .solvers.screening import SCREEN_ADD, SCREEN_MAX_ROUNDS, SCREEN_ROWS
 
 SOLVERS = ("auto", "ipm", "clarabel", "first-order")
+#: solvers/newton.py's status words in the common SolverStatus vocabulary: only a converged
+#: path is "solved"; a path that stopped early (budget, uncentered, dropped degenerate cells)
+#: is "inaccurate" and gets Clarabel's second opinion.
+BARRIER_STATUS = {"solved": SolverStatus.SOLVED}
 #: ``auto`` asks Clarabel for a second answer, when the interior-point method ended short of its
 #: tolerances or its polish failed, if the program has at most this many cone rows (2 p n).
 CLARABEL_SECOND_OPINION_ROWS = 200_000
@@ -92,14 +97,22 @@ def solve_program(
 ) -> ConvexSolution:
     """The convex program over ``patterns`` with the chosen backend.
 
-    ``ipm``: the structure-exploiting interior-point method of solvers/ipm.py (squared loss);
-    ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program`;
-    ``first-order``: the augmented-Lagrangian method of first_order.py;
-    ``auto``: for the squared loss ``ipm`` (Clarabel if it fails, and also Clarabel as a second
-    opinion on small programs where it ends short of its tolerances: the better network is
-    kept), ``first-order`` when the interior-point method would need more than IPM_MAX_BYTES
-    (``ipm_bytes``); Clarabel for the logistic loss. Squared-loss solutions are refined by
-    :func:`polish_squared` when that succeeds.
+    ``ipm``: an interior-point method: for the squared loss the structure-exploiting one of
+    solvers/ipm.py, for the logistic loss the log-barrier Newton method of solvers/newton.py
+    (no exponential cones; face polish; row screening), with Clarabel as below;
+    ``clarabel``: Clarabel on the conic form built by :func:`solve_convex_program` (the barrier
+    Newton method when Clarabel fails or ends short of its tolerances);
+    ``first-order``: the augmented-Lagrangian method of solvers/first_order.py (never chosen
+    by ``auto`` unless memory forces it: see its module docstring);
+    ``auto``: for the squared loss solvers/ipm.py (Clarabel if it fails, then the barrier
+    Newton method, e.g. on Clarabel's InsufficientProgress; and Clarabel as a second opinion
+    on small programs where it ends short of its tolerances), ``first-order`` when the
+    interior-point method would need more than IPM_MAX_BYTES (``ipm_bytes``); for the
+    logistic loss the barrier Newton method, then Clarabel when it fails or ends short.
+    Whenever two backends ran, the better network by evaluated objective is kept and the
+    record says so (``fallback_from``, ``second_opinion_for``, ``second_opinion``); a
+    SolverError escapes only when every backend failed. Squared-loss solutions are refined
+    by :func:`polish_squared` when that succeeds.
 
     ``hints`` (p, dt): a direction in each pattern's cell (a row of NaN or zeros: unknown, then
     computed by LP). With them, on data of more than SCREEN_MIN_ROWS rows, the interior-point
@@ -119,13 +132,19 @@ def solve_program(
         solver = "first-order"
     if solver == "first-order":
         return solve_first_order(Xt, y, S, model, progress=progress, **fo_opts)
-    if solver == "ipm" and model.loss != "squared":
-        raise InputError(f"the interior-point solver handles the squared loss; use --solver clarabel "
-                         f"for the {model.loss} loss")
     if model.loss != "squared":
-        return solve_convex_program(Xt, y, S, model, settings=cl_opts)
+        if solver == "clarabel":
+            return _with_fallback(lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts),
+                                  lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
+        # auto / ipm: the barrier Newton method first (no exponential cones), Clarabel when it
+        # fails or ends short of its tolerances
+        return _with_fallback(lambda: _barrier(Xt, y, S, model, hints),
+                              lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, model,
+                              "barrier")
     if solver == "clarabel":
-        return polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None)
+        return _with_fallback(
+            lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),
+            lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
     rows = 2 * S.shape[0] * S.shape[1]
     # beyond Clarabel's reach (its sparse factorization fills in: 72 s at 5e5 cone rows), auto
     # keeps the interior-point method's best feasible iterate when it ends short of even the
@@ -137,8 +156,12 @@ def solve_program(
     except SolverError as exc:
         if solver == "ipm":
             raise
-        sol = polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None)
-        sol.solver_info["fallback_from"] = f"ipm: {exc}"
+        # Clarabel, then (InsufficientProgress on degenerate programs) the barrier Newton method
+        sol = _with_fallback(
+            lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),
+            lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
+        sol.solver_info["fallback_from"] = f"ipm: {exc}" + (
+            f"; {sol.solver_info['fallback_from']}" if "fallback_from" in sol.solver_info else "")
         return sol
     if (solver == "auto" and not (sol.status is SolverStatus.SOLVED and sol.solver_info.get("polished"))
             and rows <= CLARABEL_SECOND_OPINION_ROWS):
@@ -149,9 +172,67 @@ def solve_program(
         try:
             other = polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None)
         except SolverError:
-            other = None
+            try:
+                other = _barrier(Xt, y, S, model, hints)
+            except SolverError:
+                other = None
         if other is not None and (network_objective(Xt, y, other.W, other.V, other.c, model)
                                   < network_objective(Xt, y, sol.W, sol.V, sol.c, model)):
             other.solver_info["second_opinion_for"] = sol.status
             return other
+    return sol
+
+
+def _barrier(Xt, y, S, model: Model, hints) -> ConvexSolution:
+    """solvers/newton.py's solve_barrier with its record in the common vocabulary (status,
+    iterations = Newton steps, detail); the barrier's own status word stays as barrier_status."""
+    h = None
+    if hints is not None:
+        h = np.asarray(hints, dtype=np.float64)
+        if h.shape != (S.shape[0], np.shape(Xt)[1]):
+            h = None
+    sol = solve_barrier(Xt, y, S, model, hints=h)
+    info = sol.solver_info
+    word = info.get("status")
+    info["barrier_status"] = word
+    info["status"] = BARRIER_STATUS.get(word, SolverStatus.INACCURATE)
+    info["iterations"] = int(info.get("newton_steps", 0))
+    info["detail"] = None if info["status"] is SolverStatus.SOLVED else info.get("note", f"barrier status {word}")
+    return sol
+
+
+def _with_fallback(first, second, Xt, y, model: Model, name: str) -> ConvexSolution:
+    """``first()``; when it raises SolverError or ends short of "solved", also ``second()``, and
+    the better network by evaluated objective (network_objective, never a solver's own value).
+
+    The record says what happened: ``fallback_from`` (the first backend's error, when it
+    failed), ``second_opinion_for`` (its status, when it ended short and the other won), or
+    ``second_opinion`` (the other's error or status, when the first's answer was kept). Only
+    when both fail is a SolverError raised, naming both errors.
+    """
+    try:
+        sol, err = first(), None
+    except SolverError as exc:
+        sol, err = None, exc
+    if sol is not None and sol.status is SolverStatus.SOLVED:
+        return sol
+    try:
+        other, err2 = second(), None
+    except SolverError as exc:
+        other, err2 = None, exc
+    if sol is None and other is None:
+        raise SolverError(f"{name}: {err}; fallback: {err2}")
+    if sol is None:
+        other.solver_info["fallback_from"] = f"{name}: {err}"
+        return other
+    if other is None:
+        sol.solver_info["second_opinion"] = f"failed: {err2}"
+        return sol
+    L1 = network_objective(Xt, y, sol.W, sol.V, sol.c, model)
+    L2 = network_objective(Xt, y, other.W, other.V, other.c, model)
+    if np.isfinite(L2) and not (L1 <= L2):
+        why = sol.solver_info.get("barrier_status") or sol.status
+        other.solver_info["second_opinion_for"] = f"{name}: {why}, objective {L1!r}"
+        return other
+    sol.solver_info["second_opinion"] = f"{other.solver_info.get('solver')}: {other.status}, objective {L2!r}"
     return sol

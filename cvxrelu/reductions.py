@@ -15,6 +15,66 @@ from .model import Dataset, Model, Network, merged, objective, scaled
 
 #: Neurons this small relative to the largest are candidates for removal (prune_tiny_neurons).
 PRUNE_REL = 1e-4
+#: A removal or move of the constant is kept when L rises by at most this, relative to
+#: max(1, |L|) of the input network (far below solve's column-generation tolerance 1e-9 and
+#: verify's tolerances): it removes interior-point leftovers whose effect is pure rounding.
+OBJECTIVE_SLACK_REL = 1e-12
+#: No output constant but a free hidden bias: the constant is carried by one bias neuron
+#: (u = 0, b = B, alpha = const / B) with B the smallest power of two (exact product) of at
+#: least CONSTANT_BIAS * max(1, |const|): its penalty beta/2 alpha^2 <= beta/2 * 1e-12. The
+#: infimum (alpha -> 0) is not attained: this is the documented clean form (docs/method.md
+#: section 7).
+CONSTANT_BIAS = 1e6
+
+
+def _slack(L: float) -> float:
+    return OBJECTIVE_SLACK_REL * max(1.0, abs(L))
+
+
+def live_neurons(net: Network) -> np.ndarray:
+    """(m,) bool: neurons that can change a prediction (alpha != 0 and a non-zero (u, b))."""
+    Ut = net.Ut()
+    return (net.alpha != 0) & np.any(Ut != 0, axis=0) if net.n_neurons else np.zeros(0, dtype=bool)
+
+
+def constant_to_c(net: Network, data: Dataset, model: Model) -> Network:
+    """Constants carried by neurons (u = 0, b > 0: alpha relu(b) on every sample) go into c.
+
+    With an output constant (output bias "free", or "penalized" when that does not raise L
+    beyond OBJECTIVE_SLACK_REL) the constant neurons are removed and their sum is added to c.
+    Otherwise, with a free hidden bias, they become one bias neuron in the clean form of
+    CONSTANT_BIAS (alpha = const / B, B a power of two); with a penalized hidden bias they
+    stay (they are proper neurons). Zero neurons (alpha = 0 or (u, b) = 0) are dropped. L
+    never rises beyond OBJECTIVE_SLACK_REL.
+    """
+    if net.n_neurons == 0:
+        return net
+    L0 = objective(net, data, model)
+    live = live_neurons(net)
+    if net.b is not None:
+        const_j = live & np.all(net.U == 0, axis=0)
+    else:
+        const_j = np.zeros(net.n_neurons, dtype=bool)
+    Ut = net.Ut()
+    keep = live & ~const_j
+    K = float(np.sum(net.alpha[const_j] * np.maximum(net.b[const_j], 0.0))) if const_j.any() else 0.0
+    cands = []
+    if const_j.any() and model.output_bias != "none":
+        cands.append(Network.from_augmented(Ut[:, keep], net.alpha[keep], model, (net.c or 0.0) + K))
+    if const_j.any() and model.hidden_bias == "free":
+        cols, al = Ut[:, keep], net.alpha[keep]
+        if K != 0.0:
+            B = 2.0 ** int(np.ceil(np.log2(CONSTANT_BIAS * max(1.0, abs(K)))))
+            u = np.zeros((Ut.shape[0], 1))
+            u[-1, 0] = B
+            cols, al = np.hstack([cols, u]), np.append(al, K / B)
+        cands.append(Network.from_augmented(cols, al, model, net.c))
+    # always: the input without its zero neurons (same predictions and penalty)
+    cands.append(Network.from_augmented(Ut[:, live], net.alpha[live], model, net.c))
+    for cand in cands:
+        if objective(cand, data, model) <= L0 + _slack(L0):
+            return cand
+    return net
 
 
 def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
@@ -58,30 +118,30 @@ def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
 
 
 def prune_tiny_neurons(net: Network, data: Dataset, model: Model) -> Network:
-    """Drop neurons of size |alpha_j| N(ut_j) <= PRUNE_REL * the largest, one at a time, smallest
-    first, whenever that does not raise L.
+    """Drop neurons of size |alpha_j| N(ut_j) <= PRUNE_REL * the largest (and neurons inactive on
+    every sample), one at a time, smallest first, whenever L stays within OBJECTIVE_SLACK_REL
+    of the input's.
 
     An interior-point solution leaves blocks that are zero at the optimum at a small non-zero
     size (about the solver's tolerance); their dual constraints are slack, so removing them
     lowers the penalty by more than it changes the loss. The objective is re-evaluated for every
-    removal: the result is never worse than the input.
+    removal: the result is never worse than the input by more than OBJECTIVE_SLACK_REL.
     """
     N = model.neuron_norm(net.Ut()) * np.abs(net.alpha)
     if N.size == 0:
         return net
-    cand = [int(j) for j in np.argsort(N) if 0 < N[j] <= PRUNE_REL * N.max()]
+    Xt = model.augment(data.X)
+    dead = ~np.any(Xt @ net.Ut() > 0, axis=0)  # relu(Xt ut) = 0 on every sample
+    cand = [int(j) for j in np.argsort(N) if 0 < N[j] and (N[j] <= PRUNE_REL * N.max() or dead[j])]
     if not cand:
         return net
     keep = np.ones(net.n_neurons, dtype=bool)
-    L = objective(net, data, model)
+    L0 = objective(net, data, model)
     Ut = net.Ut()
     for j in cand:
         keep[j] = False
         trial = Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
-        Lt = objective(trial, data, model)
-        if Lt <= L:
-            L = Lt
-        else:
+        if not objective(trial, data, model) <= L0 + _slack(L0):
             keep[j] = True
     return Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
 

@@ -14,8 +14,12 @@ Patterns:
 
 The network is read off the solution with docs/method.md eq. (7.1), then (cvxrelu.reductions) reduced to at most n + 1 neurons without
 changing predictions or penalty (Caratheodory, Lemma 1 / Prop. 6), cleared of interior-point
-leftovers and merged per cone, each step kept only if L does not rise; with a free hidden bias
-and no output bias, one more neuron (u = 0) carries the free output constant.
+leftovers (neurons below PRUNE_REL of the largest, and neurons inactive on every sample) and
+merged per cone, each step kept only if L does not rise beyond OBJECTIVE_SLACK_REL. Constants
+carried by neurons (u = 0) go into c when there is an output bias (reductions.constant_to_c);
+with a free hidden bias and no output bias one bias neuron (u = 0, b = B a power of two,
+alpha = const / B, CONSTANT_BIAS) carries the constant. ``neurons`` in the result counts the
+neurons that can change a prediction (reductions.live_neurons).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from .records import jsonable
 from .reductions import (  # noqa: F401 - re-exported: solve's post-processing steps
     PRUNE_REL,
     caratheodory_reduce,
+    constant_to_c,
+    live_neurons,
     merge_cones,
     prune_tiny_neurons,
     set_width,
@@ -101,7 +107,7 @@ class SolveResult:
                 "time_limit": cert.time_limit, "seconds": cert.seconds,
             },
             "program_lower_bound": self.program_lower_bound,
-            "neurons": int(np.count_nonzero(self.network.alpha)),
+            "neurons": int(np.count_nonzero(live_neurons(self.network))),
             "width": int(self.network.n_neurons),
             "patterns": self.patterns,
             "n_patterns": self.n_patterns,
@@ -231,6 +237,7 @@ def solve(
     net = prune_tiny_neurons(net, data, model)
     net = merge_cones(net, data, model)
     net = snap_kinks_1d(net, data.X, model)
+    net = constant_to_c(net, data, model)
     net = set_width(net, width, model)
     L = objective(net, data, model)
     if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):

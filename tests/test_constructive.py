@@ -227,7 +227,7 @@ def test_sampling_below_m_star_is_refused(example1):
 @given(seed=st.integers(0, 10**6), n=st.integers(3, 6), hidden_bias=st.sampled_from(["none", "penalized"]))
 def test_m_star_matches_brute_force_over_supports(seed, n, hidden_bias):
     """m* against an independent brute force: the smallest set of candidate blocks whose
-    restricted program (cvxpy oracle of tests/_opt.py over the same blocks) reaches P*."""
+    restricted program (cvxpy oracle of tests/oracles.py over the same blocks) reaches P*."""
     import itertools
 
     from cvxrelu.constructive.optimal_set import ABS_SLACK, FACE_RTOL, solve_blocks

@@ -34,6 +34,18 @@ its cone (Moreau: w = w0 + A^T zeta*, zeta* = argmin_{zeta >= 0} ||w0 + A^T zeta
 over the nearly active rows), so the returned W, V satisfy A_i w_i >= 0 up to rounding, and the
 reported objective is the program's objective at that feasible point (which equals L of the
 network read off with eq. 9). The final gap is recomputed at the projected point.
+
+Status: "solved" only when that recomputed relative gap is at most ``tol``; reaching
+``max_iter`` first gives "inaccurate" with the gap in ``detail`` (never "solved" at max_iter).
+
+Why ``auto`` does not use it (cvxrelu/program.py chooses it only when the interior-point
+method's memory estimate exceeds IPM_MAX_BYTES): its convergence is sublinear and degrades
+with the conditioning of the data and with degenerate optima (blocks on cell boundaries), so
+the 1e-9 relative gap column generation needs takes tens of thousands of iterations where
+the interior-point and barrier Newton methods take tens of steps; on a 150-sample
+breast-cancer slice (logistic loss, free biases) it ran 163 s to a worse objective than the
+barrier method reaches in seconds (docs/benchmarks.md). Its answers are feasible and
+evaluated, so it remains the method of last resort for programs too large to factor.
 """
 
 from __future__ import annotations
