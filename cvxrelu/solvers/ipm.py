@@ -84,6 +84,15 @@ EIG_NOISE = 1e-9
 #: eigenvalue (the rounding level of H_b): where the coupling does not curve it either, the
 #: Newton system is singular to working precision there (two near-identical neurons).
 EIG_FLOOR = 1e-13
+#: ... but the part of that floor above H_b's own rounding (EIG_ROUND times its largest
+#: eigenvalue) is capped at this fraction of the direction's curvature from the coupling (the
+#: diagonal of Gamma_S' K^-1 Gamma_S). The floor is a perturbation that the iterative
+#: refinement removes only while it is small against the curvature it perturbs; H_b's largest
+#: eigenvalue grows like 1 / mu^2, and on a block that stays non-zero a floor of EIG_FLOOR times
+#: it overtook the coupling's curvature near the optimum (20 against 5), refinement stalled with
+#: a dual residual of 2e-4 in the step and the next iterate fell onto the cone boundary.
+EIG_FLOOR_COUPLED = 1e-3
+EIG_ROUND = 4.0 * float(np.finfo(np.float64).eps)
 #: Gondzio's multiple centrality correctors per iteration (0 turns them off), the step
 #: increase each aims for, the fraction of it that must be gained, and the target box.
 CENTRALITY_CORRECTORS = 2
@@ -402,8 +411,13 @@ class _KKT:
             GS = (pr.Xt @ self.QS[:, :dt].T) * pr.D[bs % p].T * sg[None, :]  # (n, ns)
             self.GS = GS
             S = GS.T @ self._K_solve(GS)
-            # H_b's small eigenvalues are known only to about eps ||H_b||: never trust less
-            floor = EIG_FLOOR * np.abs(lam[bs, -1]) + 1e-14 * pr.curv[bs]
+            # H_b's small eigenvalues are known only to about eps ||H_b||: never trust less. Above
+            # that rounding level the floor only guards directions the coupling does not curve
+            # (S singular there); where it does, the floor stays a small fraction of that curvature
+            lmax = np.abs(lam[bs, -1])
+            coupled = np.maximum(np.diag(S), 0.0)
+            floor = (np.maximum(EIG_ROUND * lmax, np.minimum(EIG_FLOOR * lmax, EIG_FLOOR_COUPLED * coupled))
+                     + 1e-14 * pr.curv[bs])
             S[np.diag_indices_from(S)] += np.maximum(lam[bs, js], floor)
             self.S = sla.cho_factor(S, lower=True, check_finite=False, overwrite_a=True)
         if pr.has_c:
@@ -761,7 +775,8 @@ def solve_ipm(
         "settings": {"tol_gap_rel": tol_gap_rel, "tol_feas": tol_feas, "max_iter": max_iter,
                      "reduced_tol_gap_rel": REDUCED_TOL_GAP_REL, "reduced_tol_feas": REDUCED_TOL_FEAS,
                      "step_fraction": STEP_FRACTION, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
-                     "eig_floor": EIG_FLOOR, "centrality_correctors": CENTRALITY_CORRECTORS,
+                     "eig_floor": EIG_FLOOR,
+                     "eig_floor_coupled": EIG_FLOOR_COUPLED, "centrality_correctors": CENTRALITY_CORRECTORS,
                      "soc_correctors": SOC_CORRECTORS,
                      "refine_steps": REFINE_STEPS, "refine_tol": REFINE_TOL,
                      "stall_iters": STALL_ITERS, "stall_factor": STALL_FACTOR},
