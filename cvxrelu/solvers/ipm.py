@@ -75,6 +75,15 @@ STALL_ITERS = 15
 STALL_FACTOR = 2.0
 #: Fraction of the step to the cone boundary taken.
 STEP_FRACTION = 0.99
+#: A second-order cone iterate x is stored in its own coordinates, where a distance to the
+#: boundary x_0 - ||x_1|| below eps x_0 is lost to rounding although the scaled step rule
+#: (lam + a W^-1 ds) still sees it: the step also keeps x_0 (1 - SOC_MARGIN) >= ||x_1|| for each
+#: cone (one already closer keeps at least half its relative distance, _soc_margin_step). A
+#: cone's share of the gap is then left at about SOC_MARGIN s_0 z_0, far below TOL_GAP_REL
+#: |objective| (z_0 -> beta and beta s_0 <= objective). Without it a block that stays non-zero,
+#: the cone blocking every step near the optimum, came within one ulp of its boundary (its
+#: distance cut 100-fold per step by STEP_FRACTION) and the next NT scaling failed.
+SOC_MARGIN = 1e-13
 #: Eigen-directions of a block Hessian below this times the block's coupling scale (the largest
 #: diagonal entry of Xt' D_i Xt) are solved through the small dense Schur complement (_KKT).
 SMALL_EIG = 1e-6
@@ -251,6 +260,18 @@ def _soc_max_step(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     lin = (a == 0) & (b < 0)
     out = np.where(lin, np.minimum(out, -c / np.where(lin, b, -1.0)), out)
     return out
+
+
+def _soc_margin_step(x: np.ndarray, d: np.ndarray) -> float:
+    """Largest alpha >= 0 keeping x + alpha d in the shrunk cone x_0 (1 - delta) >= ||x_1|| per cone,
+    delta = SOC_MARGIN, or half the present relative distance (x_0 - ||x_1||) / x_0 of a cone
+    already closer than that; inf if none limits the step."""
+    rel = (x[:, 0] - np.linalg.norm(x[:, 1:], axis=1)) / x[:, 0]
+    delta = np.minimum(SOC_MARGIN, 0.5 * rel)
+    xs, ds = x.copy(), d.copy()
+    xs[:, 0] *= 1.0 - delta
+    ds[:, 0] *= 1.0 - delta
+    return float(np.min(_soc_max_step(xs, ds), initial=np.inf))
 
 
 def _lp_max_step(inv_x: np.ndarray, d: np.ndarray) -> float:
@@ -510,6 +531,7 @@ class _Newton:
         # 1/z and Theta = z / s directly (w lam = s, lam / w = z), which saves a third of the
         # passes over these 2pn-long arrays, the bulk of an iteration's cost at large n
         self.s_lp, self.z_lp = s_lp, z_lp
+        self.s_soc, self.z_soc = s_soc, z_soc
         self.inv_s = 1.0 / s_lp
         self.inv_z = 1.0 / z_lp
         self.lam_lp = np.sqrt(s_lp * z_lp)
@@ -587,7 +609,9 @@ class _Newton:
         return min(_lp_max_step(self.inv_s, ds_lp),  # lam + a W^-1 ds >= 0 <=> s + a ds >= 0
                    _lp_max_step(self.inv_z, dz_lp),
                    float(np.min(_soc_max_step(self.lam_soc, sc.apply_inv(ds_soc)), initial=np.inf)),
-                   float(np.min(_soc_max_step(self.lam_soc, sc.apply(dz_soc)), initial=np.inf)))
+                   float(np.min(_soc_max_step(self.lam_soc, sc.apply(dz_soc)), initial=np.inf)),
+                   _soc_margin_step(self.s_soc, ds_soc),
+                   _soc_margin_step(self.z_soc, dz_soc))
 
 
 def solve_ipm(
@@ -774,7 +798,7 @@ def solve_ipm(
         "coupling": "gram (p dt < n)" if pr.gram else "woodbury (n x n)",
         "settings": {"tol_gap_rel": tol_gap_rel, "tol_feas": tol_feas, "max_iter": max_iter,
                      "reduced_tol_gap_rel": REDUCED_TOL_GAP_REL, "reduced_tol_feas": REDUCED_TOL_FEAS,
-                     "step_fraction": STEP_FRACTION, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
+                     "step_fraction": STEP_FRACTION, "soc_margin": SOC_MARGIN, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
                      "eig_floor": EIG_FLOOR,
                      "eig_floor_coupled": EIG_FLOOR_COUPLED, "centrality_correctors": CENTRALITY_CORRECTORS,
                      "soc_correctors": SOC_CORRECTORS,
