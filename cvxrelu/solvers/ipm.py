@@ -75,6 +75,15 @@ STALL_ITERS = 15
 STALL_FACTOR = 2.0
 #: Fraction of the step to the cone boundary taken.
 STEP_FRACTION = 0.99
+#: A second-order cone iterate x is stored in its own coordinates, where a distance to the
+#: boundary x_0 - ||x_1|| below eps x_0 is lost to rounding although the scaled step rule
+#: (lam + a W^-1 ds) still sees it: the step also keeps x_0 (1 - SOC_MARGIN) >= ||x_1|| for each
+#: cone (one already closer keeps at least half its relative distance, _soc_margin_step). A
+#: cone's share of the gap is then left at about SOC_MARGIN s_0 z_0, far below TOL_GAP_REL
+#: |objective| (z_0 -> beta and beta s_0 <= objective). Without it a block that stays non-zero,
+#: the cone blocking every step near the optimum, came within one ulp of its boundary (its
+#: distance cut 100-fold per step by STEP_FRACTION) and the next NT scaling failed.
+SOC_MARGIN = 1e-13
 #: Eigen-directions of a block Hessian below this times the block's coupling scale (the largest
 #: diagonal entry of Xt' D_i Xt) are solved through the small dense Schur complement (_KKT).
 SMALL_EIG = 1e-6
@@ -84,6 +93,15 @@ EIG_NOISE = 1e-9
 #: eigenvalue (the rounding level of H_b): where the coupling does not curve it either, the
 #: Newton system is singular to working precision there (two near-identical neurons).
 EIG_FLOOR = 1e-13
+#: ... but the part of that floor above H_b's own rounding (EIG_ROUND times its largest
+#: eigenvalue) is capped at this fraction of the direction's curvature from the coupling (the
+#: diagonal of Gamma_S' K^-1 Gamma_S). The floor is a perturbation that the iterative
+#: refinement removes only while it is small against the curvature it perturbs; H_b's largest
+#: eigenvalue grows like 1 / mu^2, and on a block that stays non-zero a floor of EIG_FLOOR times
+#: it overtook the coupling's curvature near the optimum (20 against 5), refinement stalled with
+#: a dual residual of 2e-4 in the step and the next iterate fell onto the cone boundary.
+EIG_FLOOR_COUPLED = 1e-3
+EIG_ROUND = 4.0 * float(np.finfo(np.float64).eps)
 #: Gondzio's multiple centrality correctors per iteration (0 turns them off), the step
 #: increase each aims for, the fraction of it that must be gained, and the target box.
 CENTRALITY_CORRECTORS = 2
@@ -244,6 +262,18 @@ def _soc_max_step(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     return out
 
 
+def _soc_margin_step(x: np.ndarray, d: np.ndarray) -> float:
+    """Largest alpha >= 0 keeping x + alpha d in the shrunk cone x_0 (1 - delta) >= ||x_1|| per cone,
+    delta = SOC_MARGIN, or half the present relative distance (x_0 - ||x_1||) / x_0 of a cone
+    already closer than that; inf if none limits the step."""
+    rel = (x[:, 0] - np.linalg.norm(x[:, 1:], axis=1)) / x[:, 0]
+    delta = np.minimum(SOC_MARGIN, 0.5 * rel)
+    xs, ds = x.copy(), d.copy()
+    xs[:, 0] *= 1.0 - delta
+    ds[:, 0] *= 1.0 - delta
+    return float(np.min(_soc_max_step(xs, ds), initial=np.inf))
+
+
 def _lp_max_step(inv_x: np.ndarray, d: np.ndarray) -> float:
     """Largest alpha >= 0 with x + alpha d >= 0 (x > 0 given by 1 / x): 1 / max(-d / x)."""
     r = float(np.max(-d * inv_x, initial=0.0))
@@ -402,8 +432,13 @@ class _KKT:
             GS = (pr.Xt @ self.QS[:, :dt].T) * pr.D[bs % p].T * sg[None, :]  # (n, ns)
             self.GS = GS
             S = GS.T @ self._K_solve(GS)
-            # H_b's small eigenvalues are known only to about eps ||H_b||: never trust less
-            floor = EIG_FLOOR * np.abs(lam[bs, -1]) + 1e-14 * pr.curv[bs]
+            # H_b's small eigenvalues are known only to about eps ||H_b||: never trust less. Above
+            # that rounding level the floor only guards directions the coupling does not curve
+            # (S singular there); where it does, the floor stays a small fraction of that curvature
+            lmax = np.abs(lam[bs, -1])
+            coupled = np.maximum(np.diag(S), 0.0)
+            floor = (np.maximum(EIG_ROUND * lmax, np.minimum(EIG_FLOOR * lmax, EIG_FLOOR_COUPLED * coupled))
+                     + 1e-14 * pr.curv[bs])
             S[np.diag_indices_from(S)] += np.maximum(lam[bs, js], floor)
             self.S = sla.cho_factor(S, lower=True, check_finite=False, overwrite_a=True)
         if pr.has_c:
@@ -496,6 +531,7 @@ class _Newton:
         # 1/z and Theta = z / s directly (w lam = s, lam / w = z), which saves a third of the
         # passes over these 2pn-long arrays, the bulk of an iteration's cost at large n
         self.s_lp, self.z_lp = s_lp, z_lp
+        self.s_soc, self.z_soc = s_soc, z_soc
         self.inv_s = 1.0 / s_lp
         self.inv_z = 1.0 / z_lp
         self.lam_lp = np.sqrt(s_lp * z_lp)
@@ -573,7 +609,9 @@ class _Newton:
         return min(_lp_max_step(self.inv_s, ds_lp),  # lam + a W^-1 ds >= 0 <=> s + a ds >= 0
                    _lp_max_step(self.inv_z, dz_lp),
                    float(np.min(_soc_max_step(self.lam_soc, sc.apply_inv(ds_soc)), initial=np.inf)),
-                   float(np.min(_soc_max_step(self.lam_soc, sc.apply(dz_soc)), initial=np.inf)))
+                   float(np.min(_soc_max_step(self.lam_soc, sc.apply(dz_soc)), initial=np.inf)),
+                   _soc_margin_step(self.s_soc, ds_soc),
+                   _soc_margin_step(self.z_soc, dz_soc))
 
 
 def solve_ipm(
@@ -760,8 +798,9 @@ def solve_ipm(
         "coupling": "gram (p dt < n)" if pr.gram else "woodbury (n x n)",
         "settings": {"tol_gap_rel": tol_gap_rel, "tol_feas": tol_feas, "max_iter": max_iter,
                      "reduced_tol_gap_rel": REDUCED_TOL_GAP_REL, "reduced_tol_feas": REDUCED_TOL_FEAS,
-                     "step_fraction": STEP_FRACTION, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
-                     "eig_floor": EIG_FLOOR, "centrality_correctors": CENTRALITY_CORRECTORS,
+                     "step_fraction": STEP_FRACTION, "soc_margin": SOC_MARGIN, "small_eig": SMALL_EIG, "eig_noise": EIG_NOISE,
+                     "eig_floor": EIG_FLOOR,
+                     "eig_floor_coupled": EIG_FLOOR_COUPLED, "centrality_correctors": CENTRALITY_CORRECTORS,
                      "soc_correctors": SOC_CORRECTORS,
                      "refine_steps": REFINE_STEPS, "refine_tol": REFINE_TOL,
                      "stall_iters": STALL_ITERS, "stall_factor": STALL_FACTOR},
