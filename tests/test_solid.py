@@ -68,16 +68,16 @@ def _boom(*a, **k):
     raise SolverError("Clarabel stopped with status InsufficientProgress after 40 iterations")
 
 
-def test_logistic_auto_uses_the_barrier_and_agrees_with_clarabel():
+def test_logistic_ipm_uses_the_barrier_and_agrees_with_clarabel():
     Xt, y, P, m = _program()
-    sol = program.solve_program(Xt, y, P, m)
+    sol = program.solve_program(Xt, y, P, m, solver="ipm")
     assert sol.solver.startswith("cvxrelu-newton") and sol.status is SolverStatus.SOLVED
     ref = cvxpy_program(Xt, y, P, m)
     L = network_objective(Xt, y, sol.W, sol.V, sol.c, m)
     assert abs(L - ref) <= 1e-7 * abs(ref)
 
 
-@pytest.mark.parametrize("solver", ["auto", "ipm"])
+@pytest.mark.parametrize("solver", ["ipm"])
 def test_logistic_barrier_failure_falls_back_to_clarabel(monkeypatch, solver):
     Xt, y, P, m = _program(hb="free", ob="free")
     monkeypatch.setattr(program, "solve_barrier", _boom)
@@ -86,11 +86,12 @@ def test_logistic_barrier_failure_falls_back_to_clarabel(monkeypatch, solver):
     assert abs(sol.objective - cvxpy_program(Xt, y, P, m)) <= 1e-6 * abs(sol.objective)
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_clarabel_failure_falls_back_to_the_barrier(monkeypatch, loss):
+@pytest.mark.parametrize("loss,solver", [("squared", "clarabel"), ("logistic", "clarabel"), ("logistic", "auto")])
+def test_clarabel_failure_falls_back_to_the_barrier(monkeypatch, loss, solver):
+    # logistic under auto: Clarabel first (faster), the barrier when it fails (InsufficientProgress)
     Xt, y, P, m = _program(loss=loss, hb="penalized", ob="none")
     monkeypatch.setattr(program, "solve_convex_program", _boom)
-    sol = program.solve_program(Xt, y, P, m, solver="clarabel")
+    sol = program.solve_program(Xt, y, P, m, solver=solver)
     assert sol.solver.startswith("cvxrelu-newton")
     assert "InsufficientProgress" in sol.solver_info["fallback_from"]
     ref = cvxpy_program(Xt, y, P, m)
@@ -130,7 +131,7 @@ def test_short_barrier_gets_a_second_opinion_and_the_better_network_wins(monkeyp
         return sol
 
     monkeypatch.setattr(program, "solve_barrier", short)
-    sol = program.solve_program(Xt, y, P, m)
+    sol = program.solve_program(Xt, y, P, m, solver="ipm")
     assert sol.solver == "clarabel" and "time_limit" in sol.solver_info["second_opinion_for"]
     # and when the second opinion is worse, the barrier's answer is kept and Clarabel's noted
     monkeypatch.setattr(program, "solve_barrier", real)
@@ -148,7 +149,7 @@ def test_short_barrier_gets_a_second_opinion_and_the_better_network_wins(monkeyp
 
     monkeypatch.setattr(program, "solve_barrier", inaccurate)
     monkeypatch.setattr(program, "solve_convex_program", worse)
-    sol = program.solve_program(Xt, y, P, m)
+    sol = program.solve_program(Xt, y, P, m, solver="ipm")
     assert sol.solver.startswith("cvxrelu-newton") and "second_opinion" in sol.solver_info
     assert sol.status is SolverStatus.INACCURATE
 
