@@ -800,6 +800,21 @@ def _check_inputs(Xt, nu, free):
     return Xt, nu
 
 
+
+def _settled(upper: float, lower: float, stop_below: float, stop_above: float) -> bool:
+    """Whether a bound answers its question: below the target, a violation above the refutation
+    threshold, or upper and lower within COMPLETE_REL_TOL (M known)."""
+    return bool(lower > stop_above or upper <= stop_below
+                or (math.isfinite(upper) and upper - lower <= COMPLETE_REL_TOL * upper))
+
+
+def _result(upper, method, inc, stop_below, stop_above, t0, details, complete_target=False, nodes=0) -> MBound:
+    """The MBound of a finished (or stopped) computation, its incumbent giving the lower value."""
+    upper, lower = float(upper), float(inc.value)
+    return MBound(upper=upper, lower=lower, argmax=inc.argmax, sign=inc.sign, method=method,
+                  complete=bool(complete_target) or _settled(upper, lower, stop_below, stop_above),
+                  nodes=nodes, seconds=time.perf_counter() - t0, details=details)
+
 def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float = -np.inf,
                           stop_above: float = np.inf, time_limit: float = 60.0, starts=None,
                           progress=None, max_nodes: int | None = None) -> MBound:
@@ -838,13 +853,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
     details: dict = {"n": n, "dt": dt, "free_bias": bool(free_bias)}
 
     def done(upper, method, inc, complete_target=False, nodes=0):
-        upper = float(upper)
-        lower = float(inc.value)
-        complete = bool(complete_target or lower > stop_above or upper <= stop_below
-                        or (math.isfinite(upper) and upper - lower <= COMPLETE_REL_TOL * upper))
-        return MBound(upper=upper, lower=lower, argmax=inc.argmax, sign=inc.sign, method=method,
-                      complete=complete, nodes=nodes, seconds=time.perf_counter() - t0,
-                      details=details)
+        return _result(upper, method, inc, stop_below, stop_above, t0, details, complete_target, nodes)
 
     if _too_large(Xt) or _too_large(nu):
         # the rounding bounds assume no overflow in squares and products
@@ -874,8 +883,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
         res.upper = res.upper + shift
         if res.argmax is not None:
             res.lower = res.sign * float(_f(Xt, nu, res.argmax[:, None])[0])
-        res.complete = bool(res.complete and (res.upper <= stop_below or res.lower > stop_above or (
-            math.isfinite(res.upper) and res.upper - res.lower <= COMPLETE_REL_TOL * res.upper)))
+        res.complete = res.complete and _settled(res.upper, res.lower, stop_below, stop_above)
     return res
 
 
@@ -885,13 +893,7 @@ def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progre
     n, dt = Xt.shape
 
     def done(upper, method, inc, complete_target=False, nodes=0):
-        upper = float(upper)
-        lower = float(inc.value)
-        complete = bool(complete_target or lower > stop_above or upper <= stop_below
-                        or (math.isfinite(upper) and upper - lower <= COMPLETE_REL_TOL * upper))
-        return MBound(upper=upper, lower=lower, argmax=inc.argmax, sign=inc.sign, method=method,
-                      complete=complete, nodes=nodes, seconds=time.perf_counter() - t0,
-                      details=details)
+        return _result(upper, method, inc, stop_below, stop_above, t0, details, complete_target, nodes)
 
     if free_bias:
         X = Xt[:, :-1]
