@@ -124,6 +124,12 @@ PARALLEL_TOL = 1e-10
 ANGLE_TOL = 1e-12
 #: Unit roundoff.
 UNIT = 2.0**-53
+#: Bound on the rounding of a computed sine between two unit rows of a flat (a dot product and
+#: a norm in at most r coordinates; r + 2 terms each, doubled), in units of UNIT per (r + 2).
+SINE_ROUNDING = 8.0
+#: Bound (radians) on the rounding of a computed crossing angle of the 2-D sweep (arctan2 of
+#: a normalized pair, a shift by pi/2, a wrap by 2 pi and a shift by pi: a few ulps of 2 pi).
+ANGLE_ROUNDING = 64 * UNIT
 #: Coarse pre-test of the parallel test (not a tolerance of the result): two rows with
 #: 1 - |cos| >= PARALLEL_PREFILTER have a sine > 1e-4, far above PARALLEL_TOL, and are not
 #: compared further; the others get the exact sine test.
@@ -534,9 +540,11 @@ def analyze(
             argmax, sign = smax.plus_at, 1
         else:
             argmax, sign = smax.minus_at, -1
+        # slivers of what the tolerances actually did (module docstring): per level of merges
+        # and for the dropped arcs of the sweeps, f moves by at most S times the width
         M_err = (
             margin
-            + S * (PARALLEL_TOL + ANGLE_TOL) * 4
+            + 4.0 * S * (max(r - 2, 0) * eng.sliver() + eng.dropped())
             + zero_rows
             + dropped_sigma * float(np.linalg.norm(nu_k))
         )
@@ -570,13 +578,16 @@ class _Task:
     best: SphereMax
     lo: int
     hi: int
+    merged_sine: float = -1.0
 
 
 def _run_task(task: _Task, progress=None):
     """Explore the cells lifted from the top-level children lo..hi-1 (a fresh engine that
-    starts from the warm start's attained values). Returns (best, cells, candidates, bits)."""
+    starts from the warm start's attained values). Returns (best, cells, candidates, bits,
+    merged sine, dropped width)."""
     eng = _Engine(task.Q, task.Vr, task.nu, patterns=task.patterns, margin=task.margin,
                   progress=progress)
+    eng.merged_sine = task.merged_sine  # the top flat's merges (discovered by the caller)
     eng.best = SphereMax(task.best.plus, task.best.plus_at, task.best.minus, task.best.minus_at)
     js = np.arange(task.lo, task.hi)
     eng.nodes[task.root.key] = task.root
@@ -586,7 +597,7 @@ def _run_task(task: _Task, progress=None):
     bits = None
     if task.patterns:
         bits = _unique_rows(np.concatenate(eng.top_bits)) if eng.top_bits else np.zeros((0, eng.W), _WORD)
-    return eng.best, eng.cells_seen, eng.candidates_checked, bits
+    return eng.best, eng.cells_seen, eng.candidates_checked, bits, eng.merged_sine, eng.dropped_width
 
 
 def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress) -> None:
@@ -595,7 +606,8 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
 
     Reduction: ``best`` starts from the warm start's values and takes each task's with a
     strict comparison in task order (a tie goes to the earlier task); counts add up; sign
-    vectors are pooled (``patterns`` sorts them). Each task starts from the same warm start
+    vectors are pooled (``patterns`` sorts them); the merged sine and dropped width take the
+    maximum (order-free). Each task starts from the same warm start
     and sees only its own attained values, so nothing a task computes depends on the others
     or on which worker ran it.
     """
@@ -606,7 +618,7 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
     n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
     edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
     tasks = [_Task(eng.Q, eng.Vr, eng.nu, eng.want_patterns, eng.margin, root, eng.best,
-                   edges[i], edges[i + 1]) for i in range(n_tasks)]
+                   edges[i], edges[i + 1], eng.merged_sine) for i in range(n_tasks)]
     if n_tasks == 1 and scheduler is None:
         results = [_run_task(tasks[0], progress)]
     else:
@@ -616,7 +628,9 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
         finally:
             if task is not None and hasattr(task, "close"):
                 task.close()
-    for best, cells, cands, bits in results:
+    for best, cells, cands, bits, merged, dropped in results:
+        eng.merged_sine = max(eng.merged_sine, merged)
+        eng.dropped_width = max(eng.dropped_width, dropped)
         eng.best.merge(best)
         eng.cells_seen += cells
         eng.candidates_checked += cands
@@ -731,7 +745,8 @@ def _parallel_groups(P: np.ndarray):
 
     Greedy in row order: the first unassigned row starts a group and takes every unassigned
     row parallel or antiparallel to it. Returns (label (k,), orient (k,), unit normals of the
-    groups' first rows (K, s)).
+    groups' first rows (K, s), the largest computed sine between a row and the first row of
+    its group, or -1.0 when no two rows were merged).
     """
     k = P.shape[0]
     norms = np.linalg.norm(P, axis=1)
@@ -750,12 +765,13 @@ def _parallel_groups(P: np.ndarray):
     ii = np.concatenate(ii) if ii else np.zeros(0, dtype=np.intp)
     jj = np.concatenate(jj) if jj else np.zeros(0, dtype=np.intp)
     if ii.size == 0:
-        return label, orient, unit
+        return label, orient, unit, -1.0
     order = np.lexsort((jj, ii))
     ii, jj = ii[order], jj[order]
     starts = np.searchsorted(ii, np.arange(k + 1))
     assigned = np.zeros(k, dtype=bool)
     rep_of = np.arange(k)
+    merged = -1.0
     for i in np.unique(ii):
         if assigned[i]:
             continue
@@ -768,11 +784,13 @@ def _parallel_groups(P: np.ndarray):
         sin = np.linalg.norm(unit[cand] - cos[:, None] * unit[i][None, :], axis=1)
         sel = sin <= PARALLEL_TOL
         cand, cos = cand[sel], cos[sel]
+        if cand.size:
+            merged = max(merged, float(sin[sel].max()))
         assigned[cand] = True
         rep_of[cand] = i
         orient[cand] = np.sign(cos)
     reps, label = np.unique(rep_of, return_inverse=True)
-    return label, orient, unit[reps]
+    return label, orient, unit[reps], merged
 
 
 def _complements(U: np.ndarray) -> np.ndarray:
@@ -827,6 +845,37 @@ class _Engine:
         self.top_bits_size = 0
         self.cells_seen = 0
         self.candidates_checked = 0
+        # what the tolerances actually did (module docstring, "Soundness of M_error"): the
+        # largest computed sine of two distinct rows merged as parallel (-1: none merged) and
+        # the largest total width of the arcs dropped in one plane (-1: none dropped)
+        self.merged_sine = -1.0
+        self.dropped_width = -1.0
+        # S = sum |nu_l| ||q_l||: scale of f's variation (Lipschitz constant on the unit ball)
+        self.S = 0.0 if nu is None else float(np.abs(nu) @ np.linalg.norm(Q, axis=1))
+
+    def sliver(self) -> float:
+        """Angular width w bounding what the merges actually made: a row merged with its
+        group's first row a (unit normals b, a in the flat, computed sine s) is off a's
+        hyperplane by at most ||b -+ a|| <= (1 + s) sine(b, a) on the unit sphere of the flat,
+        and the computed sine is within SINE_ROUNDING (r + 2) UNIT of the sine of the computed
+        rows. 0 when nothing was merged."""
+        if self.merged_sine < 0:
+            return 0.0
+        s = self.merged_sine + SINE_ROUNDING * (self.r + 2) * UNIT
+        return (1.0 + s) * s
+
+    def dropped(self) -> float:
+        """Largest width of a run of dropped arcs in one plane (their computed widths add up to
+        the run's, so the angles' rounding counts at its two ends only). 0 when none."""
+        if self.dropped_width < 0:
+            return 0.0
+        return self.dropped_width + 2 * ANGLE_ROUNDING
+
+    def accept_slack(self) -> float:
+        """How far below ||B^T h|| an interior candidate's f(z) may be and still be accepted:
+        rounding (``margin``) and the rows of the flat's key merged as parallel, which vanish on
+        the flat only up to ||q_l|| times the sliver width (at most S w in all)."""
+        return self.margin + 2.0 * self.S * self.sliver()
 
     # ------------------------------------------------------------------ driver
 
@@ -913,7 +962,8 @@ class _Engine:
             return node
         s = B.shape[1]
         if rest.size:
-            label, orient, normals = _parallel_groups(self.Q[rest] @ B)
+            label, orient, normals, merged = _parallel_groups(self.Q[rest] @ B)
+            self.merged_sine = max(self.merged_sine, merged)
         else:
             label, orient, normals = np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros((0, s))
         node = _Node(key, rest.astype(np.int32), B, label.astype(np.int32), orient.astype(np.int8),
@@ -1302,6 +1352,8 @@ class _Engine:
             nxt_th[:, -1] += _TWO_PI
             keep = nxt_th - th > ANGLE_TOL
             full = bool(keep.all())
+            if not full:
+                self._note_dropped(np.where(keep, 0.0, nxt_th - th))
         else:
             ar = np.arange(K)
             has = n_ev > 0
@@ -1310,7 +1362,11 @@ class _Engine:
             nxt_th = np.take_along_axis(th, nxt_i, axis=1)
             nxt_th[ar[has], n_ev[has] - 1] += _TWO_PI
             with np.errstate(invalid="ignore"):  # padding: inf - inf
-                keep = (np.arange(2 * L)[None, :] < n_ev[:, None]) & (nxt_th - th > ANGLE_TOL)
+                real = np.arange(2 * L)[None, :] < n_ev[:, None]
+                keep = real & (nxt_th - th > ANGLE_TOL)
+                drop = real & ~keep
+                if drop.any():
+                    self._note_dropped(np.where(drop, nxt_th - th, 0.0))
         if not full and valid is None:
             nxt_i = np.broadcast_to((np.arange(1, 2 * L + 1) % (2 * L))[None, :], (K, 2 * L))
         # arcs by flat crossing index (plane k, crossing t -> k 2L + t): the crossing that
@@ -1360,6 +1416,11 @@ class _Engine:
             cells = _Cells.concat(out + [cells])
             kk = np.concatenate(outk + [kk])
         return cells, kk
+
+    def _note_dropped(self, gaps: np.ndarray) -> None:
+        """Record the widths (K, 2L; 0 where kept) of dropped arcs: per plane their sum bounds
+        every run of consecutive dropped arcs."""
+        self.dropped_width = max(self.dropped_width, float(np.max(np.sum(gaps, axis=1))))
 
     def _arc_max(self, H, dirs, ai, an, Bl, kk) -> None:
         """Exact max of +f and -f on each arc from direction dlo to dhi (counterclockwise, at
@@ -1437,7 +1498,7 @@ class _Engine:
         okm = np.concatenate([p[3] for p in self.pool])
         self.pool, self.pool_size = [], 0
         order = np.argsort(-hn, kind="stable")
-        nu, margin = self.nu, self.margin
+        nu, margin = self.nu, self.accept_slack()
         g_all = self.Q.T @ nu  # nu^T Q z = f(z) - f(-z)
         for lo in range(0, order.size, CANDIDATE_CHUNK):
             sel = order[lo:lo + CANDIDATE_CHUNK]
