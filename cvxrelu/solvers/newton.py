@@ -496,10 +496,14 @@ def _solve_on(P: _Problem, d0, deadline, gap_rel, polish, progress):
             out = polish_face(P, U, T, c, mu, deadline)
         except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
             out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
-        if out is None and float(np.max(np.abs(U), initial=0.0)) <= SUPPORT_TOL * max(1.0, float(np.max(T))):
-            # every block at the barrier's scale of mu: the zero network (with its best constant)
-            # is the candidate face when the blocks do not collapse one by one within the rounds
-            out = np.zeros_like(U), _constant_only(P, c)
+        Nb = np.linalg.norm(U[:, P.pen], axis=1)
+        if out is None and float(np.max(Nb, initial=0.0)) <= SUPPORT_TOL * max(1.0, float(np.max(T))):
+            # every block's penalized part at the barrier's scale of mu: the zero network (with
+            # its best constant) is the candidate face when the blocks do not collapse one by
+            # one within the rounds. With a free hidden bias the blocks may also carry free
+            # constants that cancel (pure-bias blocks of the all-ones cell, +-b): the penalty
+            # does not see them, and they are replaced by the one best constant
+            out = _zero_network(P, U, c)
         if out is not None:
             U2, c2 = out
             obj2 = P.objective(U2, c2)
@@ -533,7 +537,7 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
             return None
         if not sup:
             # every block collapsed: the face is U = 0, where only the constant is free
-            return np.zeros_like(U), _constant_only(P, c)
+            return _zero_network(P, U, c)
         out = _face_newton(P, U, c, sup, act, deadline)
         if out is None:
             return None
@@ -564,10 +568,36 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
     return None
 
 
-def _constant_only(P: _Problem, c):
-    """argmin over c of loss(c 1) [+ h_c / 2 c^2] (c = 0 without an output constant): the
-    zero network's best constant, by a safeguarded 1-D Newton method."""
-    if not P.has_c:
+def _zero_network(P: _Problem, U, c):
+    """The zero network with its best constant: (U, c) with every block zero and the constant
+    in c (output constant) or else, with a free hidden bias, in the bias of the all-ones
+    cell's w block (+b) or v block (-b), the one place a constant costs no penalty (its cone
+    row constraints hold for u = (0, b), b >= 0). Without either the constant is 0."""
+    U0 = np.zeros_like(U)
+    if P.has_c:
+        return U0, _constant_only(P, c)
+    ones = np.flatnonzero(P.S.all(axis=1)) if P.model.hidden_bias == "free" else np.zeros(0, int)
+    if ones.size == 0:
+        return U0, c
+    k = _constant_only(P, _carried_constant(P, U), always=True)
+    i = int(ones[0])
+    if k >= 0:
+        U0[i, -1] = k
+    else:
+        U0[P.p + i, -1] = -k
+    return U0, c
+
+
+def _carried_constant(P: _Problem, U):
+    """The constant the pure-bias parts of the all-ones cells' blocks add to every prediction."""
+    ones = np.flatnonzero(P.S.all(axis=1))
+    return float(np.sum(U[ones, -1]) - np.sum(U[P.p + ones, -1]))
+
+
+def _constant_only(P: _Problem, c, always: bool = False):
+    """argmin over c of loss(c 1) [+ h_c / 2 c^2] (c unchanged without an output constant,
+    unless ``always``): the zero network's best constant, by a safeguarded 1-D Newton method."""
+    if not (P.has_c or always):
         return c
     c = float(c)
     for _ in range(POLISH_ITERS):
