@@ -3,7 +3,7 @@
     python scripts/tight_sweep.py [--per-mode 200] [--seed 0] [--modes squared:none:none,...]
 
 For every loss x hidden-bias x output-bias mode (18), ``--per-mode`` random problems (n 8..14,
-d 1..3, at most about 260 cells, beta in [0.05, 0.5]; logistic labels of both classes, without
+d 1..3, at most 150 cells, beta in [0.05, 0.5]; logistic labels of both classes, without
 which a free constant makes the infimum unattained): the program over every cell is solved by
 the cvxpy + Clarabel oracle (tests/oracles.py ``tight_optimum``: tolerances 1e-10, then the
 support re-solved at 1e-12), its solution turned into a network (convex.network_from_blocks)
@@ -39,7 +39,7 @@ TOL = 1e-8
 #: as unsound.
 ORACLE_ACCURACY = 1e-9
 #: Problems whose general-position cell count exceeds this are redrawn smaller (cvxpy time).
-MAX_CELLS = 260
+MAX_CELLS = 150
 BIAS = ["none", "penalized", "free"]
 ALL = list(itertools.product(["squared", "logistic"], BIAS, BIAS))
 
