@@ -88,14 +88,48 @@ In floating point, the error terms are:
   steps, f(z) is an m-term sum over all rows (rows of the flat's key vanish on it up to the
   basis' rounding), and f(-z) = f(z) - (Q^T nu)^T z adds an r-term product; each is bounded by
   (number of terms + O(r)) u S with S = sum_l |nu_l| ||xt_l||, and margin = 32 (4m + 4r + 8)
-  (r + 1) u S dominates their sum. A candidate is accepted when f(z) >= ||B^T h|| - margin,
-  so an accepted value exceeds an attained one by at most margin, and a true interior
-  maximum is never rejected;
-* decisions by tolerance: rows merged as parallel (sine <= PARALLEL_TOL), arcs shorter than
-  ANGLE_TOL dropped, rows whose projection on the row space is below RANK_TOL times the
-  largest singular value treated as zero. A misjudged merge or a dropped arc hides a sliver of
-  angular width <= tolerance on which f moves by at most S times the width, counted four times
-  per tolerance; a row treated as zero changes f by at most |nu_l| ||xt_l|| (added);
+  (r + 1) u S dominates their sum. A candidate is accepted when f(z) >= ||B^T h|| - margin
+  (minus the merges' slack below, when rows were merged), so an accepted value exceeds an
+  attained one by at most that, and a true interior maximum is never rejected;
+* decisions by tolerance, charged for what the engine actually did (``_Engine.sliver``,
+  ``_Engine.dropped``): rows whose hyperplanes are merged in a flat (sine <= PARALLEL_TOL to
+  their group's first row), arcs of a sweep shorter than ANGLE_TOL dropped, and rows whose
+  projection on the row space is below RANK_TOL times the largest singular value treated as
+  zero (they change f by at most |nu_l| ||xt_l||, added). f is S-Lipschitz on the unit ball
+  (|f(u) - f(v)| <= sum_l |nu_l| |q_l^T (u - v)| <= S ||u - v||), and positively homogeneous.
+
+  *Merges.* In a flat F a row with unit normal b merged with its group's first row a (normals
+  in F, oriented alike; computed sine s) is treated as vanishing on a's hyperplane. The true
+  arrangement of F differs only inside the **slivers** where b^T u and a^T u differ in sign;
+  there |a^T u| <= |(a - b)^T u| <= ||a - b|| <= (1 + s) sine(a, b) =: w for a unit u, so a
+  maximizer u* in a sliver is within w of the point u1 = u* - (a^T u*) a of a's hyperplane, the
+  engine's child flat, and |f(u1/||u1||)| >= |f(u1)| >= |f(u*)| - S w. On that child the rows
+  merged into the key do not vanish exactly: each is at most ||q_l|| w there, so the engine's
+  model of f on the child (key rows at zero) is within S w of f. That costs 2 S w per level
+  of the flats crossed on the way down (at most r - 2 levels have merges: flats of dimension
+  >= 3), and interior candidates are accepted within that slack (``accept_slack``: f(z) >=
+  ||B^T h|| - margin - 2 S w), so a true maximum of the model is never rejected (an accepted
+  value may exceed an attained one by the slack: M only grows, which is safe). w is the
+  largest computed sine of any pair actually merged, plus SINE_ROUNDING (r + 2) u for the
+  rounding of the sine itself (the geometry's own rounding, rows and bases, is in ``margin``:
+  it moves f by O(u) ||q_l|| |nu_l| per row); exact duplicates (computed sine 0) cost that
+  rounding only, and nothing is charged when no rows were merged.
+
+  *Dropped arcs.* A run of consecutive dropped arcs lies between two kept crossings whose
+  directions are ends of kept arcs, where the value is computed with the arc's exact
+  gradient; a point of the run is within its width of such an end, so f there is at most S
+  times the width above a computed value. The width of a run is the sum of its computed
+  gaps (the angles telescope, so their rounding, ANGLE_ROUNDING, counts at the two ends):
+  the engine records, per plane, the sum of all dropped gaps (a bound on every run in it) and
+  keeps the largest, 0 when no arc was dropped.
+
+  Kept crossings are ordered correctly: a computed gap above ANGLE_TOL exceeds the angles'
+  rounding, so only dropped gaps can hide a swapped pair. The charge is
+  4 S ((r - 2) w + dropped width): twice the 2 S w per level of merges, four times the S per
+  dropped width derived above. The sliver fields are maxima, reduced over the partitioned run's tasks by max (order
+  free), so M_error is bit-identical whatever ``jobs``. Before this accounting the charge was
+  4 S (PARALLEL_TOL + ANGLE_TOL) always, ~4e-10 S, a relative gap floor near 1e-8;
+  now general-position data pay the margin only (~1e-12 S at n ~ 10);
 * the dropped rank: rows are projected on the r leading right singular vectors; on the unit
   ball the rest changes f by at most sigma_{r+1} ||nu||.
 
