@@ -3,7 +3,7 @@
     python scripts/tight_sweep.py [--per-mode 200] [--seed 0] [--modes squared:none:none,...]
 
 For every loss x hidden-bias x output-bias mode (18), ``--per-mode`` random problems (n 8..14,
-d 1..3, at most 150 cells, beta in [0.05, 0.5]; logistic labels of both classes, without
+d 1..3, at most 100 cells, beta in [0.05, 0.5]; logistic labels of both classes, without
 which a free constant makes the infimum unattained): the program over every cell is solved by
 the cvxpy + Clarabel oracle (tests/oracles.py ``tight_optimum``: tolerances 1e-10, then the
 support re-solved at 1e-12), its solution turned into a network (convex.network_from_blocks)
@@ -39,7 +39,7 @@ TOL = 1e-8
 #: as unsound.
 ORACLE_ACCURACY = 1e-9
 #: Problems whose general-position cell count exceeds this are redrawn smaller (cvxpy time).
-MAX_CELLS = 150
+MAX_CELLS = 100
 BIAS = ["none", "penalized", "free"]
 ALL = list(itertools.product(["squared", "logistic"], BIAS, BIAS))
 
@@ -79,36 +79,50 @@ def one(loss, hb, ob, seed):
     return cert.status, (val - lb) / abs(val), bad
 
 
+def table(stats, done):
+    """The markdown table of the counts so far (``done`` problems per mode)."""
+    print("| loss | hidden bias | output bias | problems | optimal | suboptimal | inconclusive "
+          "| max (val - lb)/abs(val) | unsound |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for (loss, hb, ob), (counts, worst, unsound) in stats.items():
+        print(f"| {loss} | {hb} | {ob} | {done} | {counts[Status.OPTIMAL]} | "
+              f"{counts[Status.SUBOPTIMAL]} | {counts[Status.INCONCLUSIVE]} | {worst[0]:.1e} | "
+              f"{unsound[0]} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-mode", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, default=10, help="checkpoint table every this many rounds")
     ap.add_argument("--modes", default="", help="comma-separated loss:hidden:output (default all 18)")
     args = ap.parse_args()
     modes = ALL if not args.modes else [tuple(s.split(":")) for s in args.modes.split(",")]
     t0, c0 = time.perf_counter(), time.process_time()
     print(f"tol {TOL}, {args.per_mode} problems per mode (n 8..14, d 1..3, <= {MAX_CELLS} cells)\n")
-    print("| loss | hidden bias | output bias | problems | optimal | suboptimal | inconclusive "
-          "| max (val - lb)/abs(val) | unsound |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     failures = []
-    for loss, hb, ob in modes:
-        k = ALL.index((loss, hb, ob))
-        counts = {s: 0 for s in Status}
-        worst, unsound = -np.inf, 0
-        for i in range(args.per_mode):
+    stats = {mode: ({s: 0 for s in Status}, [-np.inf], [0]) for mode in modes}
+    # problem-major: every mode advances together, and a checkpoint table is printed every
+    # ``--every`` rounds (an interrupted run still reports equal counts per mode)
+    for i in range(args.per_mode):
+        for loss, hb, ob in modes:
+            k = ALL.index((loss, hb, ob))
+            counts, worst, unsound = stats[(loss, hb, ob)]
             seed = args.seed + 100000 * k + i
             status, rel, bad = one(loss, hb, ob, seed)
             counts[status] += 1
-            worst = max(worst, rel)
+            worst[0] = max(worst[0], rel)
             if bad is not None:
-                unsound += 1
+                unsound[0] += 1
                 failures.append(f"{loss} {hb} {ob} seed {seed}: {bad}")
             elif status is not Status.OPTIMAL:
                 failures.append(f"{loss} {hb} {ob} seed {seed}: {status.value}, gap {rel:.2e}")
-        print(f"| {loss} | {hb} | {ob} | {args.per_mode} | {counts[Status.OPTIMAL]} | "
-              f"{counts[Status.SUBOPTIMAL]} | {counts[Status.INCONCLUSIVE]} | {worst:.1e} | {unsound} |",
-              flush=True)
+            if failures and failures[-1].startswith(f"{loss} {hb} {ob} seed {seed}:"):
+                print("FAILURE (now):", failures[-1], flush=True)
+        if (i + 1) % args.every == 0 or i + 1 == args.per_mode:
+            print(f"\nafter {i + 1} problems per mode ({time.perf_counter() - t0:.0f} s wall, "
+                  f"{time.process_time() - c0:.0f} s CPU):")
+            table(stats, i + 1)
     print(f"\n{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
     for f in failures[:40]:
         print("FAILURE:", f)
