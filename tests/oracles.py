@@ -50,6 +50,7 @@ def cvxpy_program(Xt, y, P, model, *, solution=False, tol=ORACLE_TOL, options=No
         loss = cp.sum(cp.logistic(-cp.multiply(y, pred)))
     prob = cp.Problem(cp.Minimize(loss + model.beta * pen + extra), cons)
     prob.solve(solver="CLARABEL", tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, **(options or {}))
+    cvxpy_program.last_status = prob.status  # "optimal" or "optimal_inaccurate" (tight_optimum)
     if not solution:
         return prob.value
     W = np.array([w.value for w in ws]).reshape(p, dt)
@@ -59,8 +60,9 @@ def cvxpy_program(Xt, y, P, model, *, solution=False, tol=ORACLE_TOL, options=No
 
 #: Clarabel tolerances of the support re-solve of :func:`tight_optimum`.
 TIGHT_TOL = 1e-12
-#: Blocks below this times the largest block norm are left out of that re-solve.
-TIGHT_SUPPORT = 1e-7
+#: Blocks below this times the largest block norm are left out of that re-solve (a block
+#: wrongly left out shows as a higher value, and the first solution is kept).
+TIGHT_SUPPORT = 1e-5
 #: Clarabel settings of the retry when it stops early ("InsufficientProgress", seen on
 #: logistic programs): shorter interior-point steps.
 TIGHT_RETRY = {"max_step_fraction": 0.9}
@@ -84,13 +86,15 @@ def tight_optimum(Xt, y, P, model):
         return best
     keep = np.flatnonzero(nrm > TIGHT_SUPPORT * nrm.max())
     val = None
-    for options in (None, TIGHT_RETRY):
+    for options in (None, TIGHT_RETRY):  # shorter steps when Clarabel fails or is inaccurate
         try:
-            val, Ws, Vs, c = cvxpy_program(Xt, y, P[keep], model, solution=True, tol=TIGHT_TOL,
-                                           options=options)
-            break
+            out = cvxpy_program(Xt, y, P[keep], model, solution=True, tol=TIGHT_TOL, options=options)
         except (cp.error.SolverError, ValueError, TypeError):  # else the first solution stands
             continue
+        if val is None or (out[0] is not None and out[0] < val):
+            val, Ws, Vs, c = out
+        if cvxpy_program.last_status == "optimal":
+            break
     # the re-solve is the more accurate one unless the support was wrong (then its value is
     # clearly higher: it is the optimum of a restriction)
     if val is None or not np.isfinite(val) or Ws is None or val > best[0] + 1e-9 * abs(best[0]):
