@@ -1,4 +1,4 @@
-"""``verify --exact``: the global optimum P* itself, beside the network's own bound (docs/method.md section 14).
+"""``verify --exact``: the global optimum P* itself, beside the network's own bound (docs/method.md section 11).
 
 verify certifies a lower bound on P* from the given network's gradient; when the network is not
 optimal that bound can sit far below P*, and the reported gap overstates how far the network
