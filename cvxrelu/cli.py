@@ -141,8 +141,8 @@ def cli(ctx):
                    "data) with the verdict; needs the plot extra (matplotlib).")
 @click.option("--exact", "exact", is_flag=True,
               help="Also compute the global optimum P* by column generation (where one exact pricing "
-                   "fits in --time-limit; the same limit again for the column generation) and report "
-                   "the network's true gap L - P* beside its own bound.")
+                   "fits in the time limit, which it then gets again) and report the network's true "
+                   "gap L - P* beside its own bound.")
 @click.option("--optimal-out", "optimal_path", metavar="OUT.h5",
               help="With --exact: write the optimal network found here (checked before any work; never "
                    "one of the inputs).")
