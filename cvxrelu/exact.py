@@ -209,6 +209,9 @@ def exact_optimum(net: Network, data: Dataset, model: Model, *, time_limit: floa
         pass
     if not math.isfinite(P_lo):
         P_lo = None
+    elif status == "complete" and (P_hi - P_lo) / max(1.0, abs(P_hi)) > EXACT_COLGEN_TOL:
+        reason = (f"the bracket stays open by {(P_hi - P_lo) / max(1.0, abs(P_hi)):.1e} relative (more than "
+                  f"{EXACT_COLGEN_TOL:g}): the restricted solver's accuracy or the round limit")
     return done(status, reason=reason, optimum_upper=float(P_hi), optimum_lower=None if P_lo is None else float(P_lo),
                 network=best, rounds=rounds, patterns=n_pat, history=history)
 

@@ -139,7 +139,8 @@ def exact_line(e: dict) -> str:
     """The ``verify --exact`` line: P* bracketed, and how far above it the network is."""
     if e.get("status") == "skipped":
         return f"not computed: {e.get('reason')}"
-    how = (f"column generation, {e.get('rounds')} rounds, {e.get('seconds', 0):.2f} s"
+    k = e.get("rounds") or 0
+    how = (f"column generation, {k} round{'' if k == 1 else 's'}, {e.get('seconds', 0):.2f} s"
            + ("" if e.get("status") == "complete" else f"; {e.get('status')}: {e.get('reason')}"))
     if e.get("optimum_upper") is None:
         return f"not reached ({how})"
