@@ -209,6 +209,9 @@ def exact_optimum(net: Network, data: Dataset, model: Model, *, time_limit: floa
         pass
     if not math.isfinite(P_lo):
         P_lo = None
+    elif P_lo > P_hi:  # both ends are sound, so they cannot cross: a bug, reported and never used
+        status, reason = "failed", f"inconsistent bracket: lower bound {P_lo!r} above the optimum found {P_hi!r}"
+        P_lo = None
     elif status == "complete" and (P_hi - P_lo) / max(1.0, abs(P_hi)) > EXACT_COLGEN_TOL:
         reason = (f"the bracket stays open by {(P_hi - P_lo) / max(1.0, abs(P_hi)):.1e} relative (more than "
                   f"{EXACT_COLGEN_TOL:g}): the restricted solver's accuracy or the round limit")

@@ -344,3 +344,20 @@ def test_cli_exact_skipped_keeps_the_report(checkpoint):
     assert d["exact"]["status"] == "skipped" and d["exact"]["reason"]
     assert d["status"] in ("optimal", "suboptimal", "inconclusive") and d.get("lower_bound_from") != "exact"
     assert d["lower_bound"] is not None and d["lower_bound"] <= d["objective"]
+
+
+def test_crossed_bracket_is_a_failure_not_a_bound(monkeypatch):
+    """A lower bound above an evaluated objective can only be a bug: reported, never used."""
+    data, model, net = small_problem(11, 8, 2, "squared", "none", "none")
+    real = exact_mod.column_generation
+
+    def crossed(*a, **k):
+        cg = real(*a, **k)
+        cg.lower_bound = cg.objective + 1.0
+        return cg
+
+    monkeypatch.setattr(exact_mod, "column_generation", crossed)
+    ex = exact_optimum(net, data, model, time_limit=60.0)
+    assert ex.status == "failed" and "inconsistent" in ex.reason and ex.optimum_lower is None
+    cert = verify(net, data, model)
+    assert merge_into(cert, ex, net, data, model).lower_bound == cert.lower_bound
