@@ -139,10 +139,18 @@ def cli(ctx):
 @click.option("--plot", "plot_path", metavar="FILE.png",
               help="Draw the fitted function (1-D data) and/or the dual function on the circle (2-D "
                    "data) with the verdict; needs the plot extra (matplotlib).")
+@click.option("--exact", "exact", is_flag=True,
+              help="Also compute the global optimum P* by column generation (where one exact pricing "
+                   "fits in the time limit, which it then gets again) and report the network's true "
+                   "gap L - P* beside its own bound.")
+@click.option("--optimal-out", "optimal_path", metavar="OUT.h5",
+              help="With --exact: write the optimal network found here (checked before any work; never "
+                   "one of the inputs).")
 @_jobs_options
 @_json_option
 @_debug_option
-def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path, jobs, scheduler, as_json):
+def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path, exact, optimal_path, jobs,
+           scheduler, as_json):
     """Certify that CHECKPOINT is a global minimum of its training objective.
 
     Exit 0 when certified optimal, 1 when suboptimal (a strictly better network is known) or
@@ -156,8 +164,13 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
     from .progress import make_progress
     from .report import render_certificate
 
+    if optimal_path is not None and not exact:
+        raise InputError("--optimal-out needs --exact (the optimum is computed only with --exact)")
     if witness_path is not None:
-        check_output(witness_path, [checkpoint, data_path], option="--witness", others=[("--plot", plot_path)])
+        check_output(witness_path, [checkpoint, data_path], option="--witness",
+                     others=[("--plot", plot_path), ("--optimal-out", optimal_path)])
+    if optimal_path is not None:
+        check_output(optimal_path, [checkpoint, data_path], option="--optimal-out", others=[("--plot", plot_path)])
     _check_plot(plot_path, [checkpoint, data_path])
     ck = load_isolated(checkpoint, "checkpoint")
     data = ck.data
@@ -176,8 +189,25 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
         progress.stage("certifying (objective, dual bound, witness)")
         cert = run_verify(ck.network, data, ck.model, tol=tol, atol=atol, time_limit=time_limit, progress=progress,
                          jobs=jobs, scheduler=scheduler)
+        ex = None
+        if exact:
+            from .exact import exact_optimum, merge_into
+
+            progress.stage("the global optimum (column generation)")
+            ex = exact_optimum(ck.network, data, ck.model, time_limit=time_limit, progress=progress)
+            cert = merge_into(cert, ex, ck.network, data, ck.model)
     d = cert.to_dict()
     d["inputs"] = inputs
+    if ex is not None:
+        d["exact"] = ex.to_dict()
+        if optimal_path is not None:
+            if ex.network is not None:
+                save_checkpoint(optimal_path, ex.network, ck.model, data,
+                                attrs={"optimum_of": checkpoint, "exact_status": ex.status})
+                d["exact"]["output"] = optimal_path
+            else:
+                click.echo(f"cvxrelu: no optimal network to write to {optimal_path} (exact status {ex.status})",
+                           err=True)
     if witness_path is not None:
         if cert.witness is not None:
             save_checkpoint(witness_path, cert.witness, ck.model, data,

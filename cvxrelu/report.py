@@ -123,6 +123,8 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
     if wit:
         t.add_row("better network", f"objective {_fmt(wit.get('objective'))} "
                   f"(-{_fmt(wit.get('improvement'), '.3e')}), {wit.get('kind')}")
+    if d.get("exact"):
+        t.add_row("global optimum", exact_line(d["exact"]))
     if d.get("reason"):
         t.add_row("reason", d["reason"])
     tm = d.get("timings") or {}
@@ -131,6 +133,24 @@ def render_certificate(d: dict, console: Console | None = None) -> None:
         t.add_row("time", f"{tm['total_s']:.3f} s" + (f" (time limit {limit:g} s)" if limit else ""))
     console.print(t)
     console.file.flush()
+
+
+def exact_line(e: dict) -> str:
+    """The ``verify --exact`` line: P* bracketed, and how far above it the network is."""
+    if e.get("status") == "skipped":
+        return f"not computed: {e.get('reason')}"
+    k = e.get("rounds") or 0
+    how = (f"column generation, {k} round{'' if k == 1 else 's'}, {e.get('seconds', 0):.2f} s"
+           + ("" if e.get("status") == "complete" else f"; {e.get('status')}: {e.get('reason')}"))
+    if e.get("optimum_upper") is None:
+        return f"not reached ({how})"
+    lo = e.get("optimum_lower")
+    line = f"P* in [{_fmt(lo)}, {_fmt(e['optimum_upper'])}] ({how}); "
+    if lo is None:
+        return line + f"your network is at least {_fmt(e.get('gap_lower'), '.3e')} above it"
+    return line + (f"your network is {_fmt(e.get('gap_lower'), '.3e')} above it (relative "
+                   f"{_fmt(e.get('relative_gap_lower'), '.3e')}; true gap in [{_fmt(e.get('gap_lower'), '.3e')}, "
+                   f"{_fmt(e.get('gap_upper'), '.3e')}])")
 
 
 def render_solve(d: dict, console: Console | None = None) -> None:

@@ -135,3 +135,67 @@ def all_patterns_bruteforce(Xt, n_dirs=200000, seed=0):
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((Xt.shape[1], n_dirs))
     return np.unique((Xt @ G > 0).T, axis=0)
+
+
+def grid_pricing_2d(X, nu, n_angles=20000):
+    """max over unit w in R^2 and any bias b of |sum_i nu_i (x_i^T w + b)_+|, by brute force on a
+    grid of angles (the maximum over b is at a kink b = -x_m^T w: sorted cumulative sums), with the
+    patterns of the best grid points. Shares nothing with the package's arrangement engine; the
+    value is a lower estimate of the true maximum, within its Lipschitz constant times the spacing.
+
+    Returns (M, list of (value, pattern (n,) bool)) sorted by value, largest first.
+    """
+    th = np.linspace(0.0, 2 * np.pi, n_angles, endpoint=False)
+    Z = X @ np.vstack([np.cos(th), np.sin(th)])            # (n, K)
+    order = np.argsort(-Z, axis=0, kind="stable")          # descending pre-activations per angle
+    zs = np.take_along_axis(Z, order, axis=0)
+    ns = nu[order]
+    f = np.cumsum(ns * zs, axis=0) - zs * np.cumsum(ns, axis=0)   # f at b = -z_(m): the top m active
+    a = np.abs(f)
+    flat = np.argsort(-a, axis=None)[:200]
+    out, seen = [], set()
+    for idx in flat:
+        m, k = np.unravel_index(idx, a.shape)
+        for top in (m + 1, m):                             # the kink sample active or not: both cells
+            D = np.zeros(X.shape[0], dtype=bool)
+            D[order[:top, k]] = True
+            key = D.tobytes()
+            if top > 0 and key not in seen:
+                seen.add(key)
+                out.append((float(a[m, k]), D))
+    return float(a.max()), out
+
+
+def oracle_column_generation_2d(X, y, beta, initial=None, max_rounds=60, add=12, tol=1e-7):
+    """P* of the squared loss, two features, free hidden and output biases: column generation with
+    the cvxpy program above on the working set and :func:`grid_pricing_2d` as the pricing.
+
+    Returns (P_S, D_grid): P_S the cvxpy optimum over the final working set (an upper bound on
+    P* up to the solver's accuracy), D_grid the dual value of its scaled residual with the grid's
+    maximum (a lower estimate of P*, as good as the grid).
+    """
+    model = Model(beta=beta, hidden_bias="free", output_bias="free")
+    Xt = model.augment(X)
+    rng = np.random.default_rng(0)
+    P = (Xt @ rng.standard_normal((3, 30)) > 0).T
+    if initial is not None:
+        P = np.vstack([P, initial])
+    P = np.unique(P[P.any(axis=1)], axis=0)
+    val = D = None
+    for _ in range(max_rounds):
+        val, W, V, c = cvxpy_program(Xt, y, P, model, solution=True)
+        pred = (P * (Xt @ (W - V).T).T).sum(axis=0) + c
+        nu = y - pred
+        nu = nu - nu.mean()                                 # the free output constant: 1^T nu = 0
+        M, cands = grid_pricing_2d(X, nu)
+        s = min(max(float(nu @ y) / float(nu @ nu), 0.0), beta / M) if M > 0 else 1.0
+        D = -0.5 * s * s * float(nu @ nu) + s * float(nu @ y)
+        if M <= beta * (1 + tol):
+            break
+        used = (np.linalg.norm(W, axis=1) > 1e-7) | (np.linalg.norm(V, axis=1) > 1e-7)
+        known = {r.tobytes() for r in P[used]}
+        new = [Dp for v, Dp in cands if v > beta and Dp.tobytes() not in known][:add]
+        if not new:
+            break
+        P = np.unique(np.vstack([P[used]] + new), axis=0)
+    return float(val), float(D)

@@ -115,6 +115,7 @@ def test_every_json_key_is_explained_in_docs_cli(tmp_path):
     runs = [
         ["verify", ROOT / "fixtures" / "example1_perturbed.h5", "--witness", tmp_path / "w.h5"],
         ["verify", data],
+        ["verify", ROOT / "fixtures" / "example1_perturbed.h5", "--exact", "--optimal-out", tmp_path / "o.h5"],
         ["solve", data, "--beta", "0.05", "--hidden-bias", "penalized", "-o", tmp_path / "s.h5"],
         ["solve", data, "--beta", "0.05", "--patterns", "20", "--search-rounds", "2", "-o", tmp_path / "p.h5"],
         ["solve", data, "--beta", "0.05", "--patterns", "20", "--no-search", "-o", tmp_path / "q.h5"],
