@@ -185,14 +185,29 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     largest value that still certifies (``certifying_bound``): it stops as soon as its upper
     bound is below it (with STOP_MARGIN to spare) or its attained value is above it. When no
     value certifies, only a short bound is computed (for the report's lower bound).
+
+    Exact mode gives the enumeration the same two thresholds (arrangements.analyze, "Thresholds"):
+    values that cannot lift the upper bound above the certifying value are not looked for, and
+    the enumeration stops at the first value above the largest certifying one (then the
+    certificate cannot come from nu1; the report's upper bound on M comes from the bounded
+    method within ``short_seconds``). When no value certifies, both thresholds are beta: the
+    enumeration stops at the first violated dual constraint.
     """
+    above = certifying_bound(nu1, data.y, model, needed)
     if mode == "exact":
+        if above == -math.inf:
+            below = above = model.beta
+        else:
+            below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
+            below = min(below, above)
         try:
-            return lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
-                               scheduler=scheduler)
+            lb = lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
+                             scheduler=scheduler, stop_below=below, stop_above=above, time_limit=short_seconds,
+                             starts=starts)
+            lb.details["stop_below"], lb.details["stop_above"] = below, above
+            return lb
         except TooLargeError:  # the engine refused after all (its own limits): bound instead
             pass
-    above = certifying_bound(nu1, data.y, model, needed)
     if above == -math.inf:  # nothing certifies from nu1: a short bound, for the report
         return lower_bound(nu1, data, model, patterns="bounded", time_limit=short_seconds, stop_below=model.beta,
                            starts=starts, shift=shift, progress=progress)
