@@ -364,10 +364,14 @@ def verify(
             and data.n_samples * (net.n_neurons + 1) <= PROGRAM_ENTRIES):
         # the gradient at the network is the optimal dual point only at an exact optimum: solve the
         # program on the network's patterns (and the violated cells) to high accuracy and bound
-        # again from its dual point (docs/method.md section 12); keep the best bound
+        # again from its dual point (docs/method.md section 12); keep the best bound. Each round
+        # runs the whole enumeration: only when the cost model says one fits in the time left
         t5 = time.perf_counter()
         left = deadline - time.perf_counter()
-        if left > MIN_PHASE_SECONDS:
+        if left > MIN_PHASE_SECONDS and cost["seconds"] > left:
+            details["refine"] = {"stopped": f"not run: one exact bound takes about {cost['seconds']:.3g} s, "
+                                            f"{max(left, 0.0):.3g} s left"}
+        elif left > MIN_PHASE_SECONDS:
             nu_r, rinfo = refine_dual(net, data, model, time_budget=min(left, REFINE_SECONDS), first_bound=bound)
             rb = rinfo.get("bound")
             details["refine"] = {k: rinfo.get(k) for k in ("lam_lower_bound", "lower_bound", "rounds", "patterns",
@@ -390,7 +394,7 @@ def verify(
         "nonzero_blocks": len(kkt),
         "zero_blocks_max_violation": zero_viol,
         "note": ("zero blocks: max over all cells of |nu^T (Xt u)_+| - beta at the network's gradient"
-                 if mode == "exact" else
+                 if mode == "exact" and bound is not None and bound.complete else
                  "zero blocks: largest |nu^T (Xt u)_+| - beta attained by the bound's search (a lower bound)"),
     }
     details["tolerances"] = {
@@ -488,12 +492,13 @@ def _arrangement_report(bound: LowerBound, net: Network, Xt: np.ndarray) -> dict
     if bound.patterns == "exact":
         return {
             "method": "exact enumeration (recursive hyperplane restriction + 2-D sweep)",
-            "complete": True,
+            "complete": bound.complete,
             "rank": bound.rank,
             "cells_visited": bound.cells_visited,
             "interior_candidates_checked": bound.candidates_checked,
             "network_patterns": int(network_patterns(Xt, net.Ut()).shape[0]),
             "tolerances": bound.tolerances,
+            **bound.details,
         }
     return {
         "method": f"bounded without enumeration ({bound.method})",
