@@ -30,6 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 BETA_MEAN = 0.01
+#: As the CLI does (cvxrelu/cli.py): a multithreaded BLAS on a loaded machine spins (measured
+#: here: the dual objective at n = 100 000 took 41 ms instead of 0.2 ms at load average 12).
+BLAS_ONE_THREAD = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                    "VECLIB_MAXIMUM_THREADS")}
 
 
 def planted(n, d, seed=0):
@@ -170,7 +174,7 @@ def main():
     if args.memory:
         memory_table()
         return
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **BLAS_ONE_THREAD)
     print(f"{'d':>2} {'n':>7} {'jobs':>4} {'status':>12} {'verify s':>9} {'bound s':>8} {'witness s':>9} "
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
@@ -211,7 +215,7 @@ def main():
 def memory_table():
     """Peak RSS of ``analyze`` (fresh process each) on planted data against n and the rank,
     beside the formula of docs/scale.md, and of the pattern list (exact patterns, small n)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **BLAS_ONE_THREAD)
     code = ("import sys, resource, time, numpy as np\n"
             "sys.path.insert(0, {bench!r})\n"
             "from scale import planted\n"

@@ -99,6 +99,9 @@ SHORT_SHARE = 0.1
 #: No phase gets less than this many seconds, whatever the time limit (so --time-limit is
 #: respected approximately, never to the millisecond).
 MIN_PHASE_SECONDS = 0.25
+#: The exact bound stops at the first value above the largest certifying one only when one
+#: enumeration is estimated (``bound_cost``, one job) above this many seconds.
+STOP_ABOVE_SECONDS = 5.0
 
 
 @dataclass
@@ -190,8 +193,10 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     values that cannot lift the upper bound above the certifying value are not looked for, and
     the enumeration stops at the first value above the largest certifying one (then the
     certificate cannot come from nu1; the report's upper bound on M comes from the bounded
-    method within ``short_seconds``). When no value certifies, both thresholds are beta: the
-    enumeration stops at the first violated dual constraint.
+    method: the norm bound). When no value certifies, both thresholds are beta: the
+    enumeration stops at the first violated dual constraint. The stop is used only when one
+    enumeration is estimated (one job) above STOP_ABOVE_SECONDS: below, the exact M and its
+    argmax (a better lower bound, the most violated direction for the witness) are cheap.
     """
     above = certifying_bound(nu1, data.y, model, needed)
     if mode == "exact":
@@ -200,6 +205,8 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
         else:
             below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
             below = min(below, above)
+        if bound_cost(data.X, model)["seconds"] < STOP_ABOVE_SECONDS:
+            above = math.inf  # cheap: the whole enumeration (its M and argmax are the best)
         try:
             lb = lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
                              scheduler=scheduler, stop_below=below, stop_above=above, time_limit=short_seconds,

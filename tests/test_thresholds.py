@@ -126,11 +126,14 @@ def test_lower_bound_with_thresholds_is_sound_and_no_better(seed):
             assert lb.details.get("stopped") == "above" and not lb.complete
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_verify_verdicts_are_those_of_the_full_enumeration(seed, monkeypatch):
+@pytest.mark.parametrize("seed,stop_seconds", [(0, 0.0), (1, 0.0), (2, None)])
+def test_verify_verdicts_are_those_of_the_full_enumeration(seed, stop_seconds, monkeypatch):
     """verify with the thresholds (the default) gives the same status as with the full
     enumeration (thresholds disabled), on nets that certify and on nets that do not."""
     from cvxrelu import certificate
+
+    if stop_seconds is not None:  # the stop above, also on these small problems
+        monkeypatch.setattr(certificate, "STOP_ABOVE_SECONDS", stop_seconds)
 
     data = planted(seed, 20, 1)
     model = Model(beta=0.2, hidden_bias="penalized")
