@@ -222,7 +222,7 @@ def memory_table():
             "from cvxrelu.arrangements import analyze\n"
             "from cvxrelu.model import Model\n"
             "n, d, pat = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == '1'\n"
-            "data = planted(n, d); Xt = Model(beta=1.0).augment(data.X)\n"
+            "data = planted(n, d); Xt = Model(beta=1.0, hidden_bias='penalized').augment(data.X)\n"
             "nu = np.random.default_rng(1).standard_normal(n) * 0.1\n"
             "c = time.process_time(); res = analyze(Xt, None if pat else nu, patterns=pat)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, time.process_time() - c,"

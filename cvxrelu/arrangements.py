@@ -530,7 +530,8 @@ def analyze(
         Before any work, when the cell count exceeds ``max_cells``, or the engine's estimated
         time or memory (``estimate_work``) exceeds MAX_SECONDS or MAX_BYTES, or the pattern
         list would exceed MAX_PATTERN_ENTRIES; the one-line message (``refusal``) names the
-        estimates.
+        estimates. With a finite ``stop_above`` and M wanted (rank >= 3) the warm start runs
+        first: if it attains a value above ``stop_above``, the stopped result is returned.
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
@@ -539,7 +540,10 @@ def analyze(
     jobs = resolve_jobs(jobs)
     why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells,
                            jobs=jobs if scheduler is None else 1)
-    if why is not None:
+    # too large for the whole enumeration: only a stop above the ceiling at the warm start
+    # (before any cell) can still answer
+    warm_only = why is not None and nu is not None and not patterns and r >= 3 and stop_above < math.inf
+    if why is not None and not warm_only:
         raise TooLargeError(why)
     if r == 0:
         pats = np.zeros((1, n), dtype=bool) if patterns else None
@@ -578,7 +582,14 @@ def analyze(
         stop_above = math.inf
     eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress, floor=floor,
                   ceiling=float(stop_above))
-    if r <= 2:
+    if warm_only:
+        try:
+            eng._warm_start()
+        except _StopAbove:
+            pass
+        if not eng.stopped:
+            raise TooLargeError(why)
+    elif r <= 2:
         try:
             eng.run()
         except _StopAbove:

@@ -156,3 +156,19 @@ def test_verify_verdicts_are_those_of_the_full_enumeration(seed, stop_seconds, m
         assert a.status == b.status
         if a.witness_objective is not None:
             assert a.lower_bound <= a.witness_objective
+
+
+def test_too_large_but_stopped_by_the_warm_start(monkeypatch):
+    """Beyond the engine's limits, a ceiling the warm start already passes still answers (the
+    value attained is a lower bound on M); a ceiling it does not pass is refused as before."""
+    from cvxrelu.errors import TooLargeError
+
+    Xt, nu = instance(5, 30, 3, "gaussian")
+    full = analyze(Xt, nu)
+    monkeypatch.setattr(arr, "MAX_SECONDS", 0.0)
+    with pytest.raises(TooLargeError):
+        analyze(Xt, nu)
+    res = analyze(Xt, nu, stop_above=0.1 * full.M)
+    assert res.stopped and 0.1 * full.M < res.M <= full.M + 2 * full.M_error
+    with pytest.raises(TooLargeError):
+        analyze(Xt, nu, stop_above=2 * full.M)
