@@ -192,8 +192,8 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     Exact mode gives the enumeration the same two thresholds (arrangements.analyze, "Thresholds"):
     values that cannot lift the upper bound above the certifying value are not looked for, and
     the enumeration stops at the first value above the largest certifying one (then the
-    certificate cannot come from nu1; the report's upper bound on M comes from the bounded
-    method: the norm bound). When no value certifies, both thresholds are beta: the
+    certificate cannot come from nu1; the report's upper bound on M is the norm bound,
+    lower_bound.norm_upper_bound). When no value certifies, both thresholds are beta: the
     enumeration stops at the first violated dual constraint. The stop is used only when one
     enumeration is estimated (one job) above STOP_ABOVE_SECONDS: below, the exact M and its
     argmax (a better lower bound, the most violated direction for the witness) are cheap.
@@ -201,17 +201,17 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     above = certifying_bound(nu1, data.y, model, needed)
     if mode == "exact":
         if above == -math.inf:
-            below = above = model.beta
+            ex_below = ex_above = model.beta
         else:
-            below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
-            below = min(below, above)
+            ex_above = above
+            ex_below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
+            ex_below = min(ex_below, ex_above)
         if bound_cost(data.X, model)["seconds"] < STOP_ABOVE_SECONDS:
-            above = math.inf  # cheap: the whole enumeration (its M and argmax are the best)
+            ex_above = math.inf  # cheap: the whole enumeration (its M and argmax are the best)
         try:
             lb = lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
-                             scheduler=scheduler, stop_below=below, stop_above=above, time_limit=short_seconds,
-                             starts=starts)
-            lb.details["stop_below"], lb.details["stop_above"] = below, above
+                             scheduler=scheduler, stop_below=ex_below, stop_above=ex_above, starts=starts)
+            lb.details["stop_below"], lb.details["stop_above"] = ex_below, ex_above
             return lb
         except TooLargeError:  # the engine refused after all (its own limits): bound instead
             pass
