@@ -230,7 +230,7 @@ def memory_table():
     from cvxrelu.arrangements import estimate_work
 
     print(f"{'rank':>4} {'n':>7} {'patterns':>9} {'peak MiB':>9} {'estimate MiB':>12} {'cpu s':>7} {'load':>5}")
-    for d, ns, pat in ((1, (1000, 10000, 100000), 0), (2, (1000, 3000, 10000), 0), (3, (100, 200, 400), 0),
+    for d, ns, pat in ((1, (1000, 10000, 100000), 0), (2, (1000, 2000, 4000), 0), (3, (100, 150, 200), 0),
                        (1, (1000, 10000), 1), (2, (100, 300), 1)):
         for n in ns:
             load = os.getloadavg()[0]
