@@ -133,7 +133,7 @@ def test_verify_verdicts_are_those_of_the_full_enumeration(seed, stop_seconds, m
     from cvxrelu import certificate
 
     if stop_seconds is not None:  # the stop above, also on these small problems
-        monkeypatch.setattr(certificate, "STOP_ABOVE_SECONDS", stop_seconds)
+        monkeypatch.setattr(certificate, "THRESHOLD_SECONDS", stop_seconds)
 
     data = planted(seed, 20, 1)
     model = Model(beta=0.2, hidden_bias="penalized")
