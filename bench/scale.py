@@ -1,7 +1,7 @@
 """Exact certificates at large n: verify near-optimal networks from `solve`, 1 and 2 jobs.
 
     python bench/scale.py [--sizes 1:100000,2:10000,3:1000] [--jobs 1,2,dask] [--cache /tmp/cvxrelu-scale]
-                          [--time-limit 600] [--patterns-mode exact] [--memory]
+                          [--time-limit 60] [--patterns-mode exact] [--memory]
 
 Planted data as in bench/verify.py (X uniform in [-2, 2]^d, y = sin(1.5 x_1) (+ 0.5 cos x_2) +
 noise 0.1), squared loss, penalized hidden bias, beta = 0.01 n. The network comes from
@@ -162,7 +162,7 @@ def main():
     ap.add_argument("--cache", default="/tmp/cvxrelu-scale")
     ap.add_argument("--patterns", type=int, default=64, help="sampled patterns for solve")
     ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
-    ap.add_argument("--time-limit", type=float, default=600.0, help="verify --time-limit (the 10-minute goal)")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="verify --time-limit (the CLI's default)")
     ap.add_argument("--patterns-mode", default="exact", choices=["auto", "exact", "bounded"],
                     help="verify's patterns mode (exact: the enumeration, unless the engine refuses)")
     ap.add_argument("--memory", action="store_true", help="the engine's peak-memory table instead")

@@ -356,7 +356,15 @@ def verify(
             t4 = time.perf_counter()
             try:
                 nu_w, shift_w = dual_start(witness, data, model)
-                wb = bound_for(nu_w, shift_w, data, model, mode=mode, needed=needed, allowed=allowed,
+                mode_w = mode
+                if (mode == "exact" and cost["seconds"] >= THRESHOLD_SECONDS
+                        and certifying_bound(nu_w, data.y, model, needed) == -math.inf):
+                    # nothing certifies from the witness's gradient (the witness is better than
+                    # the tolerance allows): the bound is for the report only, and an expensive
+                    # enumeration is not spent on it; the short bounded bound instead
+                    mode_w = "bounded"
+                    details["witness_bound_mode"] = "bounded (the verdict cannot change)"
+                wb = bound_for(nu_w, shift_w, data, model, mode=mode_w, needed=needed, allowed=allowed,
                                seconds=_budget(deadline, time_limit),
                                short_seconds=_budget(deadline, SHORT_SHARE * time_limit),
                                starts=live_directions(witness, model), jobs=jobs,
