@@ -103,6 +103,10 @@ MIN_PHASE_SECONDS = 0.25
 #: the stop above it) only when one enumeration is estimated (``bound_cost``, one job) above
 #: this many seconds; cheaper ones run whole (the tightest bound, the exact argmax).
 THRESHOLD_SECONDS = 5.0
+#: Branch-and-bound nodes of that report-only bound at the witness's gradient (``verify``):
+#: 0 = the norm bounds, the spike-free test and the root relaxation, which do not depend on
+#: the clock, so the report stays the same whatever --jobs and the machine's load.
+WITNESS_BOUND_NODES = 0
 
 
 @dataclass
@@ -181,7 +185,7 @@ def _budget(deadline: float, share_seconds: float) -> float:
 
 def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
               allowed: float, seconds: float, short_seconds: float, starts=None, progress=None,
-              jobs: int | None = 1, scheduler: str | None = None) -> LowerBound:
+              jobs: int | None = 1, scheduler: str | None = None, max_nodes: int | None = None) -> LowerBound:
     """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
     that certifies (objective + its error bound - allowed gap).
 
@@ -221,7 +225,7 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
             pass
     if above == -math.inf:  # nothing certifies from nu1: a short bound, for the report
         return lower_bound(nu1, data, model, patterns="bounded", time_limit=short_seconds, stop_below=model.beta,
-                           starts=starts, shift=shift, progress=progress)
+                           starts=starts, shift=shift, progress=progress, max_nodes=max_nodes)
     below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
     below = min(below, above)
     lb = lower_bound(nu1, data, model, patterns="bounded", time_limit=seconds, stop_below=below,
@@ -365,6 +369,7 @@ def verify(
                     mode_w = "bounded"
                     details["witness_bound_mode"] = "bounded (the verdict cannot change)"
                 wb = bound_for(nu_w, shift_w, data, model, mode=mode_w, needed=needed, allowed=allowed,
+                               max_nodes=WITNESS_BOUND_NODES if mode_w != mode else None,
                                seconds=_budget(deadline, time_limit),
                                short_seconds=_budget(deadline, SHORT_SHARE * time_limit),
                                starts=live_directions(witness, model), jobs=jobs,

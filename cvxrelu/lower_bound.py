@@ -351,6 +351,7 @@ def lower_bound(
     progress=None,
     jobs: int | None = 1,
     scheduler: str | None = None,
+    max_nodes: int | None = None,
 ) -> LowerBound:
     """Certified lower bound on P* from the dual point nu1 (see the module docstring).
 
@@ -369,6 +370,8 @@ def lower_bound(
     shift : how far the zero-sum projection moved the gradient (reported only).
     jobs, scheduler : where the exact enumeration runs (arrangements.analyze); the bound is
         bit-identical whatever they are (docs/scale.md).
+    max_nodes : bounded mode: node limit of the branch and bound (0: the cheap bounds and the
+        root relaxation only, which do not depend on the time).
     """
     t0 = time.perf_counter()
     X, y = data.X, data.y
@@ -405,7 +408,7 @@ def lower_bound(
 
         mb = bound_dual_constraint(Xt, nu1, free_bias=model.hidden_bias == "free", stop_below=stop_below,
                                    stop_above=stop_above, time_limit=time_limit, starts=starts,
-                                   progress=progress)
+                                   progress=progress, max_nodes=max_nodes)
         if not (math.isfinite(mb.upper) and mb.upper >= 0):
             raise FloatingPointError(f"no finite bound on the dual constraint ({mb.method}: {mb.upper})")
         M, M_err, argmax, sign = float(mb.lower), 0.0, mb.argmax, int(mb.sign)
