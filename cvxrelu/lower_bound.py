@@ -264,17 +264,17 @@ def certifying_bound(nu1: np.ndarray, y: np.ndarray, model: Model, needed: float
 # ----------------------------------------------------------------------------- the dual constraint
 
 
-def norm_upper_bound(nu: np.ndarray, R: np.ndarray) -> float:
+def norm_upper_bound(nu: np.ndarray, R: np.ndarray, dims: int) -> float:
     """A sound upper bound on M(nu): max(sum_{nu_k > 0} nu_k R_k, sum_{nu_k < 0} -nu_k R_k).
 
     On the feasible set each term |nu_k (xt_k^T u + b)_+| is at most |nu_k| R_k
-    (``lipschitz_radius``), and f sums the positive ones and the negative ones separately. The
-    float sums are rounded up by the n-term summation bound (factor 1 + 2 (n + 2) EPS, and
-    R's own rounding, a few EPS, inside the factor's slack).
+    (``lipschitz_radius``; its norms over ``dims`` coordinates have relative error at most
+    (dims + 2) EPS), and f sums the positive terms and the negative ones separately (an n-term
+    sum: relative error at most (n + 2) EPS). The factor 1 + 4 (n + dims + 4) EPS covers both.
     """
     pos = float(np.maximum(nu, 0.0) @ R)
     neg = float(np.maximum(-nu, 0.0) @ R)
-    return max(pos, neg) * (1.0 + 4.0 * (nu.size + 4) * EPS) + 1e-300
+    return max(pos, neg) * (1.0 + 4.0 * (nu.size + dims + 4) * EPS) + 1e-300
 
 
 def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None,
@@ -393,7 +393,7 @@ def lower_bound(
         if stopped:
             # a value above stop_above was attained: the certificate cannot come from nu1, and
             # the enumeration stopped there; the upper bound for the report is the norm bound
-            M_upper, complete = max(norm_upper_bound(nu1, R), M + M_err), False
+            M_upper, complete = max(norm_upper_bound(nu1, R, Xt.shape[1]), M + M_err), False
             details = {"stopped": "above", "stop_above": stop_above}
         elif below_floor:
             # every value above the floor would have been found: M(nu1) <= floor + M_err

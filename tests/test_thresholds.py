@@ -172,3 +172,23 @@ def test_too_large_but_stopped_by_the_warm_start(monkeypatch):
     assert res.stopped and 0.1 * full.M < res.M <= full.M + 2 * full.M_error
     with pytest.raises(TooLargeError):
         analyze(Xt, nu, stop_above=2 * full.M)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 12), d=st.integers(1, 3),
+       bias=st.sampled_from(["none", "penalized", "free"]))
+def test_norm_upper_bound_is_above_the_exact_maximum(seed, n, d, bias):
+    """The report's upper bound after a stop above (lower_bound.norm_upper_bound) against the
+    exact enumeration, for every hidden-bias mode."""
+    from cvxrelu.lower_bound import enumerated_constraint, lipschitz_radius, norm_upper_bound
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    model = Model(beta=1.0, hidden_bias=bias)
+    nu = rng.standard_normal(n)
+    if bias == "free":
+        nu -= nu.mean()
+        nu[-1] = -float(np.sum(nu[:-1]))  # an exact zero sum is not needed for the inequality
+    Xt = model.augment(X)
+    M, err, *_ = enumerated_constraint(Xt, X, nu, model)
+    assert norm_upper_bound(nu, lipschitz_radius(X, model), Xt.shape[1]) >= M - err
