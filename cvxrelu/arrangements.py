@@ -189,6 +189,10 @@ COST_PER_PATTERN_ENTRY = 5e-9
 #: At rank 3 and 4 the engine streams the top levels (arcs' rows built only for survivors,
 #: 3-D flats streamed to the top): measured CPU time / the estimate above = 0.58 (n = 1500,
 #: d = 2: 1.94 s) and 0.60 (n = 150, d = 3: 4.2 s); this factor keeps a margin above that.
+#: Re-measured on the planted data of bench/scale.py (CPU s, BLAS on one thread; measured /
+#: estimated): rank 3, n = 1500: 1.85 / 2.36; rank 4, n = 150: 3.34 / 4.88; n = 250: 12.8 /
+#: 22.7; n = 450: 101 / 133 (docs/benchmarks.md, "Scale"). The thresholds of ``analyze`` can
+#: only lower the work: the estimate stays an upper bound for refusals and the mode choice.
 STREAMED_COST_FACTOR = 0.7
 #: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
 #: hyperplane groups). The partition depends only on the problem, never on the number of
