@@ -1,6 +1,7 @@
 """Exact certificates at large n: verify near-optimal networks from `solve`, 1 and 2 jobs.
 
     python bench/scale.py [--sizes 1:100000,2:10000,3:1000] [--jobs 1,2,dask] [--cache /tmp/cvxrelu-scale]
+                          [--time-limit 60] [--patterns-mode exact] [--memory]
 
 Planted data as in bench/verify.py (X uniform in [-2, 2]^d, y = sin(1.5 x_1) (+ 0.5 cos x_2) +
 noise 0.1), squared loss, penalized hidden bias, beta = 0.01 n. The network comes from
@@ -10,7 +11,10 @@ table reports: total verify time, the dual bound's time, the witness search's ti
 visited per second of the bound, the speed-up from 1 to 2 jobs, and peak resident memory.
 The results of the runs with different --jobs are compared bit for bit. The load average of
 the machine is printed with every row (the machine is shared), and the CPU seconds of the
-verify process and its workers (the time on an idle machine, for one job).
+verify process and its workers (the time on an idle machine, for one job). Worker processes
+are grandchildren (forkserver), so their peak memory is read from /proc (VmHWM of every
+descendant, polled) rather than from RUSAGE_CHILDREN. --memory prints the peak-memory table of
+the engine alone (``analyze`` on the same planted data, n x rank grid) instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 BETA_MEAN = 0.01
+#: As the CLI does (cvxrelu/cli.py): a multithreaded BLAS on a loaded machine spins (measured
+#: here: the dual objective at n = 100 000 took 41 ms instead of 0.2 ms at load average 12).
+BLAS_ONE_THREAD = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                    "VECLIB_MAXIMUM_THREADS")}
 
 
 def planted(n, d, seed=0):
@@ -59,7 +67,55 @@ def prepare(d, n, cache: Path, patterns: int, search: bool) -> Path:
     return path
 
 
-def worker(path: str, jobs: int) -> None:
+class DescendantPeak:
+    """Largest VmHWM (bytes) of this process's descendants, polled from /proc every 0.1 s."""
+
+    def __init__(self):
+        import threading
+
+        self.peak, self.cpu, self._stop = 0, {}, False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _descendants(self):
+        me, kids = os.getpid(), {}
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(pid))
+                except OSError:
+                    pass
+        out, todo = [], [me]
+        while todo:
+            for c in kids.get(todo.pop(), []):
+                out.append(c)
+                todo.append(c)
+        return out
+
+    def _run(self):
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop:
+            for pid in self._descendants():
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                self.peak = max(self.peak, int(line.split()[1]) * 1024)
+                    with open(f"/proc/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                        self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                except OSError:
+                    pass
+            time.sleep(0.1)
+
+    def stop(self):
+        self._stop = True
+        self._t.join()
+        return self.peak, sum(self.cpu.values())
+
+
+def worker(path: str, jobs: int, time_limit: float, patterns: str) -> None:
     """One verify, in this (fresh) process; prints one JSON line."""
     import resource
 
@@ -74,23 +130,28 @@ def worker(path: str, jobs: int) -> None:
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         scheduler = cluster.scheduler_address
+    poll = DescendantPeak()
+    c0 = time.process_time()
     t0 = time.perf_counter()
-    cert = verify(ck.network, ck.data, ck.model, jobs=1 if scheduler else int(jobs), scheduler=scheduler)
+    cert = verify(ck.network, ck.data, ck.model, jobs=1 if scheduler else int(jobs), scheduler=scheduler,
+                  time_limit=time_limit, patterns=patterns)
     total = time.perf_counter() - t0
+    cpu_self = time.process_time() - c0
     if cluster is not None:
         cluster.close()
+    kids, cpu_kids = poll.stop()
     d = cert.to_dict()
-    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    rss, kids = me.ru_maxrss * 1024, ch.ru_maxrss * 1024
-    cpu = me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime  # workers included once they exit
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    arr = d.get("arrangement", {})
     print(json.dumps({
         "status": d["status"], "total_s": total, "timings": d.get("timings", {}),
         "M": d.get("dual", {}).get("M"), "M_error": d.get("dual", {}).get("M_error_bound"),
-        "lower_bound": d["lower_bound"], "relative_gap": d["relative_gap"],
-        "cells": d.get("arrangement", {}).get("cells_visited"),
-        "candidates": d.get("arrangement", {}).get("interior_candidates_checked"),
-        "rank": d.get("arrangement", {}).get("rank"),
-        "peak_rss": rss, "peak_rss_workers": kids, "cpu_s": cpu,
+        "M_upper": d.get("dual", {}).get("M_upper"), "beta": ck.model.beta,
+        "lower_bound": d["lower_bound"], "relative_gap": d["relative_gap"], "patterns": d.get("patterns"),
+        "cells": arr.get("cells_visited"), "candidates": arr.get("interior_candidates_checked"),
+        "rank": arr.get("rank"), "stopped": arr.get("stopped"), "refine": d.get("refine", {}).get("stopped"),
+        "witness_bound": d.get("witness_bound"),
+        "peak_rss": me.ru_maxrss * 1024, "peak_rss_workers": kids, "cpu_s": cpu_self + cpu_kids,
     }))
 
 
@@ -101,12 +162,19 @@ def main():
     ap.add_argument("--cache", default="/tmp/cvxrelu-scale")
     ap.add_argument("--patterns", type=int, default=64, help="sampled patterns for solve")
     ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="verify --time-limit (the CLI's default)")
+    ap.add_argument("--patterns-mode", default="exact", choices=["auto", "exact", "bounded"],
+                    help="verify's patterns mode (exact: the enumeration, unless the engine refuses)")
+    ap.add_argument("--memory", action="store_true", help="the engine's peak-memory table instead")
     ap.add_argument("--worker", nargs=2, metavar=("CHECKPOINT", "JOBS"))
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[1])
+        worker(args.worker[0], args.worker[1], args.time_limit, args.patterns_mode)
         return
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if args.memory:
+        memory_table()
+        return
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **BLAS_ONE_THREAD)
     print(f"{'d':>2} {'n':>7} {'jobs':>4} {'status':>12} {'verify s':>9} {'bound s':>8} {'witness s':>9} "
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
@@ -115,7 +183,8 @@ def main():
         first = None
         for jobs in args.jobs.split(","):
             load = os.getloadavg()[0]
-            out = subprocess.run([sys.executable, __file__, "--worker", str(path), str(jobs)],
+            out = subprocess.run([sys.executable, __file__, "--worker", str(path), str(jobs), "--time-limit",
+                                  str(args.time_limit), "--patterns-mode", args.patterns_mode],
                                  capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(f"# d={d} n={n} jobs={jobs} failed: {out.stderr.strip().splitlines()[-1:]}")
@@ -135,6 +204,45 @@ def main():
             peak = max(r["peak_rss"], r["peak_rss_workers"]) / 2**20
             print(f"{d:>2} {n:>7} {jobs:>4} {r['status']:>12} {r['total_s']:>9.2f} {tb:>8.2f} {tw:>9.2f} "
                   f"{cells:>11.4g} {cells / tb:>9.3g} {speed:>8.2f} {peak:>8.0f} {r['cpu_s']:>7.1f} {load:>5.2f}", flush=True)
+            print(f"#   {r['patterns']} M/beta {r['M'] / r['beta'] if r['M'] else float('nan'):.4g} "
+                  f"M_upper/beta {r['M_upper'] / r['beta'] if r['M_upper'] else float('nan'):.4g} "
+                  f"stopped {r['stopped']} timings {json.dumps({k: round(v, 2) for k, v in r['timings'].items()})} "
+                  f"refine {r['refine']!r} witness bound {r['witness_bound']} "
+                  f"peak MiB verify {r['peak_rss'] / 2**20:.0f} workers {r['peak_rss_workers'] / 2**20:.0f}",
+                  flush=True)
+
+
+def memory_table():
+    """Peak RSS of ``analyze`` (fresh process each) on planted data against n and the rank,
+    beside the formula of docs/scale.md, and of the pattern list (exact patterns, small n)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **BLAS_ONE_THREAD)
+    code = ("import sys, resource, time, numpy as np\n"
+            "sys.path.insert(0, {bench!r})\n"
+            "from scale import planted\n"
+            "from cvxrelu.arrangements import analyze\n"
+            "from cvxrelu.model import Model\n"
+            "n, d, pat = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == '1'\n"
+            "data = planted(n, d); Xt = Model(beta=1.0, hidden_bias='penalized').augment(data.X)\n"
+            "nu = np.random.default_rng(1).standard_normal(n) * 0.1\n"
+            "c = time.process_time(); res = analyze(Xt, None if pat else nu, patterns=pat)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, time.process_time() - c,"
+            " res.n_patterns or 0)\n").format(bench=str(Path(__file__).parent))
+    from cvxrelu.arrangements import estimate_work
+
+    print(f"{'rank':>4} {'n':>7} {'patterns':>9} {'peak MiB':>9} {'estimate MiB':>12} {'cpu s':>7} {'load':>5}")
+    for d, ns, pat in ((1, (1000, 10000, 100000), 0), (2, (1000, 2000, 4000), 0), (3, (100, 150, 200), 0),
+                       (1, (1000, 10000), 1), (2, (100, 300), 1)):
+        for n in ns:
+            load = os.getloadavg()[0]
+            out = subprocess.run([sys.executable, "-c", code, str(n), str(d), str(pat)], capture_output=True,
+                                 text=True, env=env)
+            if out.returncode != 0:
+                print(f"# rank {d + 1} n={n} failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            rss, cpu, npat = out.stdout.split()
+            est = estimate_work(n, d + 1, patterns=bool(pat), with_nu=not pat)["bytes"] / 2**20
+            print(f"{d + 1:>4} {n:>7} {int(npat):>9} {int(rss) / 2**20:>9.0f} {est:>12.0f} {float(cpu):>7.1f} "
+                  f"{load:>5.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,26 @@ In floating point, the error terms are:
 * the dropped rank: rows are projected on the r leading right singular vectors; on the unit
   ball the rest changes f by at most sigma_{r+1} ||nu||.
 
+Thresholds: a floor and a ceiling
+-----------------------------------
+A caller that needs only to know whether M(nu) is below some value (the certificate: a bound
+below the value that certifies is enough) passes a ``floor`` F; one that needs only to know
+whether M(nu) is above some value (a violated dual constraint) passes a ``ceiling`` C.
+
+* **Floor.** Every skip above compares a norm with a known value v; with a floor, v is
+  max(attained, F) instead of the attained value alone. The argument of the previous section
+  then shows: every candidate, arc or lift skipped has |f| at most its norm, at most v, so the
+  exact maximum is at most max(M_found, F) + M_error, where M_found is the largest attained
+  value (rounding: the skipped norms are computed values, within ``margin`` of the exact
+  ones, as before). The result reports M_found and ``M_upper`` = max(M_found, F) + M_error;
+  M_found is the maximum itself (``exact``) when it exceeds F, since then v = attained at the
+  end and the previous section applies unchanged. F = 0 is the plain engine.
+* **Ceiling.** Once a value above C is attained the engine stops (``stopped``): M_found is a
+  value of |f| at a point, so M(nu) >= M_found - M_error, and no upper bound is claimed
+  (``M_upper`` = inf). With tasks, the stop is that of the first task (in task order) that
+  stops; the tasks after it are cancelled or their results ignored, so the counts, M_found and
+  its point are the same whatever the number of workers.
+
 Degeneracy (duplicate, parallel, zero or rank-deficient rows) is handled by those explicit
 tolerances; for enumeration they decide ties, which is exact for data whose genuine
 distinctions are larger than the tolerances (integer and float data of ordinary size).
@@ -209,6 +229,10 @@ COST_PER_PATTERN_ENTRY = 5e-9
 #: At rank 3 and 4 the engine streams the top levels (arcs' rows built only for survivors,
 #: 3-D flats streamed to the top): measured CPU time / the estimate above = 0.58 (n = 1500,
 #: d = 2: 1.94 s) and 0.60 (n = 150, d = 3: 4.2 s); this factor keeps a margin above that.
+#: Re-measured on the planted data of bench/scale.py (CPU s, BLAS on one thread; measured /
+#: estimated): rank 3, n = 1500: 1.85 / 2.36; rank 4, n = 150: 3.34 / 4.88; n = 250: 12.8 /
+#: 22.7; n = 450: 101 / 133 (docs/benchmarks.md, "Scale"). The thresholds of ``analyze`` can
+#: only lower the work: the estimate stays an upper bound for refusals and the mode choice.
 STREAMED_COST_FACTOR = 0.7
 #: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
 #: hyperplane groups). The partition depends only on the problem, never on the number of
@@ -303,6 +327,12 @@ class ArrangementResult:
         Interior candidates evaluated against all rows.
     tolerances : dict
         The tolerances used (``tolerances()``).
+    floor : float
+        Values of |f| at most this were not searched for (``analyze``): M is then the largest
+        value found, and M(nu) <= max(M, floor) + M_error (``M_upper``).
+    stopped : bool
+        The exploration stopped once a value above ``analyze``'s ceiling was attained: M is
+        a value attained (M(nu) >= M - M_error), not the maximum; ``M_upper`` is inf.
     """
 
     patterns: np.ndarray | None
@@ -315,10 +345,24 @@ class ArrangementResult:
     cells_visited: int
     candidates_checked: int
     tolerances: dict = field(default_factory=dict)
+    floor: float = 0.0
+    stopped: bool = False
 
     @property
     def n_patterns(self) -> int | None:
         return None if self.patterns is None else int(self.patterns.shape[0])
+
+    @property
+    def M_upper(self) -> float:
+        """A sound upper bound on M(nu): max(M, floor) + M_error, or inf after a stop."""
+        if self.M is None or self.stopped:
+            return math.inf
+        return max(self.M, self.floor) + self.M_error
+
+    @property
+    def exact(self) -> bool:
+        """Whether M is the maximum itself (to M_error): neither below the floor nor stopped."""
+        return self.M is not None and not self.stopped and self.M > self.floor
 
 
 def tolerances() -> dict:
@@ -486,6 +530,8 @@ def analyze(
     max_cells: float = MAX_CELLS,
     jobs: int | None = 1,
     scheduler: str | None = None,
+    stop_below: float = -math.inf,
+    stop_above: float = math.inf,
 ) -> ArrangementResult:
     """Enumerate the cells of the arrangement of Xt's rows and/or compute M(nu).
 
@@ -509,6 +555,14 @@ def analyze(
     scheduler : str, optional
         Address of a dask.distributed scheduler that runs the same tasks instead (optional
         extra ``dask``); same results.
+    stop_below : float
+        An upper bound on M(nu) at most this is all that is needed: values of |f| at most
+        floor = stop_below - M_error are not looked for (every norm test compares with the
+        larger of the attained value and the floor; module docstring, "Thresholds"), and the
+        result's ``M_upper`` is max(M, floor) + M_error. Ignored for the pattern list.
+    stop_above : float
+        Stop as soon as a value of |f| above this is attained (``stopped``: M is then a value
+        attained, not the maximum). The stop is taken at the same point whatever ``jobs``.
 
     Returns
     -------
@@ -520,7 +574,8 @@ def analyze(
         Before any work, when the cell count exceeds ``max_cells``, or the engine's estimated
         time or memory (``estimate_work``) exceeds MAX_SECONDS or MAX_BYTES, or the pattern
         list would exceed MAX_PATTERN_ENTRIES; the one-line message (``refusal``) names the
-        estimates.
+        estimates. With a finite ``stop_above`` and M wanted (rank >= 3) the warm start runs
+        first: if it attains a value above ``stop_above``, the stopped result is returned.
     """
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
@@ -529,7 +584,10 @@ def analyze(
     jobs = resolve_jobs(jobs)
     why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells,
                            jobs=jobs if scheduler is None else 1)
-    if why is not None:
+    # too large for the whole enumeration: only a stop above the ceiling at the warm start
+    # (before any cell) can still answer
+    warm_only = why is not None and nu is not None and not patterns and r >= 3 and stop_above < math.inf
+    if why is not None and not warm_only:
         raise TooLargeError(why)
     if r == 0:
         pats = np.zeros((1, n), dtype=bool) if patterns else None
@@ -553,9 +611,34 @@ def analyze(
         others = np.flatnonzero(zero)
         if others.size:
             zero_rows = float(np.abs(nu_all[others]) @ np.linalg.norm(Xt[others], axis=1))
-    eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress)
-    if r <= 2:
-        eng.run()
+    M_err = None
+    floor = 0.0
+    if nu_k is not None and not patterns:  # the thresholds concern M; patterns need every cell
+        # the floor leaves room for the error allowance the tolerances may charge (the charge
+        # itself is known only after the run: below); a larger charge only loosens M_upper
+        prior_err = (
+            margin
+            + 4.0 * S * (max(r - 2, 1) * 1.01 * PARALLEL_TOL + ANGLE_TOL)
+            + zero_rows
+            + dropped_sigma * float(np.linalg.norm(nu_k))
+        )
+        floor = max(float(stop_below) - prior_err, 0.0)
+    else:
+        stop_above = math.inf
+    eng = _Engine(Q, Vr, nu_k, patterns=patterns, margin=margin, progress=progress, floor=floor,
+                  ceiling=float(stop_above))
+    if warm_only:
+        try:
+            eng._warm_start()
+        except _StopAbove:
+            pass
+        if not eng.stopped:
+            raise TooLargeError(why)
+    elif r <= 2:
+        try:
+            eng.run()
+        except _StopAbove:
+            pass
     else:
         if scheduler is None and estimate_work(m, r, patterns=patterns, n=n,
                                                with_nu=nu is not None)["seconds"] < PARALLEL_MIN_SECONDS:
@@ -565,7 +648,7 @@ def analyze(
     pats = None
     if patterns:
         pats = _spread_columns(eng.patterns(), keep, n)
-    M = M_err = None
+    M = None
     argmax, sign = None, 1
     if nu_k is not None:
         smax = eng.best
@@ -593,6 +676,8 @@ def analyze(
         cells_visited=eng.cells_seen,
         candidates_checked=eng.candidates_checked,
         tolerances=tolerances(),
+        floor=floor,
+        stopped=eng.stopped,
     )
 
 
@@ -613,6 +698,8 @@ class _Task:
     lo: int
     hi: int
     merged_sine: float = -1.0
+    floor: float = 0.0
+    ceiling: float = math.inf
 
 
 def _run_task(task: _Task, progress=None):
@@ -620,18 +707,21 @@ def _run_task(task: _Task, progress=None):
     starts from the warm start's attained values). Returns (best, cells, candidates, bits,
     merged sine, dropped width)."""
     eng = _Engine(task.Q, task.Vr, task.nu, patterns=task.patterns, margin=task.margin,
-                  progress=progress)
+                  progress=progress, floor=task.floor, ceiling=task.ceiling)
     eng.merged_sine = task.merged_sine  # the top flat's merges (discovered by the caller)
     eng.best = SphereMax(task.best.plus, task.best.plus_at, task.best.minus, task.best.minus_at)
     js = np.arange(task.lo, task.hi)
     eng.nodes[task.root.key] = task.root
-    eng._discover_children(task.root, js)
-    eng._node_cells(task.root, top=True, js=js)
-    eng._flush()
+    try:
+        eng._discover_children(task.root, js)
+        eng._node_cells(task.root, top=True, js=js)
+        eng._flush()
+    except _StopAbove:
+        pass
     bits = None
     if task.patterns:
         bits = _unique_rows(np.concatenate(eng.top_bits)) if eng.top_bits else np.zeros((0, eng.W), _WORD)
-    return eng.best, eng.cells_seen, eng.candidates_checked, bits, eng.merged_sine, eng.dropped_width
+    return eng.best, eng.cells_seen, eng.candidates_checked, bits, eng.stopped, eng.merged_sine, eng.dropped_width
 
 
 def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress) -> None:
@@ -646,23 +736,29 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
     or on which worker ran it.
     """
     if eng.nu is not None:
-        eng._warm_start()
+        try:
+            eng._warm_start()
+        except _StopAbove:
+            return
     root = eng._discover(frozenset(), np.arange(eng.m), np.eye(eng.r), recurse=False)
     K = root.normals.shape[0]
     n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
     edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
     tasks = [_Task(eng.Q, eng.Vr, eng.nu, eng.want_patterns, eng.margin, root, eng.best,
-                   edges[i], edges[i + 1], eng.merged_sine) for i in range(n_tasks)]
+                   edges[i], edges[i + 1], eng.merged_sine, eng.floor, eng.ceiling) for i in range(n_tasks)]
     if n_tasks == 1 and scheduler is None:
         results = [_run_task(tasks[0], progress)]
     else:
         task = progress.task("Exploring activation patterns", total=n_tasks) if progress else None
         try:
-            results = run_tasks(_run_task, tasks, jobs=jobs, scheduler=scheduler, progress=task)
+            # the results up to the first task that stopped above the ceiling (task order:
+            # the same prefix whatever jobs; later tasks are cancelled or ignored)
+            results = run_tasks(_run_task, tasks, jobs=jobs, scheduler=scheduler, progress=task,
+                                until=lambda res: res[4])
         finally:
             if task is not None and hasattr(task, "close"):
                 task.close()
-    for best, cells, cands, bits, merged, dropped in results:
+    for best, cells, cands, bits, stopped, merged, dropped in results:
         eng.merged_sine = max(eng.merged_sine, merged)
         eng.dropped_width = max(eng.dropped_width, dropped)
         eng.best.merge(best)
@@ -670,6 +766,9 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
         eng.candidates_checked += cands
         if bits is not None:
             eng.top_bits.append(bits)
+        if stopped:
+            eng.stopped = True
+            break
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -846,11 +945,21 @@ def _complements(U: np.ndarray) -> np.ndarray:
     return np.take_along_axis(Hh, idx[:, None, :], axis=2)
 
 
+class _StopAbove(Exception):
+    """Raised inside the engine once an attained value exceeds its ceiling (``analyze``)."""
+
+
 class _Engine:
     """The lattice-of-flats engine (module docstring). One instance per ``analyze`` call."""
 
-    def __init__(self, Q, Vr, nu, *, patterns: bool, margin: float, progress=None):
+    def __init__(self, Q, Vr, nu, *, patterns: bool, margin: float, progress=None,
+                 floor: float = 0.0, ceiling: float = math.inf):
         m, r = Q.shape
+        # thresholds (``analyze``): values of |f| at most ``floor`` need not be found; stop
+        # (_StopAbove) once an attained value exceeds ``ceiling``
+        self.floor = float(floor)
+        self.ceiling = float(ceiling)
+        self.stopped = False
         self.m, self.r = m, r
         self.Q = Q
         self.Qs = np.vstack([Q, np.zeros((1, r))])  # row m: the "no row" sentinel
@@ -910,6 +1019,17 @@ class _Engine:
         rounding (``margin``) and the rows of the flat's key merged as parallel, which vanish on
         the flat only up to ||q_l|| times the sliver width (at most S w in all)."""
         return self.margin + 2.0 * self.S * self.sliver()
+
+    @property
+    def known(self) -> float:
+        """The value the norm tests compare with: the best attained |f| or the floor."""
+        return max(self.best.value, self.floor)
+
+    def _check_stop(self) -> None:
+        """Stop the exploration once an attained value exceeds the ceiling."""
+        if self.best.value > self.ceiling:
+            self.stopped = True
+            raise _StopAbove
 
     # ------------------------------------------------------------------ driver
 
@@ -971,6 +1091,7 @@ class _Engine:
                 j = int(np.argmax(sgn * fv))
                 self.best.update(float(sgn * fv[j]), self.Vr @ Z[j], int(sgn))
                 Z = sgn * ((act * nu[:, None]).T @ Q)
+        self._check_stop()
 
     def _line(self) -> None:
         """Rank 1: the two half-lines u = +v and u = -v."""
@@ -985,6 +1106,8 @@ class _Engine:
                 self.best.update(fv, sgn * e, +1)
                 self.best.update(-fv, sgn * e, -1)
         self.cells_seen += 2
+        if self.nu is not None:
+            self._check_stop()
 
     # ------------------------------------------------------------------ discovery
 
@@ -1207,7 +1330,7 @@ class _Engine:
             n = len(arcs)
             for side_g, side in ((plus_g, True), (minus_g, False)):
                 g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
-                t2 = self.best.value ** 2
+                t2 = self.known ** 2
                 sq = np.einsum("ij,ij->i", g, g)
                 gp = g + tplus
                 keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
@@ -1257,7 +1380,7 @@ class _Engine:
             return
         for side_g, side in ((plus_g, True), (minus_g, False)):
             g = c.grads if side_g is None else c.grads + side_g[kk]
-            idx = _above(g, self.best.value)
+            idx = _above(g, self.known)
             if idx.size == 0:
                 continue
             crows, cact = c.rows_act(idx)
@@ -1465,7 +1588,7 @@ class _Engine:
         hn = np.hypot(H[:, 0], H[:, 1])
         # on an arc |f(z)| = |H^T z| <= ||H||: arcs with ||H|| at most an attained value cannot
         # raise either maximum (``best`` takes strict improvements only)
-        keep = np.flatnonzero(hn > self.best.value)
+        keep = np.flatnonzero(hn > self.known)
         if keep.size == 0:
             return
         H, kk, hn = H[keep], kk[keep], hn[keep]
@@ -1483,6 +1606,7 @@ class _Engine:
             else:
                 z = dlo[j] if sgn * v_lo[j] >= sgn * v_hi[j] else dhi[j]
             self.best.update(float(best[j]), self.Vr @ (Bl[kk[j]] @ z), sgn)
+        self._check_stop()
 
     # ------------------------------------------------------------------ interior candidates
 
@@ -1495,7 +1619,7 @@ class _Engine:
         if self.nu is None or len(cells) == 0:
             return
         hF = cells.grads if B is None else cells.grads @ B
-        idx = _above(hF, self.best.value)
+        idx = _above(hF, self.known)
         if idx.size == 0:
             return
         U = hF[idx] if B is None else hF[idx] @ B.T
@@ -1536,7 +1660,7 @@ class _Engine:
         g_all = self.Q.T @ nu  # nu^T Q z = f(z) - f(-z)
         for lo in range(0, order.size, CANDIDATE_CHUNK):
             sel = order[lo:lo + CANDIDATE_CHUNK]
-            sel = sel[hn[sel] > self.best.value]
+            sel = sel[hn[sel] > self.known]
             if sel.size == 0:
                 break
             Zs = Z[sel]
@@ -1554,6 +1678,7 @@ class _Engine:
             if np.any(vm):
                 j = int(np.argmax(np.where(vm, h, -np.inf)))
                 self.best.update(float(h[j]), -(self.Vr @ Zs[j]), -1)
+            self._check_stop()
 
 
 def _spread_columns(inner: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:

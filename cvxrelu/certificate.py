@@ -99,6 +99,14 @@ SHORT_SHARE = 0.1
 #: No phase gets less than this many seconds, whatever the time limit (so --time-limit is
 #: respected approximately, never to the millisecond).
 MIN_PHASE_SECONDS = 0.25
+#: The exact bound uses its thresholds (``bound_for``: the floor below the certifying value,
+#: the stop above it) only when one enumeration is estimated (``bound_cost``, one job) above
+#: this many seconds; cheaper ones run whole (the tightest bound, the exact argmax).
+THRESHOLD_SECONDS = 5.0
+#: Branch-and-bound nodes of that report-only bound at the witness's gradient (``verify``):
+#: 0 = the norm bounds, the spike-free test and the root relaxation, which do not depend on
+#: the clock, so the report stays the same whatever --jobs and the machine's load.
+WITNESS_BOUND_NODES = 0
 
 
 @dataclass
@@ -177,7 +185,7 @@ def _budget(deadline: float, share_seconds: float) -> float:
 
 def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
               allowed: float, seconds: float, short_seconds: float, starts=None, progress=None,
-              jobs: int | None = 1, scheduler: str | None = None) -> LowerBound:
+              jobs: int | None = 1, scheduler: str | None = None, max_nodes: int | None = None) -> LowerBound:
     """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
     that certifies (objective + its error bound - allowed gap).
 
@@ -185,17 +193,39 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     largest value that still certifies (``certifying_bound``): it stops as soon as its upper
     bound is below it (with STOP_MARGIN to spare) or its attained value is above it. When no
     value certifies, only a short bound is computed (for the report's lower bound).
+
+    Exact mode gives the enumeration the same two thresholds (arrangements.analyze, "Thresholds"):
+    values that cannot lift the upper bound above the certifying value are not looked for, and
+    the enumeration stops at the first value above the largest certifying one (then the
+    certificate cannot come from nu1; the report's upper bound on M is the norm bound,
+    lower_bound.norm_upper_bound). When no value certifies, both thresholds are beta: the
+    enumeration stops at the first violated dual constraint. The thresholds are used only when
+    one enumeration is estimated (one job) above THRESHOLD_SECONDS: below, the exact M and its
+    argmax are cheap, and they give the tightest reported bound (a bound from the floor is
+    only as good as the tolerance needs) and the most violated direction for the witness.
     """
+    above = certifying_bound(nu1, data.y, model, needed)
     if mode == "exact":
+        if above == -math.inf:
+            ex_below = ex_above = model.beta
+        else:
+            ex_above = above
+            ex_below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
+            ex_below = min(ex_below, ex_above)
+        if bound_cost(data.X, model)["seconds"] < THRESHOLD_SECONDS:
+            # cheap: the whole enumeration (the exact M gives the tightest reported bound, and
+            # its argmax the most violated direction for the witness)
+            ex_below, ex_above = -math.inf, math.inf
         try:
-            return lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
-                               scheduler=scheduler)
+            lb = lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
+                             scheduler=scheduler, stop_below=ex_below, stop_above=ex_above, starts=starts)
+            lb.details["stop_below"], lb.details["stop_above"] = ex_below, ex_above
+            return lb
         except TooLargeError:  # the engine refused after all (its own limits): bound instead
             pass
-    above = certifying_bound(nu1, data.y, model, needed)
     if above == -math.inf:  # nothing certifies from nu1: a short bound, for the report
         return lower_bound(nu1, data, model, patterns="bounded", time_limit=short_seconds, stop_below=model.beta,
-                           starts=starts, shift=shift, progress=progress)
+                           starts=starts, shift=shift, progress=progress, max_nodes=max_nodes)
     below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
     below = min(below, above)
     lb = lower_bound(nu1, data, model, patterns="bounded", time_limit=seconds, stop_below=below,
@@ -330,7 +360,16 @@ def verify(
             t4 = time.perf_counter()
             try:
                 nu_w, shift_w = dual_start(witness, data, model)
-                wb = bound_for(nu_w, shift_w, data, model, mode=mode, needed=needed, allowed=allowed,
+                mode_w = mode
+                if (mode == "exact" and cost["seconds"] >= THRESHOLD_SECONDS
+                        and certifying_bound(nu_w, data.y, model, needed) == -math.inf):
+                    # nothing certifies from the witness's gradient (the witness is better than
+                    # the tolerance allows): the bound is for the report only, and an expensive
+                    # enumeration is not spent on it; the short bounded bound instead
+                    mode_w = "bounded"
+                    details["witness_bound_mode"] = "bounded (the verdict cannot change)"
+                wb = bound_for(nu_w, shift_w, data, model, mode=mode_w, needed=needed, allowed=allowed,
+                               max_nodes=WITNESS_BOUND_NODES if mode_w != mode else None,
                                seconds=_budget(deadline, time_limit),
                                short_seconds=_budget(deadline, SHORT_SHARE * time_limit),
                                starts=live_directions(witness, model), jobs=jobs,
@@ -349,10 +388,14 @@ def verify(
             and data.n_samples * (net.n_neurons + 1) <= PROGRAM_ENTRIES):
         # the gradient at the network is the optimal dual point only at an exact optimum: solve the
         # program on the network's patterns (and the violated cells) to high accuracy and bound
-        # again from its dual point (docs/method.md section 12); keep the best bound
+        # again from its dual point (docs/method.md section 12); keep the best bound. Each round
+        # runs the whole enumeration: only when the cost model says one fits in the time left
         t5 = time.perf_counter()
         left = deadline - time.perf_counter()
-        if left > MIN_PHASE_SECONDS:
+        if left > MIN_PHASE_SECONDS and cost["seconds"] > left:
+            details["refine"] = {"stopped": f"not run: one exact bound takes about {cost['seconds']:.3g} s, "
+                                            f"{max(left, 0.0):.3g} s left"}
+        elif left > MIN_PHASE_SECONDS:
             nu_r, rinfo = refine_dual(net, data, model, time_budget=min(left, REFINE_SECONDS), first_bound=bound)
             rb = rinfo.get("bound")
             details["refine"] = {k: rinfo.get(k) for k in ("lam_lower_bound", "lower_bound", "rounds", "patterns",
@@ -375,7 +418,7 @@ def verify(
         "nonzero_blocks": len(kkt),
         "zero_blocks_max_violation": zero_viol,
         "note": ("zero blocks: max over all cells of |nu^T (Xt u)_+| - beta at the network's gradient"
-                 if mode == "exact" else
+                 if mode == "exact" and bound is not None and bound.complete else
                  "zero blocks: largest |nu^T (Xt u)_+| - beta attained by the bound's search (a lower bound)"),
     }
     details["tolerances"] = {
@@ -473,12 +516,13 @@ def _arrangement_report(bound: LowerBound, net: Network, Xt: np.ndarray) -> dict
     if bound.patterns == "exact":
         return {
             "method": "exact enumeration (recursive hyperplane restriction + 2-D sweep)",
-            "complete": True,
+            "complete": bound.complete,
             "rank": bound.rank,
             "cells_visited": bound.cells_visited,
             "interior_candidates_checked": bound.candidates_checked,
             "network_patterns": int(network_patterns(Xt, net.Ut()).shape[0]),
             "tolerances": bound.tolerances,
+            **bound.details,
         }
     return {
         "method": f"bounded without enumeration ({bound.method})",

@@ -264,17 +264,37 @@ def certifying_bound(nu1: np.ndarray, y: np.ndarray, model: Model, needed: float
 # ----------------------------------------------------------------------------- the dual constraint
 
 
+def norm_upper_bound(nu: np.ndarray, R: np.ndarray, dims: int) -> float:
+    """A sound upper bound on M(nu): max(sum_{nu_k > 0} nu_k R_k, sum_{nu_k < 0} -nu_k R_k).
+
+    On the feasible set each term |nu_k (xt_k^T u + b)_+| is at most |nu_k| R_k
+    (``lipschitz_radius``; its norms over ``dims`` coordinates have relative error at most
+    (dims + 2) EPS), and f sums the positive terms and the negative ones separately (an n-term
+    sum: relative error at most (n + 2) EPS). The factor 1 + 4 (n + dims + 4) EPS covers both.
+    """
+    pos = float(np.maximum(nu, 0.0) @ R)
+    neg = float(np.maximum(-nu, 0.0) @ R)
+    return max(pos, neg) * (1.0 + 4.0 * (nu.size + dims + 4) * EPS) + 1e-300
+
+
 def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None,
-                          jobs: int | None = 1, scheduler: str | None = None):
+                          jobs: int | None = 1, scheduler: str | None = None, *,
+                          stop_below: float = -math.inf, stop_above: float = math.inf):
     """M(nu) by exact enumeration: (M, M_error, argmax (augmented coordinates), sign, last result).
 
     Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
     Free hidden bias (1^T nu = 0): for fixed u, b -> f(u, b) is piecewise linear with kinks
     at b = -x_k^T u and limit nu^T X u as b -> +inf, so
     M = max(||X^T nu||, max_k max_{||u|| <= 1} |sum_l nu_l ((x_l - x_k)^T u)_+|).
+
+    ``stop_below``, ``stop_above``: the thresholds of arrangements.analyze. The last result's
+    ``floor`` is then the largest floor used and ``stopped`` whether a value above
+    ``stop_above`` was attained (the loop over kinks stops there): M(nu) <= max(M, floor) +
+    M_error when not stopped, M(nu) >= M - M_error always.
     """
     if model.hidden_bias != "free":
-        res = analyze(Xt, nu, progress=progress, jobs=jobs, scheduler=scheduler)
+        res = analyze(Xt, nu, progress=progress, jobs=jobs, scheduler=scheduler, stop_below=stop_below,
+                      stop_above=stop_above)
         return res.M, res.M_error, res.argmax, res.argmax_sign, res
     n, d = X.shape
     why = bound_cost(X, model, jobs=resolve_jobs(jobs) if scheduler is None else 1)["refusal"]
@@ -290,23 +310,30 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     err = 32.0 * (n + d + 8) * EPS * float(np.abs(nu) @ np.linalg.norm(X, axis=1))
     last = None
     visited = checked = 0
+    floor, stopped = 0.0, gn > stop_above
     task = progress.task("Exploring activation patterns", total=n) if progress else None
-    for k in range(n):
-        res = analyze(X - X[k][None, :], nu, jobs=jobs, scheduler=scheduler)
+    for k in range(0 if stopped else n):
+        res = analyze(X - X[k][None, :], nu, jobs=jobs, scheduler=scheduler, stop_below=stop_below,
+                      stop_above=stop_above)
         last = res
         visited += res.cells_visited
         checked += res.candidates_checked
         err = max(err, res.M_error)
+        floor = max(floor, res.floor)
         if res.M > best and res.argmax is not None:
             best, best_sign = res.M, res.argmax_sign
             u = res.argmax
             best_at = np.append(u, -float(X[k] @ u))
         if task:
             task(1)
+        if res.stopped:
+            stopped = True
+            break
     if task and hasattr(task, "close"):
         task.close()
     if last is not None:
         last.cells_visited, last.candidates_checked = visited, checked
+        last.floor, last.stopped = floor, stopped
     return best, err, best_at, best_sign, last
 
 
@@ -324,6 +351,7 @@ def lower_bound(
     progress=None,
     jobs: int | None = 1,
     scheduler: str | None = None,
+    max_nodes: int | None = None,
 ) -> LowerBound:
     """Certified lower bound on P* from the dual point nu1 (see the module docstring).
 
@@ -334,19 +362,43 @@ def lower_bound(
     patterns : "exact" (enumeration; TooLargeError if the engine refuses) or "bounded".
     time_limit, stop_below, stop_above, starts : passed to bounds.bound_dual_constraint in
         bounded mode (``starts``: (dt, S) directions seeding its incumbent, e.g. the neurons).
+        In exact mode ``stop_below`` and ``stop_above`` are the enumeration's thresholds
+        (arrangements.analyze): below, M_upper = max(M, floor) + M_error is reported (the floor
+        skips what cannot matter; ``complete`` False when M is not above it); above, the
+        enumeration stops at the first value above ``stop_above`` and M_upper is the norm bound
+        (``norm_upper_bound``; ``complete`` False).
     shift : how far the zero-sum projection moved the gradient (reported only).
     jobs, scheduler : where the exact enumeration runs (arrangements.analyze); the bound is
         bit-identical whatever they are (docs/scale.md).
+    max_nodes : bounded mode: node limit of the branch and bound (0: the cheap bounds and the
+        root relaxation only, which do not depend on the time).
     """
     t0 = time.perf_counter()
     X, y = data.X, data.y
     Xt = model.augment(X)
     R = lipschitz_radius(X, model)
     if patterns == "exact":
-        M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress, jobs, scheduler)
+        M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress, jobs, scheduler,
+                                                            stop_below=stop_below, stop_above=stop_above)
+        floor, stopped = (res.floor, res.stopped) if res is not None else (0.0, False)
+        below_floor = floor > 0 and not stopped and not M > floor
+        if below_floor and floor + M_err > stop_below:
+            # the floor came too close to stop_below (an error term larger than expected):
+            # the bound from it would not reach the target, the exact maximum might
+            return lower_bound(nu1, data, model, patterns="exact", time_limit=time_limit, starts=starts,
+                               shift=shift, progress=progress, jobs=jobs, scheduler=scheduler)
         if not (np.isfinite(M) and np.isfinite(M_err)):
             raise FloatingPointError("non-finite dual constraint value")
         M_upper, M_lower, method, complete, details = M + M_err, max(M - M_err, 0.0), "enumeration", True, {}
+        if stopped:
+            # a value above stop_above was attained: the certificate cannot come from nu1, and
+            # the enumeration stopped there; the upper bound for the report is the norm bound
+            M_upper, complete = max(norm_upper_bound(nu1, R, Xt.shape[1]), M + M_err), False
+            details = {"stopped": "above", "stop_above": stop_above}
+        elif below_floor:
+            # every value above the floor would have been found: M(nu1) <= floor + M_err
+            M_upper, complete = floor + M_err, False
+            details = {"stopped": "below", "stop_below": stop_below, "floor": floor}
         rank = int(res.rank) if res is not None else 0
         visited = int(res.cells_visited) if res is not None else 0
         checked = int(res.candidates_checked) if res is not None else 0
@@ -356,7 +408,7 @@ def lower_bound(
 
         mb = bound_dual_constraint(Xt, nu1, free_bias=model.hidden_bias == "free", stop_below=stop_below,
                                    stop_above=stop_above, time_limit=time_limit, starts=starts,
-                                   progress=progress)
+                                   progress=progress, max_nodes=max_nodes)
         if not (math.isfinite(mb.upper) and mb.upper >= 0):
             raise FloatingPointError(f"no finite bound on the dual constraint ({mb.method}: {mb.upper})")
         M, M_err, argmax, sign = float(mb.lower), 0.0, mb.argmax, int(mb.sign)

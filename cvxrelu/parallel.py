@@ -74,7 +74,8 @@ def _call(fn: Callable, task):
 
 
 def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int | None = 1, scheduler: str | None = None,
-              progress: Callable[[int], None] | None = None) -> list:
+              progress: Callable[[int], None] | None = None,
+              until: Callable[[object], bool] | None = None) -> list:
     """``[fn(t) for t in tasks]``, computed by ``jobs`` processes or a Dask cluster.
 
     Parameters
@@ -89,6 +90,10 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int | None = 1, scheduler:
         Address of a ``dask.distributed`` scheduler.
     progress : callable, optional
         Called with 1 after each finished task.
+    until : callable, optional
+        ``until(result)`` true ends the run after that result: the tasks after it are not
+        started (or cancelled, or their results ignored), so the list returned is the same
+        prefix whatever ``jobs`` or ``scheduler``.
 
     Returns
     -------
@@ -97,14 +102,17 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int | None = 1, scheduler:
     """
     tasks = list(tasks)
     tick = progress or (lambda k: None)
+    done = until or (lambda res: False)
     if scheduler is not None:
-        return _run_dask(fn, tasks, scheduler, tick)
+        return _run_dask(fn, tasks, scheduler, tick, done)
     jobs = resolve_jobs(jobs)
     if jobs == 1 or len(tasks) <= 1:
         out = []
         for t in tasks:
             out.append(_call(fn, t))
             tick(1)
+            if done(out[-1]):
+                break
         return out
     from concurrent.futures import ProcessPoolExecutor
 
@@ -121,6 +129,9 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int | None = 1, scheduler:
             for f in futures:  # in task order: the reduction does not depend on timing
                 out.append(f.result())
                 tick(1)
+                if done(out[-1]):
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    break
             return out
     finally:
         for v, val in saved.items():
@@ -130,7 +141,7 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int | None = 1, scheduler:
                 os.environ[v] = val
 
 
-def _run_dask(fn: Callable, tasks: list, scheduler: str, tick) -> list:
+def _run_dask(fn: Callable, tasks: list, scheduler: str, tick, done) -> list:
     try:
         from distributed import Client
     except ImportError:
@@ -142,9 +153,12 @@ def _run_dask(fn: Callable, tasks: list, scheduler: str, tick) -> list:
     try:
         futures = client.map(_call, [fn] * len(tasks), tasks, pure=False)
         out = []
-        for f in futures:
+        for i, f in enumerate(futures):
             out.append(f.result())
             tick(1)
+            if done(out[-1]):
+                client.cancel(futures[i + 1:])
+                break
         return out
     finally:
         client.close()
