@@ -35,7 +35,10 @@ def test_floor_gives_a_sound_upper_bound(seed, n, dt, kind, factor):
     assert full.exact and full.M_upper == full.M + full.M_error
     target = factor * full.M
     res = analyze(Xt, nu, stop_below=target)
-    assert res.floor == max(target - res.M_error, 0.0)
+    # the floor leaves room for the largest error charge the tolerances may make (known only after
+    # the run): at most 4 S (2 PARALLEL_TOL + ANGLE_TOL) plus rounding here (rank <= 4)
+    S = float(np.abs(nu) @ np.linalg.norm(Xt, axis=1))
+    assert max(target - 1e-9 * S, 0.0) <= res.floor <= max(target - res.M_error, 0.0)
     assert res.M_error == full.M_error
     assert res.M_upper >= full.M - 1e-12 * max(full.M, 1.0)
     assert res.M <= full.M + 2 * full.M_error + 1e-12  # a value attained, never more than M
