@@ -237,10 +237,13 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
 @click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True,
               callback=_finite_at_least(0.0, True),
               help="Seconds for that certificate's anytime bound (as verify --time-limit).")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for the pattern search's pricing (0: all cores); the result "
+                   "does not depend on it.")
 @_json_option
 @_debug_option
 def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, plot_path, search,
-          search_rounds, search_seconds, tol, time_limit, as_json):
+          search_rounds, search_seconds, tol, time_limit, jobs, as_json):
     """Train a globally optimal network on DATA by convex optimization.
 
     The written network is certified as verify would: exit 0 with status "optimal" when the
@@ -265,7 +268,7 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
         progress.stage("solving the convex program")
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
                         search_rounds=search_rounds, search_seconds=search_seconds, tol=tol,
-                        time_limit=time_limit, progress=progress)
+                        time_limit=time_limit, jobs=jobs, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out

@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import SolverError
 from .model import Dataset, Model, Network, objective, predict
+from .parallel import run_tasks
 from .pricing import restricted_pricing
 
 #: A constraint counts as violated when |lam' (Xt u)_+| / N(u) > beta (1 + SEARCH_TOL).
@@ -40,6 +41,13 @@ SEARCH_ASCENT_STEPS = 50
 SEARCH_ADD_PER_ROUND = 16
 #: The current neurons also start the ascent perturbed by this much (relative).
 SEARCH_JITTER = 1e-2
+#: The ascent's starts are cut into chunks of this many columns, one task each (both signs):
+#: the partition depends only on the number of starts, so the patterns found are the same
+#: whatever the number of worker processes (``jobs``, cvxrelu/parallel.py).
+SEARCH_CHUNK = 128
+#: After each program, its neurons become the hints of their patterns (PatternHints.renote_neurons)
+#: for the next program's row screening, in place of the generators noted first.
+REFRESH_HINTS = True
 #: Full-batch Adam for the warm starts: runs, iterations, learning rate.
 WARM_RUNS = 2
 WARM_ITERS = 2000
@@ -127,17 +135,32 @@ def ascent_starts(Xt: np.ndarray, net: Network, rng) -> np.ndarray:
                       live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
 
 
+def _ascend_task(task):
+    """One chunk of the ascent (a module-level function: run_tasks pickles it by reference)."""
+    Xt, nu, starts = task
+    return ascend(Xt, nu, np.array(starts, dtype=np.float64))
+
+
 def violated_patterns(Xt: np.ndarray, nu: np.ndarray, model: Model, starts: np.ndarray,
-                      known: set, k: int = SEARCH_ADD_PER_ROUND, directions: list | None = None):
+                      known: set, k: int = SEARCH_ADD_PER_ROUND, directions: list | None = None,
+                      jobs: int | None = 1):
     """New patterns of heuristically found violated dual constraints, and the largest ratio found.
 
     Returns (list of (n,) bool patterns, max over the search of |nu' (Xt u)_+| / (beta N(u))).
     The ascent's end point of each pattern (a direction in its cell) is appended to
-    ``directions`` when given.
+    ``directions`` when given. The ascents run as tasks of SEARCH_CHUNK starts per sign on
+    ``jobs`` worker processes (cvxrelu/parallel.py run_tasks); each start's ascent is
+    independent of the others, so the result does not depend on ``jobs``.
     """
     out, best = [], 0.0
-    for sg in (1.0, -1.0):
-        U, f = ascend(Xt, sg * nu, starts.copy())
+    S = starts.shape[1]
+    cuts = list(range(0, S, SEARCH_CHUNK)) or [0]
+    tasks = [(Xt, sg * nu, starts[:, a:a + SEARCH_CHUNK]) for sg in (1.0, -1.0) for a in cuts]
+    parts = run_tasks(_ascend_task, tasks, jobs=jobs)
+    for h, sg in enumerate((1.0, -1.0)):
+        mine = parts[h * len(cuts):(h + 1) * len(cuts)]
+        U = np.hstack([u for u, _ in mine])
+        f = np.concatenate([v for _, v in mine])
         N = model.neuron_norm(U)
         ratio = np.where(N > 0, f / np.maximum(N, 1e-300), 0.0) / model.beta
         best = max(best, float(np.max(ratio, initial=0.0)))
@@ -176,6 +199,14 @@ class PatternHints:
         self.note(Q, Ut.T)
         return Q
 
+    def renote_neurons(self, Xt: np.ndarray, Ut: np.ndarray) -> None:
+        """Note each live neuron (a column of Ut) for its own pattern, replacing the direction
+        noted before: a solution's neuron lies in its cell, near the facets that bind there,
+        and the next program's row screening starts from the rows nearest it."""
+        live = np.linalg.norm(Ut, axis=0) > 0
+        for q, u in zip((Xt @ Ut[:, live] > 0).T, Ut[:, live].T):
+            self._of[q.tobytes()] = np.array(u, dtype=np.float64)
+
     def of(self, patterns) -> np.ndarray:
         """(len(patterns), dt): the noted directions, NaN rows where none is known."""
         nan = np.full(self.dt, np.nan)
@@ -210,6 +241,7 @@ def pattern_search(
     first: tuple[Network, np.ndarray] | None = None,
     time_limit: float | None = None,
     progress=None,
+    jobs: int | None = 1,
 ) -> SearchResult:
     """Improve the program's pattern set by warm starts and dual-guided column generation.
 
@@ -228,6 +260,7 @@ def pattern_search(
         gradient-trained network, docs/benchmarks.md).
     max_rounds : rounds of dual-guided column generation after the warm starts.
     time_limit : start no new round after this many seconds (None: no limit).
+    jobs : worker processes for the heuristic pricing (violated_patterns); same result whatever it is.
 
     The warm starts have width min(max(p, 16), 256) (p sampled patterns). Every round keeps the
     patterns its previous solution uses, so the program's optimum cannot rise; the network
@@ -263,6 +296,8 @@ def pattern_search(
         P = Pnew
         net, used = solve_on_patterns(P, book.of(P))
         active = P[used]
+        if REFRESH_HINTS:
+            book.renote_neurons(Xt, net.Ut())
         L = objective(net, data, model)
         if best is None or L < best[0]:
             best = (L, net, P, active)
@@ -325,7 +360,7 @@ def pattern_search(
             lam = model.loss_fn.gradient(predict(net, data.X), data.y)
             dirs = []
             found, ratio = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
-                                             {row.tobytes() for row in active}, directions=dirs)
+                                             {row.tobytes() for row in active}, directions=dirs, jobs=jobs)
             book.note(found, dirs)
             best_ratio = max(best_ratio, ratio)
             if task:
