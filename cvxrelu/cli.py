@@ -231,7 +231,8 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
 @click.option("--search-rounds", type=click.IntRange(min=0), default=30, show_default=True,
               help="At most this many rounds of dual-guided pattern search.")
 @click.option("--search-seconds", type=click.FloatRange(min=0), default=None,
-              help="Start no pattern-search round after this many seconds of search (default: no limit).")
+              help="Start no pattern-search round after this many seconds of search (default: 1.5 times "
+                   "the time to the first program, at least 60 s; inf: no limit).")
 @click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
               help="Relative gap tolerance of the certificate of the written network (as verify --tol).")
 @click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True,

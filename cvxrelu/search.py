@@ -50,6 +50,16 @@ SEARCH_CHUNK = 128
 REFRESH_HINTS = True
 #: Full-batch Adam for the warm starts: runs, iterations, learning rate.
 WARM_RUNS = 2
+#: From this many samples on, one warm start only: at n = 20 000 a run of WARM_ITERS iterations
+#: costs as much as the first program's interior-point solve (docs/benchmarks.md), and the
+#: search's own rounds improve on its patterns.
+WARM_ONE_RUN_N = 10_000
+#: The search's default time budget (no ``time_limit`` given): no round starts after
+#: SEARCH_BUDGET_FACTOR times the seconds the warm starts and the first program took, nor
+#: before SEARCH_MIN_SECONDS. Small problems run their rounds out as before; at n = 20 000 the
+#: search ends in about twice its first program's time instead of running 30 rounds (50 s each).
+SEARCH_BUDGET_FACTOR = 1.5
+SEARCH_MIN_SECONDS = 60.0
 WARM_ITERS = 2000
 WARM_LR = 1e-2
 
@@ -227,6 +237,8 @@ class SearchResult:
     sources: dict = field(default_factory=dict)
     max_violation_found: float = 0.0
     stopped: str = ""
+    time_limit: float | None = None  # the one applied (given, or the default budget)
+    time_limit_automatic: bool = False
 
 
 def pattern_search(
@@ -259,7 +271,8 @@ def pattern_search(
         program over 100 sampled patterns alone costs a minute and is 14 times worse than a
         gradient-trained network, docs/benchmarks.md).
     max_rounds : rounds of dual-guided column generation after the warm starts.
-    time_limit : start no new round after this many seconds (None: no limit).
+    time_limit : start no new round after this many seconds (inf: no limit; None: the default
+        budget, max(SEARCH_MIN_SECONDS, SEARCH_BUDGET_FACTOR x the seconds to the first program)).
     jobs : worker processes for the heuristic pricing (violated_patterns); same result whatever it is.
 
     The warm starts have width min(max(p, 16), 256) (p sampled patterns). Every round keeps the
@@ -282,6 +295,7 @@ def pattern_search(
     rounds = 0
     net = used = active = L = None
     warm = []
+    automatic = False
 
     dt = Xt.shape[1]
     book = PatternHints(dt)
@@ -314,7 +328,9 @@ def pattern_search(
     try:
         # gradient warm starts (Thm. 3): the program over a network's own patterns is at least
         # as good as the network
-        warm = [train_gradient(data, model, width, seed=seed * 1000 + r) for r in range(WARM_RUNS)]
+        runs = 1 if Xt.shape[0] >= WARM_ONE_RUN_N else WARM_RUNS
+        sources["warm_runs"] = runs
+        warm = [train_gradient(data, model, width, seed=seed * 1000 + r) for r in range(runs)]
         # the warm starts are networks too: with an exact solve the program beats them (Thm. 3),
         # with an inexact one (a large program stopped short) it may not, so they compete
         warm_L = [objective(g, data, model) for g in warm]
@@ -351,9 +367,12 @@ def pattern_search(
             step(np.vstack([base, np.array(new)]) if new else base,
                  {"round": 0, "source": "gradient warm starts" if first is not None
                   else "gradient warm starts + sampled patterns they violate"})
+        if time_limit is None:
+            time_limit = max(SEARCH_MIN_SECONDS, SEARCH_BUDGET_FACTOR * (time.perf_counter() - t0))
+            automatic = True
         task = progress.task("Pattern search (rounds)", total=max_rounds) if progress else None
         for rounds in range(1, max_rounds + 1):
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            if time.perf_counter() - t0 > time_limit:
                 rounds -= 1
                 stopped = f"time limit ({time_limit:g} s)"
                 break
@@ -380,4 +399,5 @@ def pattern_search(
         stopped = f"solver error ({exc}); the best network so far is kept"
     L, net, P, active = best
     sources["best_from"] = "gradient warm start" if any(net is g for g in warm) else "convex program"
-    return SearchResult(P, active, net, float(L), rounds, history, sources, best_ratio, stopped)
+    return SearchResult(P, active, net, float(L), rounds, history, sources, best_ratio, stopped, time_limit,
+                        automatic)

@@ -144,7 +144,9 @@ def solve(
         does not fit (the result says why).
     search : with sampled patterns, improve the pattern set afterwards (search.py: gradient
         warm starts and dual-guided column generation, at most ``search_rounds`` rounds, and
-        none started after ``search_seconds`` seconds of search).
+        none started after ``search_seconds`` seconds of search; None: search.py's default
+        budget, SEARCH_BUDGET_FACTOR times the time to its first program and at least
+        SEARCH_MIN_SECONDS; inf: no limit).
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
     jobs : worker processes for the pattern search's pricing (cvxrelu/parallel.py; None or 0:
@@ -222,7 +224,8 @@ def solve(
             extra["pattern_search"] = {
                 "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
                 "sources": res.sources, "max_violation_found": res.max_violation_found,
-                "history": res.history, "time_limit": search_seconds,
+                "history": res.history, "time_limit": res.time_limit,
+                "time_limit_automatic": res.time_limit_automatic,
                 "note": "heuristic pricing: finding no violated constraint does not prove optimality",
             }
         else:
