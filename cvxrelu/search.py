@@ -48,61 +48,109 @@ SEARCH_CHUNK = 128
 #: After each program, its neurons become the hints of their patterns (PatternHints.renote_neurons)
 #: for the next program's row screening, in place of the generators noted first.
 REFRESH_HINTS = True
-#: Full-batch Adam for the warm starts: runs, iterations, learning rate.
+#: The warm starts' optimizer: "lbfgs" (scipy's L-BFGS-B on L(theta), at most WARM_LBFGS_ITERS
+#: iterations) or "adam" (full-batch Adam, WARM_ITERS iterations at WARM_LR). At n = 20 000,
+#: d = 10, width 100 (docs/benchmarks.md): L-BFGS 500 iterations 328.550 in 12 s CPU, Adam
+#: 2 000 iterations 332.714 in 35 s (Adam's best of 5 starts of 3 000: 328.615).
+WARM_METHOD = "lbfgs"
+WARM_LBFGS_ITERS = 500
+WARM_ITERS = 2000
+WARM_LR = 1e-2
+#: Gradient warm starts per search ...
 WARM_RUNS = 2
-#: From this many samples on, one warm start only: at n = 20 000 a run of WARM_ITERS iterations
-#: costs as much as the first program's interior-point solve (docs/benchmarks.md), and the
-#: search's own rounds improve on its patterns.
+#: ... and one only from this many samples on: at n = 20 000 a warm start costs a good part of
+#: the first program's time, and the search's own rounds improve on its patterns.
 WARM_ONE_RUN_N = 10_000
 #: The search's default time budget (no ``time_limit`` given): no round starts after
 #: SEARCH_BUDGET_FACTOR times the seconds the warm starts and the first program took, nor
 #: before SEARCH_MIN_SECONDS. Small problems run their rounds out as before; at n = 20 000 the
-#: search ends in about twice its first program's time instead of running 30 rounds (50 s each).
+#: search ends in about 2.5 times its first program's time instead of running 30 rounds.
 SEARCH_BUDGET_FACTOR = 1.5
 SEARCH_MIN_SECONDS = 60.0
-WARM_ITERS = 2000
-WARM_LR = 1e-2
 
 
 # --------------------------------------------------------------------------- gradient training
 
 
-def train_gradient(data: Dataset, model: Model, width: int, seed: int, iters: int = WARM_ITERS,
-                   lr: float = WARM_LR) -> Network:
-    """Full-batch Adam on L(theta) (docs/method.md section 1), any loss and bias modes; a warm start only.
+def _unpack(theta, shapes):
+    out, a = {}, 0
+    for k, shp in shapes.items():
+        size = int(np.prod(shp))
+        out[k] = theta[a:a + size].reshape(shp)
+        a += size
+    return out
+
+
+def _loss_and_grads(params, data: Dataset, model: Model):
+    """L(theta) as the warm starts see it (loss + beta/2 sum of squares of the penalized
+    weights, the weight-decay form of docs/method.md section 1) and its gradient."""
+    X, y, beta = data.X, data.y, model.beta
+    loss = model.loss_fn
+    Z = X @ params["U"]
+    if "b" in params:
+        Z += params["b"][None, :]
+    H = np.maximum(Z, 0.0)
+    yhat = H @ params["alpha"] + (params["c"][0] if "c" in params else 0.0)
+    g = loss.gradient(yhat, y)
+    dZ = (g[:, None] * params["alpha"][None, :]) * (Z > 0)
+    grads = {"U": X.T @ dZ + beta * params["U"], "alpha": H.T @ g + beta * params["alpha"]}
+    val = float(loss.value(yhat, y)) + 0.5 * beta * (float(np.sum(params["U"] ** 2))
+                                                     + float(params["alpha"] @ params["alpha"]))
+    if "b" in params:
+        grads["b"] = dZ.sum(axis=0) + (beta * params["b"] if model.hidden_bias == "penalized" else 0.0)
+        if model.hidden_bias == "penalized":
+            val += 0.5 * beta * float(params["b"] @ params["b"])
+    if "c" in params:
+        pen_c = model.output_bias == "penalized"
+        grads["c"] = np.array([g.sum() + (beta * params["c"][0] if pen_c else 0.0)])
+        if pen_c:
+            val += 0.5 * beta * float(params["c"][0] ** 2)
+    return val, grads
+
+
+def train_gradient(data: Dataset, model: Model, width: int, seed: int, iters: int | None = None,
+                   lr: float = WARM_LR, method: str | None = None) -> Network:
+    """A gradient-trained network on L(theta) (docs/method.md section 1), any loss and bias
+    modes; a warm start only. ``method``: "lbfgs" or "adam" (WARM_METHOD by default), at most
+    ``iters`` iterations (WARM_LBFGS_ITERS / WARM_ITERS by default).
 
     Initialization: u_j, b_j ~ N(0, 1/d), alpha_j ~ N(0, 1/width), c = 0.
     """
+    method = WARM_METHOD if method is None else method
+    if method not in ("lbfgs", "adam"):
+        raise ValueError(f"method must be 'lbfgs' or 'adam', got {method!r}")
     rng = np.random.default_rng(seed)
-    X, y = data.X, data.y
-    d = X.shape[1]
-    loss = model.loss_fn
-    beta = model.beta
+    d = data.X.shape[1]
     params = {"U": rng.standard_normal((d, width)) / np.sqrt(d),
               "alpha": rng.standard_normal(width) / np.sqrt(width)}
     if model.has_hidden_bias:
         params["b"] = rng.standard_normal(width) / np.sqrt(d)
     if model.output_bias != "none":
         params["c"] = np.zeros(1)
-    m1 = {k: np.zeros_like(v) for k, v in params.items()}
-    m2 = {k: np.zeros_like(v) for k, v in params.items()}
-    for t in range(1, iters + 1):
-        Z = X @ params["U"]
-        if "b" in params:
-            Z += params["b"][None, :]
-        H = np.maximum(Z, 0.0)
-        yhat = H @ params["alpha"] + (params["c"][0] if "c" in params else 0.0)
-        g = loss.gradient(yhat, y)
-        dZ = (g[:, None] * params["alpha"][None, :]) * (Z > 0)
-        grads = {"U": X.T @ dZ + beta * params["U"], "alpha": H.T @ g + beta * params["alpha"]}
-        if "b" in params:
-            grads["b"] = dZ.sum(axis=0) + (beta * params["b"] if model.hidden_bias == "penalized" else 0.0)
-        if "c" in params:
-            grads["c"] = np.array([g.sum() + (beta * params["c"][0] if model.output_bias == "penalized" else 0.0)])
-        for k, v in params.items():
-            m1[k] = 0.9 * m1[k] + 0.1 * grads[k]
-            m2[k] = 0.999 * m2[k] + 0.001 * grads[k] ** 2
-            v -= lr * (m1[k] / (1 - 0.9**t)) / (np.sqrt(m2[k] / (1 - 0.999**t)) + 1e-12)
+    if method == "lbfgs":
+        from scipy.optimize import minimize
+
+        shapes = {k: v.shape for k, v in params.items()}
+        theta0 = np.concatenate([v.ravel() for v in params.values()])
+
+        def f(theta):
+            val, grads = _loss_and_grads(_unpack(theta, shapes), data, model)
+            return val, np.concatenate([grads[k].ravel() for k in shapes])
+
+        it = WARM_LBFGS_ITERS if iters is None else iters
+        with np.errstate(all="ignore"):
+            res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"maxiter": it, "maxfun": 2 * it})
+        if np.all(np.isfinite(res.x)):  # else the initialization stays (a warm start only)
+            params = {k: v.copy() for k, v in _unpack(res.x, shapes).items()}
+    else:
+        m1 = {k: np.zeros_like(v) for k, v in params.items()}
+        m2 = {k: np.zeros_like(v) for k, v in params.items()}
+        for t in range(1, (WARM_ITERS if iters is None else iters) + 1):
+            _, grads = _loss_and_grads(params, data, model)
+            for k, v in params.items():
+                m1[k] = 0.9 * m1[k] + 0.1 * grads[k]
+                m2[k] = 0.999 * m2[k] + 0.001 * grads[k] ** 2
+                v -= lr * (m1[k] / (1 - 0.9**t)) / (np.sqrt(m2[k] / (1 - 0.999**t)) + 1e-12)
     return Network(U=params["U"], alpha=params["alpha"], b=params.get("b"),
                    c=float(params["c"][0]) if "c" in params else None)
 
