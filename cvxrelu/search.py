@@ -45,9 +45,13 @@ SEARCH_JITTER = 1e-2
 #: the partition depends only on the number of starts, so the patterns found are the same
 #: whatever the number of worker processes (``jobs``, cvxrelu/parallel.py).
 SEARCH_CHUNK = 128
-#: After each program, its neurons become the hints of their patterns (PatternHints.renote_neurons)
-#: for the next program's row screening, in place of the generators noted first.
-REFRESH_HINTS = True
+#: With REFRESH_HINTS, after each program its neurons become the hints of their patterns
+#: (PatternHints.renote_neurons) for the next program's row screening, in place of the
+#: directions noted first (a warm start of the screening across rounds). Off: measured at
+#: n = 2 000, d = 10, 100 patterns (docs/benchmarks.md) every program was solved in one
+#: screening round either way, in 26 / 25 / 24 IPM iterations with it against 26 / 24 / 22
+#: without, to the same objectives.
+REFRESH_HINTS = False
 #: The warm starts' optimizer: "lbfgs" (scipy's L-BFGS-B on L(theta), at most WARM_LBFGS_ITERS
 #: iterations) or "adam" (full-batch Adam, WARM_ITERS iterations at WARM_LR). At n = 20 000,
 #: d = 10, width 100 (docs/benchmarks.md): L-BFGS 500 iterations 328.550 in 12 s CPU, Adam
