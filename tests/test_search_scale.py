@@ -160,3 +160,66 @@ def test_hint_choice_never_changes_the_screened_optimum(seed):
         vals.append(objective(network_from_blocks(sol.W, sol.V, sol.c, model, 1e-9), data, model))
     assert vals[1] == pytest.approx(vals[0], rel=1e-8)
     assert vals[2] == pytest.approx(vals[0], rel=1e-8)
+
+
+MODES = [("squared", "none", "none"), ("squared", "penalized", "free"), ("squared", "free", "penalized"),
+         ("logistic", "none", "free"), ("logistic", "penalized", "penalized")]
+
+
+def _model_data(loss, hb, ob, seed=0, n=40, d=3):
+    X, y = planted(seed, n, d)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    return Model(beta=0.1, loss=loss, hidden_bias=hb, output_bias=ob), Dataset(X, y)
+
+
+@pytest.mark.parametrize("loss,hb,ob", MODES)
+def test_warm_start_gradient_matches_finite_differences(loss, hb, ob):
+    """The warm starts' L(theta) and gradient (L-BFGS needs both consistent): central
+    differences agree, and L equals model.objective of the same network (the weight-decay
+    form, docs/method.md section 1)."""
+    model, data = _model_data(loss, hb, ob)
+    net = search.train_gradient(data, model, 5, seed=1, iters=0, method="adam")  # the initialization
+    params = {"U": net.U.copy(), "alpha": net.alpha.copy()}
+    if net.b is not None:
+        params["b"] = net.b.copy()
+    if model.output_bias != "none":
+        params["c"] = np.array([0.3])
+    val, grads = search._loss_and_grads(params, data, model)
+    from cvxrelu.model import Network
+    same = Network(U=params["U"], alpha=params["alpha"], b=params.get("b"),
+                   c=float(params["c"][0]) if "c" in params else None)
+    assert val == pytest.approx(objective(same, data, model), rel=1e-12)
+    h = 1e-6
+    for k, v in params.items():
+        for idx in [(0,) * v.ndim, tuple(s - 1 for s in v.shape)]:
+            old = v[idx]
+            v[idx] = old + h
+            fp = search._loss_and_grads(params, data, model)[0]
+            v[idx] = old - h
+            fm = search._loss_and_grads(params, data, model)[0]
+            v[idx] = old
+            assert grads[k][idx] == pytest.approx((fp - fm) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("loss,hb,ob", MODES)
+def test_lbfgs_warm_start_improves_on_its_initialization(loss, hb, ob):
+    model, data = _model_data(loss, hb, ob)
+    init = search.train_gradient(data, model, 6, seed=2, iters=0, method="adam")
+    net = search.train_gradient(data, model, 6, seed=2, iters=60)
+    L0, L1 = objective(init, data, model), objective(net, data, model)
+    assert np.isfinite(L1) and L1 < L0
+    with pytest.raises(ValueError):
+        search.train_gradient(data, model, 6, seed=2, method="sgd")
+
+
+def test_default_search_budget_is_reported():
+    """No --search-seconds: the automatic budget (at least SEARCH_MIN_SECONDS) is applied and
+    reported; a given one is reported as given."""
+    X, y = planted(2, 50, 3)
+    data, model = Dataset(X, y), Model(beta=0.05)
+    a = solve(data, model, patterns=10, seed=0, search_rounds=1, time_limit=5)
+    ps = a.extra["pattern_search"]
+    assert ps["time_limit_automatic"] and ps["time_limit"] >= search.SEARCH_MIN_SECONDS
+    b = solve(data, model, patterns=10, seed=0, search_rounds=1, search_seconds=123.0, time_limit=5)
+    assert b.extra["pattern_search"]["time_limit"] == 123.0 and not b.extra["pattern_search"]["time_limit_automatic"]
