@@ -21,6 +21,11 @@ BLAS runs on one thread (as in the CLI) unless --threads says otherwise.
     python bench/solve.py                                   # the issue's table (long)
     python bench/solve.py --n 1000 --patterns 100 250       # the reference figures
     python bench/solve.py --n 200 --patterns 100 --methods ipm,cvxpy
+    python bench/solve.py --issue17                         # solve vs 5 Adam starts at n = 20 000,
+                                                            # then solve alone at n = 100 000
+
+Each row also gives the CPU seconds of the method and the process's peak resident memory so
+far (ru_maxrss: methods run in the order above, the search before Adam).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ if __name__ == "__main__":  # pin BLAS before numpy loads (the CLI does the same
         os.environ[_v] = _threads
 
 import json  # noqa: E402
+import resource  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -119,12 +125,21 @@ def adam_train(X, y, beta, width, starts=5, iters=3000, seed=0, lr=1e-2):
     return out
 
 
+_CPU = {"last": 0.0}
+
+
 def _timed(f):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
-        return f(), time.perf_counter() - t0, None
+        out = f(), time.perf_counter() - t0, None
     except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
-        return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"[:70]
+        out = None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"[:70]
+    _CPU["last"] = time.process_time() - c0
+    return out
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(argv=None):
@@ -141,7 +156,13 @@ def main(argv=None):
     ap.add_argument("--search-seconds", type=float, help="start no search round after this many seconds")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--issue17", action="store_true",
+                    help="solve (search) vs 5 Adam starts at n = 20 000 / 100 patterns, then solve (search) "
+                         "alone at n = 100 000 (other --n / --patterns / --methods are ignored)")
     args = ap.parse_args(argv)
+    plan = None
+    if args.issue17:
+        plan = [(20000, 100, ["search", "adam"]), (100000, 100, ["search"])]
     search_kw = {} if args.search_rounds is None else {"search_rounds": args.search_rounds}
     if args.search_seconds is not None:
         search_kw["search_seconds"] = args.search_seconds
@@ -155,21 +176,26 @@ def main(argv=None):
     from cvxrelu.solve import solve
 
     rows = []
-    for n in args.n:
+    if plan is None:
+        plan = [(n, N, methods) for n in args.n for N in args.patterns]
+    for n, N, methods in plan:
         X, y = planted(n)
         beta = 1e-3 * n
         model = Model(beta=beta)
         data = Dataset(X, y)
-        for N in args.patterns:
+        if True:
             P = sample_patterns(X, N, 0)
             P = P[P.any(axis=1)]
             group = []
 
             def add(name, sec, obj, note=""):
+                cpu, peak = _CPU["last"], _peak_mib()
                 group.append({"n": n, "patterns": int(P.shape[0]), "method": name, "seconds": sec,
-                              "objective": obj, "note": note})
+                              "cpu_seconds": cpu, "peak_rss_mib": peak, "objective": obj, "note": note,
+                              "load": os.getloadavg()[0]})
                 o = "" if obj is None else f"{obj:.10g}"
-                print(f"{n:>6} {P.shape[0]:>4} {name:<16} {sec:>9.2f} {o:>18}  {note}", flush=True)
+                print(f"{n:>6} {P.shape[0]:>4} {name:<16} {sec:>9.2f} {cpu:>9.2f} {peak:>8.0f} {o:>18}  {note}",
+                      flush=True)
 
             if "ipm" in methods:
                 r, sec, err = _timed(lambda: solve(data, model, patterns=N, search=False))
@@ -199,7 +225,8 @@ def main(argv=None):
                             f"warm-start patterns); {ps['rounds']} rounds ({ps['stopped']}), "
                             f"{ps['sources']['dual_search']} patterns from dual search; final {r.n_patterns} "
                             f"patterns, {r.to_dict()['neurons']} neurons; best from {ps['sources'].get('best_from')}; "
-                            f"solver {r.solver.get('status')}")
+                            f"solver {r.solver.get('status')}; search {ps['seconds']:.0f} s (limit "
+                            f"{ps['time_limit']:.0f} s), certificate {r.certificate.seconds:.0f} s")
                 add("solve (search)", sec, None if r is None else r.objective, note)
             if "adam" in methods:
                 objs, sec, err = _timed(lambda: adam_train(X, y, beta, int(P.shape[0]), iters=args.adam_iters))
@@ -214,11 +241,13 @@ def main(argv=None):
                 g["rel_to_best"] = None if (o is None or best is None) else (o - best) / abs(best)
             rows += group
     print()
-    print("| n | patterns | method | seconds | objective | rel. to cvxpy (same patterns) | rel. to best | note |")
-    print("|---:|---:|---|---:|---:|---:|---:|---|")
+    print("| n | patterns | method | seconds | CPU s | peak RSS MiB | load | objective | rel. to cvxpy (same patterns) "
+          "| rel. to best | note |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for g in rows:
         f = lambda v, s: "" if v is None else format(v, s)  # noqa: E731
         print(f"| {g['n']} | {g['patterns']} | {g['method']} | {f(g['seconds'], '.2f')} | "
+              f"{f(g['cpu_seconds'], '.2f')} | {f(g['peak_rss_mib'], '.0f')} | {f(g['load'], '.1f')} | "
               f"{f(g['objective'], '.10g')} | {f(g['rel_to_cvxpy'], '.1e')} | {f(g['rel_to_best'], '.1e')} | "
               f"{g['note']} |")
     if args.json:

@@ -261,16 +261,20 @@ def verify(checkpoint, data_path, tol, atol, time_limit, witness_path, plot_path
 @click.option("--search-rounds", type=click.IntRange(min=0), default=30, show_default=True,
               help="At most this many rounds of dual-guided pattern search.")
 @click.option("--search-seconds", type=click.FloatRange(min=0), default=None,
-              help="Start no pattern-search round after this many seconds of search (default: no limit).")
+              help="Start no pattern-search round after this many seconds of search (default: 1.5 times "
+                   "the time to the first program, at least 60 s; inf: no limit).")
 @click.option("--tol", type=click.FloatRange(0, 1, max_open=True), default=1e-6, show_default=True,
               help="Relative gap tolerance of the certificate of the written network (as verify --tol).")
 @click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True,
               callback=_finite_at_least(0.0, True),
               help="Seconds for that certificate's anytime bound (as verify --time-limit).")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for the pattern search's pricing (0: all cores); the result "
+                   "does not depend on it.")
 @_json_option
 @_debug_option
 def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, solver, width, plot_path, search,
-          search_rounds, search_seconds, tol, time_limit, as_json):
+          search_rounds, search_seconds, tol, time_limit, jobs, as_json):
     """Train a globally optimal network on DATA by convex optimization.
 
     The written network is certified as verify would: exit 0 with status "optimal" when the
@@ -295,7 +299,7 @@ def solve(data_path, beta, loss, hidden_bias, output_bias, out, patterns, seed, 
         progress.stage("solving the convex program")
         res = run_solve(data, model, patterns=patterns, seed=seed, solver=solver, width=width, search=search,
                         search_rounds=search_rounds, search_seconds=search_seconds, tol=tol,
-                        time_limit=time_limit, progress=progress)
+                        time_limit=time_limit, jobs=jobs, progress=progress)
     save_checkpoint(out, res.network, model, data, attrs={"solved_with": f"cvxrelu {__version__}"})
     d = res.to_dict()
     d["output"] = out

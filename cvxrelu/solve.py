@@ -36,6 +36,7 @@ from .certificate import DEFAULT_TIME_LIMIT, DEFAULT_TOL, Certificate, Status, b
 from .colgen import column_generation
 from .errors import InputError, SolverError
 from .model import Dataset, Model, Network, objective, predict
+from .parallel import resolve_jobs
 from .pricing import restricted_pricing
 from .program import SOLVERS, network_from_blocks, solve_program
 from .records import jsonable
@@ -132,6 +133,7 @@ def solve(
     progress=None,
     tol: float = DEFAULT_TOL,
     time_limit: float = DEFAULT_TIME_LIMIT,
+    jobs: int | None = 1,
 ) -> SolveResult:
     """Train a globally optimal network (exact patterns) or the best over sampled patterns.
 
@@ -142,9 +144,13 @@ def solve(
         does not fit (the result says why).
     search : with sampled patterns, improve the pattern set afterwards (search.py: gradient
         warm starts and dual-guided column generation, at most ``search_rounds`` rounds, and
-        none started after ``search_seconds`` seconds of search).
+        none started after ``search_seconds`` seconds of search; None: search.py's default
+        budget, SEARCH_BUDGET_FACTOR times the time to its first program and at least
+        SEARCH_MIN_SECONDS; inf: no limit).
     solver : "auto", "ipm", "clarabel" or "first-order" (program.solve_program).
     width : exactly this many neurons in the returned network.
+    jobs : worker processes for the pattern search's pricing (cvxrelu/parallel.py; None or 0:
+        all cores); the result does not depend on it.
     tol, time_limit : the certificate of the returned network (certificate.verify with these):
         status OPTIMAL when it closes within ``tol``, else INCONCLUSIVE (also when that
         certificate finds a strictly better network: reported as ``better_network_found``;
@@ -212,12 +218,14 @@ def solve(
             # warm starts together (no separate solve over the sampled ones)
             ts = time.perf_counter()
             res = pattern_search(data, model, P, on_patterns_used, seed=seed, max_rounds=search_rounds,
-                                 time_limit=search_seconds, progress=progress, hints=G)
+                                 time_limit=search_seconds, progress=progress, hints=G,
+                                 jobs=resolve_jobs(jobs))
             net, P, rounds = res.network, res.patterns, res.rounds
             extra["pattern_search"] = {
                 "seconds": time.perf_counter() - ts, "rounds": res.rounds, "stopped": res.stopped,
                 "sources": res.sources, "max_violation_found": res.max_violation_found,
-                "history": res.history, "time_limit": search_seconds,
+                "history": res.history, "time_limit": res.time_limit,
+                "time_limit_automatic": res.time_limit_automatic,
                 "note": "heuristic pricing: finding no violated constraint does not prove optimality",
             }
         else:
