@@ -388,7 +388,7 @@ def verify(
             and data.n_samples * (net.n_neurons + 1) <= PROGRAM_ENTRIES):
         # the gradient at the network is the optimal dual point only at an exact optimum: solve the
         # program on the network's patterns (and the violated cells) to high accuracy and bound
-        # again from its dual point (docs/method.md section 12); keep the best bound. Each round
+        # again from its dual point (docs/method.md section 9); keep the best bound. Each round
         # runs the whole enumeration: only when the cost model says one fits in the time left
         t5 = time.perf_counter()
         left = deadline - time.perf_counter()
