@@ -199,7 +199,7 @@ def solve(
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
         if model.loss != "squared":
-            net = polish_final(net, data, model, infos, extra)
+            net = polish_final(net, data, model, infos, extra, cg.patterns)
     else:
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
@@ -263,8 +263,10 @@ def solve(
                        program_lower_bound=None if lb is None else float(lb))
 
 
-def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: dict) -> Network:
-    """The program on ``net``'s own patterns, solved to full accuracy: the better network.
+def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: dict,
+                 patterns: np.ndarray | None = None) -> Network:
+    """The program on ``net``'s own patterns and ``patterns`` (column generation's last working
+    set), solved to full accuracy: the better network.
 
     Column generation's logistic programs may end ``almost_solved`` (Clarabel's reduced
     tolerances); the optimum over the network's own patterns is at most its objective (each
@@ -282,6 +284,13 @@ def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: 
     P, first = np.unique(P.T, axis=0, return_index=True)
     keep = P.any(axis=1)
     P, hints = P[keep], Ut[:, live[first[keep]]].T
+    if patterns is not None and len(patterns):
+        # the working set's other patterns, without a known interior point (NaN: found by LP)
+        own = {row.tobytes() for row in P}
+        more = np.array([row for row in np.asarray(patterns, dtype=bool) if row.any() and row.tobytes() not in own])
+        if more.size:
+            P = np.vstack([P, more])
+            hints = np.vstack([hints, np.full((more.shape[0], hints.shape[1]), np.nan)])
     if P.shape[0] == 0:
         return net
     t = time.perf_counter()
