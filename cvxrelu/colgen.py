@@ -9,8 +9,8 @@ certificate.py closes the gap, so the result is a global optimum with a certific
 working set stays small (the optimum has at most n + 1 non-zero blocks, Lemma 1).
 
 Cost per round: one convex solve over the working set plus one exact pass of the engine (and,
-for the squared loss, a cheap cell-wise ascent that adds further violated patterns while the
-patterns the current network does not use leave the working set).
+for the squared loss, a cheap cell-wise ascent that adds further violated patterns). Patterns
+the current network has left unused for a few rounds leave the working set (DROP_AFTER).
 The result is the best network of all rounds with the largest of their (all valid) bounds.
 """
 
@@ -22,18 +22,27 @@ from typing import Callable
 
 import numpy as np
 
-from .certificate import dual_bound
+from .certificate import dual_bound, relative
 from .model import Dataset, Model, Network, objective, predict
 from .pricing import restricted_pricing  # noqa: F401 - re-exported for callers of colgen
 from .search import PatternHints, ascent_starts, violated_patterns
 
 #: Patterns added per round besides the maximizer's own: those of nearby directions.
 NEIGHBOURS = 4
-#: Squared loss: besides the exact maximizer, a cell-wise ascent (search.ascend) from data rows, random
+#: Besides the exact maximizer, a cell-wise ascent (search.ascend) from data rows, random
 #: directions and the current neurons adds up to this many further violated patterns per sign
 #: and round. They only enlarge the working set (the exact pricing still decides when to stop),
 #: and cut the number of rounds when the optimum has many neurons (d = 1, n = 10 000).
 HEURISTIC_ADD = 16
+#: A pattern leaves the working set once the network has left it unused for this many rounds in
+#: a row, for every loss: the programs stay small (every round re-solves them; pricing finds a
+#: dropped pattern again if it is needed). At n = 200 (logistic) keeping patterns for 2 rounds
+#: let the working set grow to 120 patterns, where a program costs a minute.
+DROP_AFTER = 1
+#: ... and, for the logistic loss, a pattern counts as used only when one of its neurons carries
+#: at least IDLE_REL_LOGISTIC of the largest |alpha_j| ||u_j||: an interior-point answer leaves
+#: every block slightly non-zero (~ its tolerance), which would keep every pattern forever.
+IDLE_REL_LOGISTIC = 1e-6
 
 
 @dataclass
@@ -47,7 +56,8 @@ class ColgenResult:
 
     @property
     def relative_gap(self) -> float:
-        return (self.objective - self.lower_bound) / max(1.0, abs(self.objective))
+        """(objective - lower bound) / |objective|: the gap as verify measures it (certificate.relative)."""
+        return relative(self.objective - self.lower_bound, self.objective)
 
 
 def _neighbour_patterns(Xt: np.ndarray, u: np.ndarray, rng, k: int, book=None) -> np.ndarray:
@@ -85,6 +95,7 @@ def column_generation(
     seed: int = 0,
     progress=None,
     pass_hints: bool = False,
+    drop_after: int | None = None,
 ) -> ColgenResult:
     """Global optimum of the convex program by exact column generation.
 
@@ -97,8 +108,15 @@ def column_generation(
     initial : (p0, n) bool, optional
         Starting working set (default: patterns of a few random directions).
     tol : float
-        Stop when (objective - certified lower bound) / max(1, |objective|) <= tol.
+        Stop when (objective - certified lower bound) / |objective| <= tol (the relative gap
+        of certificate.verify, certificate.relative).
+    drop_after : int, optional
+        A pattern the network has not used for this many rounds in a row leaves the working
+        set (default DROP_AFTER).
     """
+    if drop_after is None:
+        drop_after = DROP_AFTER
+    idle: dict = {}  # pattern bytes -> rounds in a row the network has left it unused
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
     book = PatternHints(Xt.shape[1])
@@ -119,7 +137,7 @@ def column_generation(
         if L < best_L:
             best_net, best_L = net, L
         best_lb = max(best_lb, lb)
-        rel = (best_L - best_lb) / max(1.0, abs(best_L))
+        rel = relative(best_L - best_lb, best_L)
         history.append({"round": rnd, "patterns": int(work.shape[0]), "objective": L,
                         "lower_bound": lb, "M": bound.M_raw,
                         "seconds": time.perf_counter() - t0})
@@ -129,23 +147,29 @@ def column_generation(
                 task.note(f"gap {rel:.1e} -> {tol:.0e}")
         if rel <= tol or bound.argmax is None or bound.M_raw <= model.beta:
             break
-        prune = model.loss == "squared"
         new = np.vstack([_neighbour_patterns(Xt, bound.argmax, rng, NEIGHBOURS, book)]
-                        + (_heuristic_patterns(Xt, data, model, net, work, rng, book) if prune else []))
+                        + _heuristic_patterns(Xt, data, model, net, work, rng, book))
         known = {row.tobytes() for row in work}
         if all(row.tobytes() in known for row in new):
             break  # nothing new to add: the solver's accuracy is the limit
-        # the next working set: the patterns the current network uses, and the new ones. For the
-        # squared loss unused patterns are dropped (pricing finds them again if needed): the
-        # restricted programs stay small and far less degenerate, every restricted solution is
-        # polished to full accuracy, and the current network stays feasible, so the objective
-        # does not rise (up to the solver's accuracy; the best network is kept). For the
-        # logistic loss (Clarabel, no polish) the working set only grows: the dual point of a
-        # larger program's answer gave tighter bounds in our tests.
+        # the next working set: the patterns the current network uses, the new ones, and those
+        # left unused for fewer than drop_after rounds in a row. Dropping unused patterns keeps
+        # the restricted programs small and far less degenerate (pricing finds them again if
+        # needed); the current network stays feasible, so the objective does not rise (up to the
+        # solver's accuracy; the best network is kept).
         # a neuron lies in its own pattern's cell: one product for the patterns and their hints
-        Q = book.note_neurons(Xt, net.Ut())
-        used = np.unique(Q, axis=0) if Q.shape[0] else Q
-        work = np.unique(np.vstack([used, new] if prune else [work, used, new]), axis=0)
+        Ut = net.Ut()
+        Q = book.note_neurons(Xt, Ut)
+        weight = np.abs(net.alpha) * np.linalg.norm(Ut, axis=0)
+        floor = IDLE_REL_LOGISTIC * float(weight.max(initial=0.0)) if model.loss != "squared" else 0.0
+        in_use = {row.tobytes() for row in Q[weight > floor]}
+        keep = []
+        for row in np.unique(np.vstack([work, Q]), axis=0):
+            key = row.tobytes()
+            idle[key] = 0 if key in in_use else idle.get(key, 0) + 1
+            if idle[key] < drop_after:
+                keep.append(row)
+        work = np.unique(np.vstack([new] + ([np.array(keep)] if keep else [])), axis=0)
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):
         task.close()

@@ -93,7 +93,7 @@ def check_solver_settings(settings: dict | None) -> dict:
 
 def solve_program(
     Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, solver: str = "auto", progress=None,
-    hints: np.ndarray | None = None, settings: dict | None = None,
+    hints: np.ndarray | None = None, settings: dict | None = None, accept_almost: bool = False,
 ) -> ConvexSolution:
     """The convex program over ``patterns`` with the chosen backend.
 
@@ -121,6 +121,13 @@ def solve_program(
 
     ``settings`` {backend: {option: value}} (BACKEND_OPTIONS): options of each backend, checked
     here (an unknown backend or option is an InputError, never silently ignored).
+
+    ``accept_almost``: the logistic loss under ``auto`` keeps Clarabel's ``almost_solved`` answer
+    without the barrier method's second opinion (a failure still falls back). Column generation
+    uses it for its intermediate programs: their answers only steer the working set (every
+    network is evaluated and every bound is certified independently), and the barrier's second
+    opinion cost 30-150 s per program at n = 200 where Clarabel takes under a second
+    (docs/benchmarks.md); solve then polishes the final network (solve.py, polish_final).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -139,7 +146,9 @@ def solve_program(
             # in docs/benchmarks.md), the barrier Newton method when it fails (InsufficientProgress)
             # or ends short of its tolerances (AlmostSolved): the better network is kept
             return _with_fallback(lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts),
-                                  lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
+                                  lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel",
+                                  accept=(SolverStatus.SOLVED, SolverStatus.ALMOST_SOLVED) if (
+                                      accept_almost and solver == "auto") else (SolverStatus.SOLVED,))
         # ipm: the barrier Newton method first (no exponential cones), Clarabel when it fails or
         # ends short of its tolerances
         return _with_fallback(lambda: _barrier(Xt, y, S, model, hints),
@@ -205,8 +214,10 @@ def _barrier(Xt, y, S, model: Model, hints) -> ConvexSolution:
     return sol
 
 
-def _with_fallback(first, second, Xt, y, model: Model, name: str) -> ConvexSolution:
-    """``first()``; when it raises SolverError or ends short of "solved", also ``second()``, and
+def _with_fallback(first, second, Xt, y, model: Model, name: str,
+                   accept: tuple = (SolverStatus.SOLVED,)) -> ConvexSolution:
+    """``first()``; when it raises SolverError or ends with a status not in ``accept`` (default:
+    short of "solved"), also ``second()``, and
     the better network by evaluated objective (network_objective, never a solver's own value).
 
     The record says what happened: ``fallback_from`` (the first backend's error, when it
@@ -218,7 +229,7 @@ def _with_fallback(first, second, Xt, y, model: Model, name: str) -> ConvexSolut
         sol, err = first(), None
     except SolverError as exc:
         sol, err = None, exc
-    if sol is not None and sol.status is SolverStatus.SOLVED:
+    if sol is not None and sol.status in accept:
         return sol
     try:
         other, err2 = second(), None

@@ -165,7 +165,7 @@ def solve(
     r, cells = estimate_cells(Xt)
     infos = []
 
-    def on_patterns_used(P, hints=None):
+    def on_patterns_used(P, hints=None, accept_almost=False):
         """The program over P: (network of eq. 9, (len(P),) mask of the patterns it uses).
 
         Empty patterns (no active sample) carry nothing and are left out of the program; the
@@ -176,14 +176,17 @@ def solve(
         if keep.size == 0:
             keep = np.arange(min(P.shape[0], 1))
         sol = solve_program(Xt, data.y, P[keep], model, solver=solver, progress=progress,
-                            hints=None if hints is None else np.asarray(hints)[keep])
+                            hints=None if hints is None else np.asarray(hints)[keep], accept_almost=accept_almost)
         infos.append(sol.solver_info)
         used = np.zeros(P.shape[0], dtype=bool)
         used[keep] = sol.used_patterns(BLOCK_TOL)
         return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL), used
 
     def on_patterns(P, hints=None):
-        return on_patterns_used(P, hints)[0]
+        # the logistic loss: column generation's intermediate programs keep Clarabel's
+        # almost_solved answers (program.solve_program, accept_almost); the final network is
+        # polished below
+        return on_patterns_used(P, hints, accept_almost=model.loss != "squared")[0]
 
     extra = {}
     cost = bound_cost(data.X, model)
@@ -201,6 +204,8 @@ def solve(
                                pass_hints=True)
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
+        if model.loss != "squared":
+            net = polish_final(net, data, model, infos, extra, cg.patterns)
     else:
         if patterns < 1:
             raise InputError(f"--patterns must be >= 1, got {patterns}")
@@ -264,6 +269,53 @@ def solve(
                        sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra,
                        status=status, tolerance=float(tol), certificate=cert,
                        program_lower_bound=None if lb is None else float(lb))
+
+
+def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: dict,
+                 patterns: np.ndarray | None = None) -> Network:
+    """The program on ``net``'s own patterns and ``patterns`` (column generation's last working
+    set), solved to full accuracy: the better network.
+
+    Column generation's logistic programs may end ``almost_solved`` (Clarabel's reduced
+    tolerances); the optimum over the network's own patterns is at most its objective (each
+    neuron lies in its pattern's cell), and the barrier Newton method with its face polish
+    (solver ``ipm``: Clarabel when it fails) reaches it to ~1e-12 relative on these few
+    patterns. The polished network is kept only when its evaluated objective is lower; a
+    solver failure keeps ``net`` (recorded in ``extra["final_polish"]``).
+    """
+    Xt = model.augment(data.X)
+    Ut = net.Ut()
+    live = np.flatnonzero(np.any(Ut != 0, axis=0))
+    if live.size == 0:
+        return net
+    P = Xt @ Ut[:, live] > 0
+    P, first = np.unique(P.T, axis=0, return_index=True)
+    keep = P.any(axis=1)
+    P, hints = P[keep], Ut[:, live[first[keep]]].T
+    if patterns is not None and len(patterns):
+        # the working set's other patterns, without a known interior point (NaN: found by LP)
+        own = {row.tobytes() for row in P}
+        more = np.array([row for row in np.asarray(patterns, dtype=bool) if row.any() and row.tobytes() not in own])
+        if more.size:
+            P = np.vstack([P, more])
+            hints = np.vstack([hints, np.full((more.shape[0], hints.shape[1]), np.nan)])
+    if P.shape[0] == 0:
+        return net
+    t = time.perf_counter()
+    L0 = objective(net, data, model)
+    record = {"patterns": int(P.shape[0]), "objective_before": L0}
+    try:
+        sol = solve_program(Xt, data.y, P, model, solver="ipm", hints=hints)
+    except SolverError as exc:
+        record["error"] = str(exc)
+        extra["final_polish"] = record
+        return net
+    infos.append(sol.solver_info)
+    out = network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL)
+    L1 = objective(out, data, model)
+    record.update(objective_after=L1, seconds=time.perf_counter() - t, kept=bool(L1 < L0))
+    extra["final_polish"] = record
+    return out if L1 < L0 else net
 
 
 class _CallableModule(types.ModuleType):

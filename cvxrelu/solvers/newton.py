@@ -51,6 +51,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from scipy.linalg import cho_solve
 
 from ..errors import SolverError
 from ..model import Model
@@ -283,13 +284,13 @@ def _newton_direction(P: _Problem, U, T, c, mu):
         Lk = np.linalg.cholesky(K)
 
         def ksolve(v):
-            return np.linalg.solve(Lk.T, np.linalg.solve(Lk, v))
+            return cho_solve((Lk, True), v)  # two triangular solves with K's Cholesky factor
 
         dc = 0.0
         if P.has_c:
             hv = sh  # H^1/2 1
-            a = ksolve(rhs)
-            b = ksolve(hv)
+            ab = ksolve(np.column_stack([rhs, hv]))
+            a, b = ab[:, 0], ab[:, 1]
             den = float(hv @ b) + P.h_c
             if den <= 0:
                 raise SolverError("the output bias has no curvature")
@@ -323,7 +324,7 @@ def _direct(P: _Problem, Bk, g, gc, h):
         H[-1, -1] += P.h_c
     try:
         Lh = np.linalg.cholesky(H)
-        dx = -np.linalg.solve(Lh.T, np.linalg.solve(Lh, rhs))
+        dx = -cho_solve((Lh, True), rhs)
     except np.linalg.LinAlgError:
         dx = -np.linalg.lstsq(H, rhs, rcond=None)[0]
     dc = float(dx[-1]) if P.has_c else 0.0
@@ -339,19 +340,26 @@ def _max_step(P: _Problem, U, T, dU, dT):
     a = 1.0
     if neg.any():
         a = min(a, float(np.min(-s[neg] / ds[neg])) * BOUNDARY_FRACTION)
-    # (T + a dT)^2 - ||r + a dr||^2 > 0 with T + a dT > 0: a quadratic in a
+    # (T + a dT)^2 - ||r + a dr||^2 > 0 with T + a dT > 0: a quadratic qa a^2 + qb a + qc in a
+    # (qc = q > 0), its smallest positive real root per block, for all blocks at once (the
+    # numerically stable pair of roots; qa = 0 leaves the linear root -qc / qb)
     dr = dU[:, P.pen]
     qa = dT * dT - np.sum(dr * dr, axis=1)
     qb = 2 * (T * dT - np.sum(r * dr, axis=1))
     qc = q
-    for i in range(P.nb):
-        roots = np.roots([qa[i], qb[i], qc[i]]) if abs(qa[i]) > 0 else (
-            np.array([-qc[i] / qb[i]]) if qb[i] != 0 else np.zeros(0))
-        for rt in np.atleast_1d(roots):
-            if np.isreal(rt) and np.real(rt) > 0:
-                a = min(a, float(np.real(rt)) * BOUNDARY_FRACTION)
-        if dT[i] < 0:
-            a = min(a, -T[i] / dT[i] * BOUNDARY_FRACTION)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        disc = qb * qb - 4.0 * qa * qc
+        real = (qa == 0) | (disc >= 0)
+        qq = -0.5 * (qb + np.copysign(np.sqrt(np.maximum(disc, 0.0)), qb))
+        r1 = np.where(qa != 0, qq / qa, np.inf)
+        r2 = np.where(qq != 0, qc / qq, np.inf)
+    roots = np.concatenate([r1[real], r2[real]])
+    roots = roots[np.isfinite(roots) & (roots > 0)]
+    if roots.size:
+        a = min(a, float(roots.min()) * BOUNDARY_FRACTION)
+    down = dT < 0
+    if down.any():
+        a = min(a, float(np.min(-T[down] / dT[down])) * BOUNDARY_FRACTION)
     return a
 
 

@@ -1,0 +1,69 @@
+"""solve -> verify agreement in every loss x hidden-bias x output-bias mode (issue 15).
+
+For each data set and mode: ``solve`` (library), the network written to a checkpoint, read back
+and verified (certificate.verify, the same tolerance); one row per case: solve's status, verify's
+status, whether the objectives are equal bit for bit, seconds (wall and CPU) of solve and verify.
+The data sets are tests/test_solid.py's DATASETS (synthetic 1-D / 2-D at n = 200, 2-D at n = 400,
+scikit-learn breast-cancer and diabetes slices at n = 150, 3 standardized features).
+
+    python bench/agree.py                         # every data set and mode (long)
+    python bench/agree.py --data 2d-200 --loss logistic
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __name__ == "__main__":  # pin BLAS before numpy loads (the CLI does the same)
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = "1"
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+MODES = ("none", "penalized", "free")
+
+
+def main(argv=None) -> None:
+    from test_solid import DATASETS
+
+    from cvxrelu.certificate import verify
+    from cvxrelu.io import load_checkpoint, save_checkpoint
+    from cvxrelu.model import Model
+    from cvxrelu.solve import solve
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    ap.add_argument("--loss", nargs="+", default=["squared", "logistic"])
+    args = ap.parse_args(argv)
+    print("| data | loss | hidden | output | solve | verify | same objective | solve s (cpu) | verify s (cpu) |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, loss, hb, ob in itertools.product(args.data, args.loss, MODES, MODES):
+            data = DATASETS[name](loss)
+            beta = 0.1 if name.startswith(("cancer", "diabetes")) else 0.05
+            m = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias=ob)
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                res = solve(data, m)
+            except Exception as exc:  # noqa: BLE001 - a row, never a crash
+                print(f"| {name} | {loss} | {hb} | {ob} | error: {type(exc).__name__}: {exc} | | | | |", flush=True)
+                continue
+            ts, cs = time.perf_counter() - t, time.process_time() - c
+            path = Path(tmp) / "net.h5"
+            save_checkpoint(path, res.network, m, data)
+            ck = load_checkpoint(str(path))
+            t, c = time.perf_counter(), time.process_time()
+            cert = verify(ck.network, ck.data, ck.model, tol=res.tolerance)
+            tv, cv = time.perf_counter() - t, time.process_time() - c
+            print(f"| {name} | {loss} | {hb} | {ob} | {res.status.value} | {cert.status.value} | "
+                  f"{cert.objective == res.objective} | {ts:.1f} ({cs:.1f}) | {tv:.1f} ({cv:.1f}) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
