@@ -60,6 +60,10 @@ COLGEN_TOL = 1e-9
 #: Exact column generation prices every cell in each round: it is used when one pricing is
 #: estimated (certificate.bound_cost) at no more than this many seconds.
 EXACT_PRICING_SECONDS = 30.0
+#: When verify's certificate of the written network finds a strictly better network, solve takes
+#: it (polished on its patterns, the network's and the working set) and certifies again, at most
+#: this many times (docs/cli.md, ``adopted_witness``).
+ADOPT_ROUNDS = 2
 #: Patterns sampled when exact enumeration does not fit and --patterns is not given.
 DEFAULT_SAMPLED_PATTERNS = 256
 
@@ -246,17 +250,31 @@ def solve(
         M, _, _ = restricted_pricing(Xt, lam, P[P.any(axis=1)], model.beta)
         extra["sample_dual_ratio"] = M / model.beta
         lb = None
-    net = caratheodory_reduce(net, data.X, model)
-    net = prune_tiny_neurons(net, data, model)
-    net = merge_cones(net, data, model)
-    net = snap_kinks_1d(net, data.X, model)
-    net = constant_to_c(net, data, model)
-    net = set_width(net, width, model)
-    L = objective(net, data, model)
-    if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
-        raise SolverError("the solver returned a network with a non-finite objective")
-    # the written network's certificate, exactly as verify computes it (docs/cli.md)
-    cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
+    working = cg.patterns if patterns is None else None
+    for attempt in range(ADOPT_ROUNDS + 1):
+        net = caratheodory_reduce(net, data.X, model)
+        net = prune_tiny_neurons(net, data, model)
+        net = merge_cones(net, data, model)
+        net = snap_kinks_1d(net, data.X, model)
+        net = constant_to_c(net, data, model)
+        net = set_width(net, width, model)
+        L = objective(net, data, model)
+        if not np.isfinite(L) or not np.all(np.isfinite(predict(net, data.X))):
+            raise SolverError("the solver returned a network with a non-finite objective")
+        # the written network's certificate, exactly as verify computes it (docs/cli.md)
+        cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
+        better = cert.witness is not None and cert.witness_objective is not None and cert.witness_objective < L
+        if cert.status is Status.OPTIMAL or not better or attempt == ADOPT_ROUNDS:
+            break
+        # verify found a strictly better network (e.g. the program on the written network's own
+        # patterns, which rows on a kink put in a neighbouring cell): take it, polished over its
+        # patterns, the network's and the working set, and certify again
+        extra.setdefault("adopted_witness", []).append(
+            {"kind": cert.details.get("witness_kind"), "objective_before": float(L),
+             "witness_objective": float(cert.witness_objective)})
+        own = _live_patterns(net, Xt)
+        extra_pats = own if working is None else np.vstack([own, np.asarray(working, dtype=bool)])
+        net = polish_final(cert.witness, data, model, infos, extra, extra_pats)
     if cert.witness is not None:  # said, not taken: solve returns the network of its program
         extra["better_network_found"] = {"kind": cert.details.get("witness_kind"),
                                          "objective": float(cert.witness_objective)}
@@ -269,6 +287,13 @@ def solve(
                        sum(int(i.get("iterations", 0)) for i in infos), time.perf_counter() - t0, extra,
                        status=status, tolerance=float(tol), certificate=cert,
                        program_lower_bound=None if lb is None else float(lb))
+
+
+def _live_patterns(net: Network, Xt: np.ndarray) -> np.ndarray:
+    """The activation patterns (rows) of ``net``'s live neurons on the augmented data."""
+    Ut = net.Ut()
+    live = np.flatnonzero(np.any(Ut != 0, axis=0))
+    return (Xt @ Ut[:, live] > 0).T
 
 
 def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: dict,
