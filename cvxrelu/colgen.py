@@ -96,6 +96,7 @@ def column_generation(
     progress=None,
     pass_hints: bool = False,
     drop_after: int | None = None,
+    accurate: Callable[..., Network] | None = None,
 ) -> ColgenResult:
     """Global optimum of the convex program by exact column generation.
 
@@ -113,6 +114,11 @@ def column_generation(
     drop_after : int, optional
         A pattern the network has not used for this many rounds in a row leaves the working
         set (default DROP_AFTER).
+    accurate : callable, optional
+        Like ``solve_on_patterns``, to full accuracy. When pricing adds nothing new while the gap
+        is open, the first solver's answer was not accurate enough (an almost-solved answer's
+        dual point prices patterns already in the set): the rounds go on with this one, and
+        stop only when it too adds nothing new.
     """
     if drop_after is None:
         drop_after = DROP_AFTER
@@ -129,8 +135,10 @@ def column_generation(
     best_net, best_L, best_lb = None, np.inf, -np.inf
     t0 = time.perf_counter()
     task = progress.task("Column generation (rounds)", total=max_rounds) if progress else None
+    precise = False  # rounds solved by ``accurate``
     for rnd in range(1, max_rounds + 1):
-        net = solve_on_patterns(work, book.of(work)) if pass_hints else solve_on_patterns(work)
+        solver = accurate if precise else solve_on_patterns
+        net = solver(work, book.of(work)) if pass_hints else solver(work)
         L = objective(net, data, model)
         bound = dual_bound(net, data, model)
         lb = bound.lower_bound
@@ -139,7 +147,7 @@ def column_generation(
         best_lb = max(best_lb, lb)
         rel = relative(best_L - best_lb, best_L)
         history.append({"round": rnd, "patterns": int(work.shape[0]), "objective": L,
-                        "lower_bound": lb, "M": bound.M_raw,
+                        "lower_bound": lb, "M": bound.M_raw, "accurate": precise,
                         "seconds": time.perf_counter() - t0})
         if task:
             task(1)
@@ -151,6 +159,9 @@ def column_generation(
                         + _heuristic_patterns(Xt, data, model, net, work, rng, book))
         known = {row.tobytes() for row in work}
         if all(row.tobytes() in known for row in new):
+            if accurate is not None and not precise:
+                precise = True  # the same working set again, to full accuracy
+                continue
             break  # nothing new to add: the solver's accuracy is the limit
         # the next working set: the patterns the current network uses, the new ones, and those
         # left unused for fewer than drop_after rounds in a row. Dropping unused patterns keeps

@@ -60,7 +60,7 @@ COLGEN_TOL = 1e-9
 #: Exact column generation prices every cell in each round: it is used when one pricing is
 #: estimated (certificate.bound_cost) at no more than this many seconds.
 EXACT_PRICING_SECONDS = 30.0
-#: When verify's certificate of the written network finds a strictly better network, solve takes
+#: Exact patterns: when verify's certificate of the written network finds a strictly better network, solve takes
 #: it (polished on its patterns, the network's and the working set) and certifies again, at most
 #: this many times (docs/cli.md, ``adopted_witness``).
 ADOPT_ROUNDS = 2
@@ -205,7 +205,7 @@ def solve(
 
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress,
-                               pass_hints=True)
+                               pass_hints=True, accurate=lambda P, h=None: on_patterns_used(P, h)[0])
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
         if model.loss != "squared":
@@ -264,8 +264,8 @@ def solve(
         # the written network's certificate, exactly as verify computes it (docs/cli.md)
         cert = verify(net, data, model, tol=tol, time_limit=time_limit, progress=progress)
         better = cert.witness is not None and cert.witness_objective is not None and cert.witness_objective < L
-        if cert.status is Status.OPTIMAL or not better or attempt == ADOPT_ROUNDS:
-            break
+        if cert.status is Status.OPTIMAL or not better or attempt == ADOPT_ROUNDS or working is None:
+            break  # (sampled patterns: the result stays the optimum over its patterns)
         # verify found a strictly better network (e.g. the program on the written network's own
         # patterns, which rows on a kink put in a neighbouring cell): take it, polished over its
         # patterns, the network's and the working set, and certify again
@@ -274,7 +274,8 @@ def solve(
              "witness_objective": float(cert.witness_objective)})
         own = _live_patterns(net, Xt)
         extra_pats = own if working is None else np.vstack([own, np.asarray(working, dtype=bool)])
-        net = polish_final(cert.witness, data, model, infos, extra, extra_pats)
+        # (its solver record goes with ``final_polish``: ``solver`` stays column generation's)
+        net = polish_final(cert.witness, data, model, [], extra, extra_pats)
     if cert.witness is not None:  # said, not taken: solve returns the network of its program
         extra["better_network_found"] = {"kind": cert.details.get("witness_kind"),
                                          "objective": float(cert.witness_objective)}
