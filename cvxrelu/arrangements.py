@@ -681,6 +681,18 @@ def analyze(
     )
 
 
+def _append_row(crows: np.ndarray, cact: np.ndarray, row: np.ndarray, side: bool):
+    """The known-sign rows of lifted cells: each cell's rows and signs with one more row
+    (``row[i]``) of sign ``side``."""
+    rows = np.empty((crows.shape[0], crows.shape[1] + 1), dtype=np.int32)
+    rows[:, :-1] = crows
+    rows[:, -1] = row
+    act = np.empty(rows.shape, dtype=bool)
+    act[:, :-1] = cact
+    act[:, -1] = side
+    return rows, act
+
+
 # ----------------------------------------------------------------------------- partitioned run
 
 
@@ -1341,13 +1353,7 @@ class _Engine:
                 self.cells_seen += n + 2 * (n - idx.size)  # lifted into the flat; dropped lifts
                 if idx.size == 0:
                     continue
-                crows, cact = arcs.rows_act(idx)
-                rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
-                rows[:, :-1] = crows
-                rows[:, -1] = first[kk[idx]]
-                act = np.empty(rows.shape, dtype=bool)
-                act[:, :-1] = cact
-                act[:, -1] = side
+                rows, act = _append_row(*arcs.rows_act(idx), first[kk[idx]], side)
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
@@ -1383,13 +1389,7 @@ class _Engine:
             idx = _above(g, self.known)
             if idx.size == 0:
                 continue
-            crows, cact = c.rows_act(idx)
-            rows = np.empty((idx.size, crows.shape[1] + 1), dtype=np.int32)
-            rows[:, :-1] = crows
-            rows[:, -1] = first[kk[idx]]
-            act = np.empty(rows.shape, dtype=bool)
-            act[:, :-1] = cact
-            act[:, -1] = side
+            rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
             self._push(g[idx], rows, act)
 
     def _empty_cells(self, w: int, count: int) -> _Cells:

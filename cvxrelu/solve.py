@@ -272,7 +272,7 @@ def solve(
         extra.setdefault("adopted_witness", []).append(
             {"kind": cert.details.get("witness_kind"), "objective_before": float(L),
              "witness_objective": float(cert.witness_objective)})
-        own = _live_patterns(net, Xt)
+        own, _ = _live_patterns(net, Xt)
         extra_pats = own if working is None else np.vstack([own, np.asarray(working, dtype=bool)])
         # (its solver record goes with ``final_polish``: ``solver`` stays column generation's)
         net = polish_final(cert.witness, data, model, [], extra, extra_pats)
@@ -290,11 +290,12 @@ def solve(
                        program_lower_bound=None if lb is None else float(lb))
 
 
-def _live_patterns(net: Network, Xt: np.ndarray) -> np.ndarray:
-    """The activation patterns (rows) of ``net``'s live neurons on the augmented data."""
+def _live_patterns(net: Network, Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The activation patterns (rows) of ``net``'s live neurons on the augmented data, and the
+    indices of those neurons."""
     Ut = net.Ut()
     live = np.flatnonzero(np.any(Ut != 0, axis=0))
-    return (Xt @ Ut[:, live] > 0).T
+    return (Xt @ Ut[:, live] > 0).T, live
 
 
 def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: dict,
@@ -310,12 +311,11 @@ def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: 
     solver failure keeps ``net`` (recorded in ``extra["final_polish"]``).
     """
     Xt = model.augment(data.X)
-    Ut = net.Ut()
-    live = np.flatnonzero(np.any(Ut != 0, axis=0))
+    P, live = _live_patterns(net, Xt)
     if live.size == 0:
         return net
-    P = Xt @ Ut[:, live] > 0
-    P, first = np.unique(P.T, axis=0, return_index=True)
+    Ut = net.Ut()
+    P, first = np.unique(P, axis=0, return_index=True)
     keep = P.any(axis=1)
     P, hints = P[keep], Ut[:, live[first[keep]]].T
     if patterns is not None and len(patterns):
