@@ -252,6 +252,13 @@ PARALLEL_EFFICIENCY = 0.8
 #: Stream the cells of the 3-D flats to the top at rank 4 (``_Engine._stream_to_top``);
 #: False builds each flat's list first (the reference path, kept for tests).
 STREAM_RANK4 = True
+#: At rank 4 sweep each plane once instead of once per parent (``_Engine._stream_to_top``):
+#: the plane along rows j < k is swept in the 3-D flat of row j, which also lifts its arcs into
+#: the flat of row k (that flat's interior candidates) and to the top (the four cells j +-,
+#: k +-, which the flat of k would have lifted again). Applies to the planes whose two
+#: parent flats both have singleton row groups (general position), the others are swept
+#: in each parent as before. False: every plane swept in both parents (reference path).
+PAIR_ONCE = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -712,6 +719,7 @@ class _Task:
     merged_sine: float = -1.0
     floor: float = 0.0
     ceiling: float = math.inf
+    pair: np.ndarray | None = None
 
 
 def _run_task(task: _Task, progress=None):
@@ -721,6 +729,7 @@ def _run_task(task: _Task, progress=None):
     eng = _Engine(task.Q, task.Vr, task.nu, patterns=task.patterns, margin=task.margin,
                   progress=progress, floor=task.floor, ceiling=task.ceiling)
     eng.merged_sine = task.merged_sine  # the top flat's merges (discovered by the caller)
+    eng.pair = task.pair
     eng.best = SphereMax(task.best.plus, task.best.plus_at, task.best.minus, task.best.minus_at)
     js = np.arange(task.lo, task.hi)
     eng.nodes[task.root.key] = task.root
@@ -755,9 +764,18 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
     root = eng._discover(frozenset(), np.arange(eng.m), np.eye(eng.r), recurse=False)
     K = root.normals.shape[0]
     n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
-    edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
+    pair = eng._pair_flags(root)
+    if pair is None:
+        edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]
+    else:
+        # flat j sweeps about K - j planes: contiguous ranges of about equal work
+        work = np.cumsum(np.where(pair, K - np.arange(K), K).astype(np.float64))
+        cuts = np.searchsorted(work, work[-1] * np.arange(1, n_tasks) / n_tasks, side="right")
+        edges = sorted(set([0, *(int(c) for c in cuts), K]))
+        n_tasks = len(edges) - 1
     tasks = [_Task(eng.Q, eng.Vr, eng.nu, eng.want_patterns, eng.margin, root, eng.best,
-                   edges[i], edges[i + 1], eng.merged_sine, eng.floor, eng.ceiling) for i in range(n_tasks)]
+                   edges[i], edges[i + 1], eng.merged_sine, eng.floor, eng.ceiling, pair)
+             for i in range(n_tasks)]
     if n_tasks == 1 and scheduler is None:
         results = [_run_task(tasks[0], progress)]
     else:
@@ -1005,6 +1023,9 @@ class _Engine:
         # the largest total width of the arcs dropped in one plane (-1: none dropped)
         self.merged_sine = -1.0
         self.dropped_width = -1.0
+        # PAIR_ONCE: which top-level children (flats of rows j) sweep their planes once
+        # (``_pair_flags``), or None
+        self.pair = None
         # S = sum |nu_l| ||q_l||: scale of f's variation (Lipschitz constant on the unit ball)
         self.S = 0.0 if nu is None else float(np.abs(nu) @ np.linalg.norm(Q, axis=1))
 
@@ -1317,6 +1338,27 @@ class _Engine:
         child = self.nodes.get(root.child_key(j))
         return child is not None and child.rest.size > 0 and child.dim == 3
 
+    def _pair_flags(self, root: _Node) -> np.ndarray | None:
+        """PAIR_ONCE at rank 4: for each top-level child j, whether the 3-D flat of row j has
+        singleton row groups (then each of its planes lies on exactly two rows, j and k, and
+        has exactly two parents, the flats of j and of k: a third row through the plane would
+        be parallel to k in the flat of j). None when the sweep-once path does not apply.
+
+        Discovers the top level's children here (the tasks discover their own again: the
+        same computation on the same data, so the same flags).
+        """
+        if not (PAIR_ONCE and STREAM_RANK4 and self.r == 4 and self.nu is not None
+                and not self.want_patterns and root.singletons and root.rest.size > 2):
+            return None
+        K = root.normals.shape[0]
+        self._discover_children(root, np.arange(K))
+        flags = np.zeros(K, dtype=bool)
+        for j in range(K):
+            child = self.nodes.get(root.child_key(j))
+            flags[j] = child is not None and child.singletons and child.dim == 3 and child.rest.size > 0
+        self.nodes = {root.key: root}  # the tasks rebuild what they need
+        return flags
+
     def _stream_to_top(self, node: _Node, j: int, top_sums) -> None:
         """The cells of the 3-D flat ``node`` (top-level child j), streamed batch by batch:
         each batch of swept arcs is lifted into the flat and at once to the top, and only the
@@ -1335,11 +1377,23 @@ class _Engine:
         P = self.Q[node.rest] @ node.B
         H = _complements(node.normals)
         K, k = node.normals.shape[0], node.rest.size
+        todo = np.arange(K)
+        pair = self.pair is not None and bool(self.pair[j])
+        if pair:
+            # PAIR_ONCE: the plane along rows j, k (child c, row k = rest[c]) of two
+            # general-position flats is swept by the flat of min(j, k) only
+            other = node.rest  # singleton groups: child c is row rest[c] (= top child rest[c])
+            both = self.pair[other]
+            todo = np.flatnonzero(~(both & (other < j)))
+            cross = both & (other > j)  # children whose arcs also go to the flat of row k
+            normals = self.Q / np.linalg.norm(self.Q, axis=1)[:, None]
         per = max(1, SWEEP_BATCH // max(k, 1))
-        for lo in range(0, K, per):
-            batch = np.arange(lo, min(K, lo + per))
+        for lo in range(0, todo.size, per):
+            batch = todo[lo:lo + per]
             arcs, kk = self._sweep_children(node, batch, P, H)
             n = len(arcs)
+            if pair:
+                self._cross_candidates(arcs, kk, cross, other, normals, j)
             for side_g, side in ((plus_g, True), (minus_g, False)):
                 g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
                 t2 = self.known ** 2
@@ -1357,6 +1411,39 @@ class _Engine:
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
+
+    def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
+                          normals: np.ndarray, j: int) -> None:
+        """PAIR_ONCE: the interior candidates, in the flat of row k, of the lifts of the arcs
+        of the planes along rows j, k (``kk``: child index c in the flat of j, k = other[c])
+        for the children marked ``cross``; the flat of k does not sweep those planes.
+
+        The lift of an arc into the flat of k has gradient g (row j inactive) or g + nu_j q_j
+        (row j active), and its candidate in that flat (the hyperplane of row k, unit normal
+        n_k in row-space coordinates) is z = g - (n_k^T g) n_k, of norm
+        sqrt(||g||^2 - (n_k^T g)^2): the projection B_k B_k^T g without forming the basis.
+        """
+        sel = cross[kk]
+        count = int(np.count_nonzero(sel))
+        if count == 0:
+            return
+        t2 = self.known ** 2
+        for side in (True, False):
+            g = arcs.grads + self.Gs[j] if side else arcs.grads
+            # ||z|| <= ||g||: only lifts whose gradient beats the known value can matter
+            idx = np.flatnonzero(sel & (np.einsum("ij,ij->i", g, g) > t2))
+            self.cells_seen += count
+            if idx.size == 0:
+                continue
+            g = g[idx]
+            nk = normals[other[kk[idx]]]
+            U = g - np.einsum("ij,ij->i", g, nk)[:, None] * nk
+            keep = np.flatnonzero(np.einsum("ij,ij->i", U, U) > t2)
+            if keep.size == 0:
+                continue
+            idx = idx[keep]
+            rows, act = _append_row(*arcs.rows_act(idx), np.full(idx.size, j, np.int32), side)
+            self._push(U[keep], rows, act)
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
