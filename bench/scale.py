@@ -67,6 +67,51 @@ def prepare(d, n, cache: Path, patterns: int, search: bool) -> Path:
     return path
 
 
+def to_optimum(data, model, net, *, jobs: int = 2, tol: float = 1e-9, rounds: int = 80, log=print):
+    """Column generation from ``net``'s patterns with a CEILING on the pricing (the engine stops
+    at the first violated cell, arrangements.analyze(stop_above)): every round but the last
+    costs a warm start or a part of the enumeration; the last one, the full enumeration, proves
+    that no pattern is violated by more than ``tol`` (relative to beta). The network returned
+    is optimal to the solver's accuracy: what verify must then certify with a full enumeration.
+    """
+    import numpy as np
+
+    from cvxrelu.lower_bound import dual_start, lower_bound
+    from cvxrelu.model import objective, predict
+    from cvxrelu.program import network_from_blocks, solve_program
+    from cvxrelu.search import ascent_starts, violated_patterns
+
+    Xt = model.augment(data.X)
+    rng = np.random.default_rng(0)
+    Ut = net.Ut()
+    live = (np.linalg.norm(Ut, axis=0) > 0) & (net.alpha != 0)
+    work = np.unique((Xt @ Ut[:, live] > 0).T, axis=0)
+    for rnd in range(rounds):
+        nu1, _ = dual_start(net, data, model)
+        t0 = time.perf_counter()
+        lb = lower_bound(nu1, data, model, patterns="exact", jobs=jobs, time_limit=7200,
+                         stop_above=model.beta * (1 + tol))
+        L = objective(net, data, model)
+        log(f"#   round {rnd}: objective {L:.12g}, M/beta >= {lb.M_raw / model.beta:.10f}, "
+            f"{'stopped above' if not lb.complete else 'complete'}, {time.perf_counter() - t0:.1f} s, "
+            f"{work.shape[0]} patterns")
+        if lb.complete:
+            return net
+        dirs = [lb.argmax] if lb.argmax is not None else []  # its pattern is violated (either sign)
+        new = [(Xt @ np.array(dirs).T > 0).T] if dirs else []
+        lam = model.loss_fn.gradient(predict(net, data.X), data.y)
+        found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
+                                     {row.tobytes() for row in work}, k=16)
+        if found:
+            new.append(np.array(found))
+        if not new:
+            return net
+        work = np.unique(np.vstack([work] + new), axis=0)
+        sol = solve_program(Xt, data.y, work, model)
+        net = network_from_blocks(sol.W, sol.V, sol.c, model, 1e-10)
+    return net
+
+
 class DescendantPeak:
     """Largest VmHWM (bytes) of this process's descendants, polled from /proc every 0.1 s."""
 

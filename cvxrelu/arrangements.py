@@ -504,14 +504,15 @@ def refusal(Xt: np.ndarray, *, nu: bool = True, patterns: bool = False,
 
 
 def refusal_for_size(m: int, r: int, n: int, *, nu: bool, patterns: bool, max_cells: float,
-                     jobs: int = 1) -> str | None:
+                     jobs: int = 1, max_seconds: float | None = None) -> str | None:
+    max_seconds = MAX_SECONDS if max_seconds is None else max_seconds
     est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu, jobs=jobs)
     cells = est["cells"]
     over = []
     if patterns and cells > max_cells:
         over.append(f"{max_cells:.3g} patterns")
-    if est["seconds"] > MAX_SECONDS:
-        over.append(f"{MAX_SECONDS:.0f} s")
+    if est["seconds"] > max_seconds:
+        over.append(f"{max_seconds:.0f} s")
     if est["bytes"] > MAX_BYTES:
         over.append(f"{MAX_BYTES / 2**30:.0f} GiB")
     if over:
@@ -539,6 +540,7 @@ def analyze(
     scheduler: str | None = None,
     stop_below: float = -math.inf,
     stop_above: float = math.inf,
+    max_seconds: float | None = None,
 ) -> ArrangementResult:
     """Enumerate the cells of the arrangement of Xt's rows and/or compute M(nu).
 
@@ -570,6 +572,9 @@ def analyze(
     stop_above : float
         Stop as soon as a value of |f| above this is attained (``stopped``: M is then a value
         attained, not the maximum). The stop is taken at the same point whatever ``jobs``.
+    max_seconds : float, optional
+        Refuse when the estimated running time (``estimate_work`` with ``jobs``) exceeds this
+        (None: MAX_SECONDS; verify passes its time limit when that is larger).
 
     Returns
     -------
@@ -579,7 +584,7 @@ def analyze(
     ------
     TooLargeError
         Before any work, when the cell count exceeds ``max_cells``, or the engine's estimated
-        time or memory (``estimate_work``) exceeds MAX_SECONDS or MAX_BYTES, or the pattern
+        time or memory (``estimate_work``) exceeds ``max_seconds`` or MAX_BYTES, or the pattern
         list would exceed MAX_PATTERN_ENTRIES; the one-line message (``refusal``) names the
         estimates. With a finite ``stop_above`` and M wanted (rank >= 3) the warm start runs
         first: if it attains a value above ``stop_above``, the stopped result is returned.
@@ -590,7 +595,7 @@ def analyze(
     m = int(keep.size)
     jobs = resolve_jobs(jobs)
     why = refusal_for_size(m, r, n, nu=nu is not None, patterns=patterns, max_cells=max_cells,
-                           jobs=jobs if scheduler is None else 1)
+                           jobs=jobs if scheduler is None else 1, max_seconds=max_seconds)
     # too large for the whole enumeration: only a stop above the ceiling at the warm start
     # (before any cell) can still answer
     warm_only = why is not None and nu is not None and not patterns and r >= 3 and stop_above < math.inf

@@ -185,7 +185,8 @@ def _budget(deadline: float, share_seconds: float) -> float:
 
 def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
               allowed: float, seconds: float, short_seconds: float, starts=None, progress=None,
-              jobs: int | None = 1, scheduler: str | None = None, max_nodes: int | None = None) -> LowerBound:
+              jobs: int | None = 1, scheduler: str | None = None, max_nodes: int | None = None,
+              limit: float = DEFAULT_TIME_LIMIT) -> LowerBound:
     """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
     that certifies (objective + its error bound - allowed gap).
 
@@ -218,7 +219,8 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
             ex_below, ex_above = -math.inf, math.inf
         try:
             lb = lower_bound(nu1, data, model, patterns="exact", shift=shift, progress=progress, jobs=jobs,
-                             scheduler=scheduler, stop_below=ex_below, stop_above=ex_above, starts=starts)
+                             scheduler=scheduler, stop_below=ex_below, stop_above=ex_above, starts=starts,
+                             time_limit=limit)
             lb.details["stop_below"], lb.details["stop_above"] = ex_below, ex_above
             return lb
         except TooLargeError:  # the engine refused after all (its own limits): bound instead
@@ -315,7 +317,7 @@ def verify(
             bound = bound_for(nu1, shift, data, model, mode=mode, needed=needed, allowed=allowed,
                               seconds=_budget(deadline, BOUND_SHARE * time_limit),
                               short_seconds=_budget(deadline, SHORT_SHARE * time_limit), starts=starts,
-                              progress=progress, jobs=jobs, scheduler=scheduler)
+                              progress=progress, jobs=jobs, scheduler=scheduler, limit=time_limit)
         except FloatingPointError as exc:
             details["reason"] = f"numerical failure while bounding: {exc}"
         timings["dual_bound_s"] = time.perf_counter() - t1

@@ -84,25 +84,27 @@ class LowerBound(DualBound):
 # ----------------------------------------------------------------------------- cost model
 
 
-def bound_cost(X: np.ndarray, model: Model, jobs: int = 1) -> dict:
+def bound_cost(X: np.ndarray, model: Model, jobs: int = 1, max_seconds: float | None = None) -> dict:
     """Estimated cost of one exact dual bound on data X, and whether enumeration is refused.
 
     Returns {"seconds", "refusal", "reason"}: the arrangement engine's time estimate
     (arrangements.estimate_work); with a free hidden bias the bound explores n arrangements of
     the n - 1 differences x_l - x_k (one per kink, see ``enumerated_constraint``), n times the
     work of one. ``refusal`` is the one-line message when that exceeds the engine's limits
-    (else None), ``reason`` the same without the advice.
+    (``max_seconds`` for the time; else None), ``reason`` the same without the advice.
     """
+    max_seconds = MAX_SECONDS if max_seconds is None else max_seconds
     n = X.shape[0]
     free = model.hidden_bias == "free"
     A = X - X[0][None, :] if free else model.augment(X)
     r, _, _, rows, _ = rank_and_rows(A)
     seconds = estimate_work(int(rows.size), r, jobs=jobs)["seconds"] * (n if free else 1)
-    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS, jobs=jobs)
-    if msg is None and seconds > MAX_SECONDS:
+    msg = refusal_for_size(int(rows.size), r, n, nu=True, patterns=False, max_cells=MAX_CELLS, jobs=jobs,
+                           max_seconds=max_seconds)
+    if msg is None and seconds > max_seconds:
         msg = (f"the exact bound with a free hidden bias explores {n} arrangements (one per sample) "
                f"of rank {r}, estimated {seconds:.2g} s in all, more than the limit of "
-               f"{MAX_SECONDS:.0f} s" + ADVICE)
+               f"{max_seconds:.0f} s" + ADVICE)
     return {"seconds": seconds, "refusal": msg, "reason": None if msg is None else msg.removesuffix(ADVICE)}
 
 
@@ -111,7 +113,8 @@ def choose_patterns(X: np.ndarray, model: Model, time_limit: float, patterns: st
     """("exact" | "bounded", cost): enumeration where the cost model says it fits in the time limit."""
     if patterns not in PATTERN_MODES:
         raise InputError(f"patterns must be one of {', '.join(PATTERN_MODES)}, got {patterns!r}")
-    cost = bound_cost(X, model, jobs=jobs)
+    # the engine's own time limit never refuses what the caller's time limit allows
+    cost = bound_cost(X, model, jobs=jobs, max_seconds=max(MAX_SECONDS, time_limit))
     if patterns != "auto":
         return patterns, cost
     fits = cost["refusal"] is None and cost["seconds"] <= time_limit
@@ -279,7 +282,8 @@ def norm_upper_bound(nu: np.ndarray, R: np.ndarray, dims: int) -> float:
 
 def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: Model, progress=None,
                           jobs: int | None = 1, scheduler: str | None = None, *,
-                          stop_below: float = -math.inf, stop_above: float = math.inf):
+                          stop_below: float = -math.inf, stop_above: float = math.inf,
+                          max_seconds: float | None = None):
     """M(nu) by exact enumeration: (M, M_error, argmax (augmented coordinates), sign, last result).
 
     Penalized or absent hidden bias: M = max_{||ut|| <= 1} |nu^T (Xt ut)_+| over all cells.
@@ -287,6 +291,7 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     at b = -x_k^T u and limit nu^T X u as b -> +inf, so
     M = max(||X^T nu||, max_k max_{||u|| <= 1} |sum_l nu_l ((x_l - x_k)^T u)_+|).
 
+    ``max_seconds``: the engine's refusal limit (estimated time of the whole bound).
     ``stop_below``, ``stop_above``: the thresholds of arrangements.analyze. The last result's
     ``floor`` is then the largest floor used and ``stopped`` whether a value above
     ``stop_above`` was attained (the loop over kinks stops there): M(nu) <= max(M, floor) +
@@ -294,10 +299,11 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     """
     if model.hidden_bias != "free":
         res = analyze(Xt, nu, progress=progress, jobs=jobs, scheduler=scheduler, stop_below=stop_below,
-                      stop_above=stop_above)
+                      stop_above=stop_above, max_seconds=max_seconds)
         return res.M, res.M_error, res.argmax, res.argmax_sign, res
     n, d = X.shape
-    why = bound_cost(X, model, jobs=resolve_jobs(jobs) if scheduler is None else 1)["refusal"]
+    why = bound_cost(X, model, jobs=resolve_jobs(jobs) if scheduler is None else 1,
+                     max_seconds=max_seconds)["refusal"]
     if why is not None:
         raise TooLargeError(why)
     g = X.T @ nu
@@ -314,7 +320,7 @@ def enumerated_constraint(Xt: np.ndarray, X: np.ndarray, nu: np.ndarray, model: 
     task = progress.task("Exploring activation patterns", total=n) if progress else None
     for k in range(0 if stopped else n):
         res = analyze(X - X[k][None, :], nu, jobs=jobs, scheduler=scheduler, stop_below=stop_below,
-                      stop_above=stop_above)
+                      stop_above=stop_above, max_seconds=math.inf)  # the whole loop was checked above
         last = res
         visited += res.cells_visited
         checked += res.candidates_checked
@@ -362,6 +368,8 @@ def lower_bound(
     patterns : "exact" (enumeration; TooLargeError if the engine refuses) or "bounded".
     time_limit, stop_below, stop_above, starts : passed to bounds.bound_dual_constraint in
         bounded mode (``starts``: (dt, S) directions seeding its incumbent, e.g. the neurons).
+        In exact mode the enumeration is refused (TooLargeError) only when estimated above
+        max(MAX_SECONDS, time_limit).
         In exact mode ``stop_below`` and ``stop_above`` are the enumeration's thresholds
         (arrangements.analyze): below, M_upper = max(M, floor) + M_error is reported (the floor
         skips what cannot matter; ``complete`` False when M is not above it); above, the
@@ -379,7 +387,8 @@ def lower_bound(
     R = lipschitz_radius(X, model)
     if patterns == "exact":
         M, M_err, argmax, sign, res = enumerated_constraint(Xt, X, nu1, model, progress, jobs, scheduler,
-                                                            stop_below=stop_below, stop_above=stop_above)
+                                                            stop_below=stop_below, stop_above=stop_above,
+                                                            max_seconds=max(MAX_SECONDS, time_limit))
         floor, stopped = (res.floor, res.stopped) if res is not None else (0.0, False)
         below_floor = floor > 0 and not stopped and not M > floor
         if below_floor and floor + M_err > stop_below:

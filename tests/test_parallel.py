@@ -217,6 +217,7 @@ def test_rank4_streaming_matches_the_reference_path(monkeypatch, seed, n, kind):
     """Streaming the 3-D flats' cells to the top (dropping cells whose three norms are at most
     an attained value) gives the same M, M_error, argmax and counts as building the lists."""
     Xt, nu = instance(seed, n, 4, kind)
+    monkeypatch.setattr(arr, "PAIR_ONCE", False)  # the counts of PAIR_ONCE differ (fewer sweeps)
     monkeypatch.setattr(arr, "STREAM_RANK4", False)
     ref = analyze(Xt, nu)
     monkeypatch.setattr(arr, "STREAM_RANK4", True)
@@ -225,6 +226,67 @@ def test_rank4_streaming_matches_the_reference_path(monkeypatch, seed, n, kind):
     assert res.cells_visited == ref.cells_visited
     pats = analyze(Xt, patterns=True).patterns
     assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+def collinear_triples(rng, n):
+    """Points in R^3 (bias appended: rank 4) in general position except that some triples are
+    collinear: three augmented rows in a 2-D subspace, so the flats of those rows are not
+    singletons (two rows parallel in each) while the top level is."""
+    X = rng.standard_normal((n, 3))
+    for a, b, c in ((0, 1, 2), (3, 4, 5), (3, 6, 7)):
+        t = rng.choice([0.3, 0.5, -1.0, 2.0])
+        X[c] = t * X[a] + (1 - t) * X[b]
+    return np.hstack([X, np.ones((n, 1))])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(8, 26),
+       kind=st.sampled_from(["gaussian", "integer", "duplicates", "collinear"]), tasks=st.sampled_from([1, 3, 32]))
+def test_sweeping_each_plane_once_gives_the_same_M(seed, n, kind, tasks):
+    """PAIR_ONCE (rank 4: each plane swept by one of its two parent flats, which also computes
+    the other flat's candidates) gives the reference path's M, at most its M_error (candidates in the
+    other flat are projections along its normal instead of through its basis: equal up to
+    rounding) and the true maximum over the enumerated cells."""
+    rng = np.random.default_rng(seed)
+    if kind == "collinear":
+        Xt = collinear_triples(rng, n)
+    else:
+        Xt = np.hstack([degenerate(rng, kind, n, 3), np.ones((n, 1))])
+    nu = rng.standard_normal(n)
+    saved = arr.PARTITION_TASKS, arr.PAIR_ONCE
+    try:
+        arr.PARTITION_TASKS = tasks
+        arr.PAIR_ONCE = False
+        ref = analyze(Xt, nu)
+        arr.PAIR_ONCE = True
+        res = analyze(Xt, nu)
+    finally:
+        arr.PARTITION_TASKS, arr.PAIR_ONCE = saved
+    # the sweeps it runs are a subset of the reference's (same planes, same coordinates), so
+    # the arcs it drops are too: M_error can only be smaller
+    assert res.M_error <= ref.M_error
+    assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+def test_pair_once_applies_only_where_both_flats_are_general(monkeypatch):
+    """The flags: general position sweeps every plane once (fewer cells visited than the
+    reference path); the flats of collinear rows keep their own sweeps."""
+    rng = np.random.default_rng(4)
+    Xt = collinear_triples(rng, 20)
+    eng = arr._Engine(Xt, np.eye(4), rng.standard_normal(20), patterns=False, margin=0.0)
+    root = eng._discover(frozenset(), np.arange(20), np.eye(4), recurse=False)
+    flags = eng._pair_flags(root)
+    assert flags is not None
+    assert not flags[[0, 1, 2, 3, 4, 5, 6, 7]].any() and flags[8:].all()
+    Xg = np.hstack([rng.standard_normal((20, 3)), np.ones((20, 1))])
+    nu = rng.standard_normal(20)
+    monkeypatch.setattr(arr, "PAIR_ONCE", False)
+    ref = analyze(Xg, nu)
+    monkeypatch.setattr(arr, "PAIR_ONCE", True)
+    res = analyze(Xg, nu)
+    assert res.cells_visited < ref.cells_visited and res.M == ref.M
 
 
 @settings(max_examples=60, deadline=None)
