@@ -1,12 +1,15 @@
 """Exact certificates at large n: verify near-optimal networks from `solve`, 1 and 2 jobs.
 
     python bench/scale.py [--sizes 1:100000,2:10000,3:1000] [--jobs 1,2,dask] [--cache /tmp/cvxrelu-scale]
-                          [--time-limit 60] [--patterns-mode exact] [--memory]
+                          [--time-limit 60] [--patterns-mode exact] [--optimal] [--memory]
 
 Planted data as in bench/verify.py (X uniform in [-2, 2]^d, y = sin(1.5 x_1) (+ 0.5 cos x_2) +
 noise 0.1), squared loss, penalized hidden bias, beta = 0.01 n. The network comes from
 `cvxrelu.solve.solve` over --patterns sampled patterns (default 64, no search: solve itself
-takes minutes at n = 1e5; cached in --cache, so a second run times only verify). Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
+takes minutes at n = 1e5; cached in --cache, so a second run times only verify); with
+--optimal from solve with its search followed by ``to_optimum`` (column generation whose
+pricing stops at the first violated cell, ending with one whole enumeration): an optimal
+network, which verify can certify only by enumerating every cell. Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
 table reports: total verify time, the dual bound's time, the witness search's time, cells
 visited per second of the bound, the speed-up from 1 to 2 jobs, and peak resident memory.
 The results of the runs with different --jobs are compared bit for bit. The load average of
@@ -47,23 +50,33 @@ def planted(n, d, seed=0):
     return Dataset(X, y)
 
 
-def prepare(d, n, cache: Path, patterns: int, search: bool) -> Path:
-    """A near-optimal network from solve, saved as a checkpoint with its data (cached)."""
+def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = False) -> Path:
+    """A network from solve, saved as a checkpoint with its data (cached). ``optimal``: solve
+    with its pattern search, then ``to_optimum`` (an optimal network, which verify certifies
+    only by the whole enumeration)."""
     from cvxrelu.io import save_checkpoint
-    from cvxrelu.model import Model
+    from cvxrelu.model import Model, objective
     from cvxrelu.solve import solve
 
-    path = cache / f"planted_d{d}_n{n}.h5"
+    path = cache / (f"planted_opt_d{d}_n{n}.h5" if optimal else f"planted_d{d}_n{n}.h5")
     if path.exists():
         return path
     cache.mkdir(parents=True, exist_ok=True)
     data = planted(n, d)
     model = Model(beta=BETA_MEAN * n, hidden_bias="penalized")
     t0 = time.perf_counter()
-    res = solve(data, model, patterns=patterns, search=search, search_rounds=3, search_seconds=20)
-    print(f"# solve d={d} n={n}: {time.perf_counter() - t0:.1f} s, objective {res.objective:.6g}",
+    if optimal:
+        res = solve(data, model, patterns=200, search=True, search_rounds=30, jobs=2)
+    else:
+        res = solve(data, model, patterns=patterns, search=search, search_rounds=3, search_seconds=20)
+    print(f"# solve d={d} n={n}: {time.perf_counter() - t0:.1f} s, objective {res.objective:.10g}",
           flush=True)
-    save_checkpoint(str(path), res.network, model, data)
+    net = res.network
+    if optimal:
+        net = to_optimum(data, model, net, jobs=2)
+        print(f"# to_optimum d={d} n={n}: {time.perf_counter() - t0:.1f} s in all, objective "
+              f"{objective(net, data, model):.10g}", flush=True)
+    save_checkpoint(str(path), net, model, data)
     return path
 
 
@@ -84,8 +97,13 @@ def to_optimum(data, model, net, *, jobs: int = 2, tol: float = 1e-9, rounds: in
     Xt = model.augment(data.X)
     rng = np.random.default_rng(0)
     Ut = net.Ut()
-    live = (np.linalg.norm(Ut, axis=0) > 0) & (net.alpha != 0)
-    work = np.unique((Xt @ Ut[:, live] > 0).T, axis=0)
+    G = Ut[:, (np.linalg.norm(Ut, axis=0) > 0) & (net.alpha != 0)].T  # a direction in each pattern's cell
+
+    def patterns_of(D):
+        P, idx = np.unique((Xt @ D.T > 0).T, axis=0, return_index=True)
+        return P, D[idx]
+
+    work, G = patterns_of(G)
     for rnd in range(rounds):
         nu1, _ = dual_start(net, data, model)
         t0 = time.perf_counter()
@@ -97,17 +115,21 @@ def to_optimum(data, model, net, *, jobs: int = 2, tol: float = 1e-9, rounds: in
             f"{work.shape[0]} patterns")
         if lb.complete:
             return net
-        dirs = [lb.argmax] if lb.argmax is not None else []  # its pattern is violated (either sign)
-        new = [(Xt @ np.array(dirs).T > 0).T] if dirs else []
+        dirs = []
+        if lb.argmax is not None:  # its pattern is violated (either sign), and nearby ones
+            u = lb.argmax
+            dirs = [u] + [u + 1e-3 * np.linalg.norm(u) * rng.standard_normal(u.shape) for _ in range(8)]
         lam = model.loss_fn.gradient(predict(net, data.X), data.y)
-        found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
-                                     {row.tobytes() for row in work}, k=16)
-        if found:
-            new.append(np.array(found))
-        if not new:
+        violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng), {row.tobytes() for row in work}, k=16,
+                          directions=dirs)
+        if not dirs:
             return net
-        work = np.unique(np.vstack([work] + new), axis=0)
-        sol = solve_program(Xt, data.y, work, model)
+        size = work.shape[0]
+        work, G = patterns_of(np.vstack([G, np.array(dirs)]))
+        same = work.shape[0] == size
+        # with hints (a direction in each cell) the interior point screens its rows; nothing new:
+        # its answer was not accurate enough to price, Clarabel
+        sol = solve_program(Xt, data.y, work, model, solver="clarabel" if same else "auto", hints=G)
         net = network_from_blocks(sol.W, sol.V, sol.c, model, 1e-10)
     return net
 
@@ -207,6 +229,8 @@ def main():
     ap.add_argument("--cache", default="/tmp/cvxrelu-scale")
     ap.add_argument("--patterns", type=int, default=64, help="sampled patterns for solve")
     ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
+    ap.add_argument("--optimal", action="store_true",
+                    help="optimal networks (solve with search, then column generation with a ceiling: to_optimum)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="verify --time-limit (the CLI's default)")
     ap.add_argument("--patterns-mode", default="exact", choices=["auto", "exact", "bounded"],
                     help="verify's patterns mode (exact: the enumeration, unless the engine refuses)")
@@ -224,7 +248,7 @@ def main():
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
         d, n = (int(v) for v in spec.split(":"))
-        path = prepare(d, n, Path(args.cache), args.patterns, args.search)
+        path = prepare(d, n, Path(args.cache), args.patterns, args.search, args.optimal)
         first = None
         for jobs in args.jobs.split(","):
             load = os.getloadavg()[0]

@@ -60,7 +60,9 @@ first, against all rows (``_flush``).
 
 Cost: in general position with m rows of rank r, a flat of dimension s >= 3 costs the lifting
 of its children's cells, 2 (m-c) cover(m-c-1, s-1) entries (c = r - s), every flat of dimension
-2 is swept once per parent (r - 2 times), and the number of flats of codimension c is C(m, c).
+2 is swept once per parent (r - 2 times; at rank 4 once, PAIR_ONCE: the plane of rows j < k is
+swept in the flat of j, which also hands its arcs to the flat of k and lifts them to the top
+once), and the number of flats of codimension c is C(m, c).
 The total is a small factor (about 2^(r-1)) times the number of cells; ``estimate_work`` turns
 it into seconds and bytes that ``analyze`` checks before starting (``refusal``).
 
@@ -459,6 +461,8 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
                 break
             count = math.comb(m, c)
             lifted = 2 * k * cover_count(k - 1, s - 1)  # lifts of the children's cells
+            if c == 0 and r == 4 and PAIR_ONCE:
+                lifted //= 2  # each plane lifted to the top once
             flats += count
             entries += count * lifted
             if c >= 1:
@@ -466,7 +470,8 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
             if c >= 2:  # shared lists, kept until their last parent is done
                 memo += count * cover_count(k, s)
             if s == 3:
-                swept += count * k * max(k - 1, 0)
+                # each plane swept once per parent, or once (PAIR_ONCE)
+                swept += count * k * max(k - 1, 0) // (2 if r == 4 and PAIR_ONCE else 1)
     seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
     w = min(max(jobs, 1), PARTITION_TASKS) if 3 <= r < DEDUP_RANK else 1
     if 3 <= r < DEDUP_RANK:
