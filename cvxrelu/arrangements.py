@@ -451,6 +451,7 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
     W = (m + 63) // 64 if (patterns or r >= DEDUP_RANK) else 0
     entry = 8 * W + (8 * r if with_nu else 0) + 5 * max(r, 2) + 16  # one cell entry, bytes
     flats = entries = swept = memo = peak_node = 0
+    once = r == 4 and PAIR_ONCE and STREAM_RANK4 and with_nu and not patterns  # _Engine._pair_flags
     if r <= 2:
         swept = m if r == 2 else 0
         entries = cells
@@ -461,7 +462,7 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
                 break
             count = math.comb(m, c)
             lifted = 2 * k * cover_count(k - 1, s - 1)  # lifts of the children's cells
-            if c == 0 and r == 4 and PAIR_ONCE:
+            if c == 0 and once:
                 lifted //= 2  # each plane lifted to the top once
             flats += count
             entries += count * lifted
@@ -471,7 +472,7 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
                 memo += count * cover_count(k, s)
             if s == 3:
                 # each plane swept once per parent, or once (PAIR_ONCE)
-                swept += count * k * max(k - 1, 0) // (2 if r == 4 and PAIR_ONCE else 1)
+                swept += count * k * max(k - 1, 0) // (2 if once else 1)
     seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
     w = min(max(jobs, 1), PARTITION_TASKS) if 3 <= r < DEDUP_RANK else 1
     if 3 <= r < DEDUP_RANK:
