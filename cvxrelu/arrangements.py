@@ -236,6 +236,14 @@ COST_PER_PATTERN_ENTRY = 5e-9
 #: 22.7; n = 450: 101 / 133 (docs/benchmarks.md, "Scale"). The thresholds of ``analyze`` can
 #: only lower the work: the estimate stays an upper bound for refusals and the mode choice.
 STREAMED_COST_FACTOR = 0.7
+#: Rank 4 (PAIR_ONCE): the cost depends on nu. At the gradient of an OPTIMAL network (the case
+#: verify must be fast for) far more cells have a gradient norm above beta while their maximum
+#: lies on their boundary, so far more interior candidates are checked than for a noise-like
+#: nu: measured on the optimal networks of bench/scale.py (planted, d = 3; CPU s, one job,
+#: measured / the estimate with STREAMED_COST_FACTOR): n = 200: 14.3 / 9.1, n = 400: 100.8 /
+#: 73.4 (a noise-like nu: n = 250: 7.4 / 17.9). This factor replaces STREAMED_COST_FACTOR
+#: there, with a margin of about 1.2 over the optimal networks' cost.
+RANK4_COST_FACTOR = 1.3
 #: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
 #: hyperplane groups). The partition depends only on the problem, never on the number of
 #: workers, and the per-task results are reduced in task order, so M, M_error, the argmax and
@@ -476,7 +484,7 @@ def estimate_work(m: int, r: int, *, patterns: bool = False, n: int | None = Non
     seconds = COST_PER_ENTRY * entries + COST_PER_SWEPT * swept + COST_PER_FLAT * flats
     w = min(max(jobs, 1), PARTITION_TASKS) if 3 <= r < DEDUP_RANK else 1
     if 3 <= r < DEDUP_RANK:
-        seconds *= STREAMED_COST_FACTOR
+        seconds *= RANK4_COST_FACTOR if once else STREAMED_COST_FACTOR
     seconds /= 1.0 + PARALLEL_EFFICIENCY * (w - 1)
     nbytes = (BASE_BYTES + entry * (memo + peak_node) + 300 * flats * (1 + r)
               + w * min(swept, SWEEP_BATCH) * 100 * (r + 4 + W))
