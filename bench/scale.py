@@ -73,7 +73,7 @@ def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = Fals
           flush=True)
     net = res.network
     if optimal:
-        net = to_optimum(data, model, net, jobs=2)
+        net = to_optimum(data, model, net, jobs=2, tol=1e-6, pricing="bounded" if d >= 3 else "exact")
         print(f"# to_optimum d={d} n={n}: {time.perf_counter() - t0:.1f} s in all, objective "
               f"{objective(net, data, model):.10g}", flush=True)
     save_checkpoint(str(path), net, model, data)

@@ -1427,9 +1427,40 @@ class _Engine:
                 if idx.size == 0:
                     continue
                 rows, act = _append_row(*arcs.rows_act(idx), first[kk[idx]], side)
+                if tminus is None and self.nu is not None:
+                    self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus)
+                    continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
+
+    def _flat_and_top(self, g: np.ndarray, rows: np.ndarray, act: np.ndarray, B: np.ndarray, j: int,
+                      tplus: np.ndarray) -> None:
+        """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
+        the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
+        known rows (rows, act), with the known rows gathered once for the three tests (the
+        same tests as ``_push``: the top lifts' known rows are these plus row j)."""
+        Qr = self.Qs[rows]  # (N, w, r)
+        hF = g @ B
+        idx = _above(hF, self.known)
+        if idx.size:
+            U = hF[idx] @ B.T
+            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx])
+        qj = self.Q[j]
+        self.cells_seen += 2 * g.shape[0]  # the two lifts to the top (as _take_top_lifts counts)
+        for side in (True, False):
+            g2 = g + tplus if side else g
+            idx = _above(g2, self.known)
+            if idx.size == 0:
+                continue
+            U = g2[idx]
+            dots = np.empty((idx.size, rows.shape[1] + 1))
+            np.einsum("nwr,nr->nw", Qr[idx], U, out=dots[:, :-1])
+            dots[:, -1] = U @ qj
+            acts = np.empty(dots.shape, dtype=bool)
+            acts[:, :-1] = act[idx]
+            acts[:, -1] = side
+            self._push_tested(U, dots, acts)
 
     def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
                           normals: np.ndarray, j: int) -> None:
@@ -1738,9 +1769,18 @@ class _Engine:
         a candidate cut there lies outside its closed cell, whose maximum is then on a
         hyperplane (covered by the children). Survivors are checked by ``_flush``.
         """
-        dots = np.einsum("nwr,nr->nw", self.Qs[rows], U)
-        okp = np.all(np.where(act, dots >= 0, dots <= 0), axis=1)
-        okm = np.all(np.where(act, dots <= 0, dots >= 0), axis=1)
+        self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows], U), act)
+
+    def _push_tested(self, U, dots, act) -> None:
+        """``_push`` with the known rows' products dots = q_row^T U already computed."""
+        # z on the cell's side of every known row: act -> q^T z >= 0, else <= 0; -z: the reverse
+        # (column by column: numpy's reductions along a short axis are slow)
+        sd = np.where(act, dots, -dots)
+        pos, neg = sd >= 0, sd <= 0
+        okp, okm = pos[:, 0].copy(), neg[:, 0].copy()
+        for c in range(1, sd.shape[1]):
+            okp &= pos[:, c]
+            okm &= neg[:, c]
         sel = okp | okm
         if not np.any(sel):
             return
