@@ -269,6 +269,17 @@ STREAM_RANK4 = True
 #: parent flats both have singleton row groups (general position), the others are swept
 #: in each parent as before. False: every plane swept in both parents (reference path).
 PAIR_ONCE = True
+#: Push each cell's interior candidate from some of its faces instead of every one (the top
+#: level at rank 3, the streamed rank-4 path; flats in general position). A cell of a 3-D flat is met once per facet (row k),
+#: through the arc of the plane of k, whose two ends lie on the cell's neighbouring facets a, b
+#: (the crossing rows there); its facets form a cycle, so the facet of smallest index satisfies
+#: k < min(a, b): pushing only from such faces loses no cell. A top-level cell C is met once per
+#: 2-face (rows j, k; the arc's ends on rows a, b): with j0 the smallest facet of C and k the
+#: smallest facet of the 3-D cone C ∩ H_j0, max(j0, k) < min(a, b), so the rule
+#: max(j, k) < min(a, b) loses no cell either. Planes where an arc was dropped (ANGLE_TOL) keep
+#: every push (their arcs' ends need not be true neighbours). Candidates of the same cell are
+#: the same point (up to rounding), so only duplicates are skipped.
+CANONICAL_PUSH = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -1311,7 +1322,7 @@ class _Engine:
                     batch = todo[lo:lo + per]
                     arcs, kk = self._sweep_children(node, batch, P, H)
                     if top:
-                        self._take_top_lifts(arcs, kk, sums)
+                        self._take_top_lifts(arcs, kk, sums, self._canonical_top(node, arcs, kk))
                     else:
                         parts.append(self._lift(arcs, kk, sums))
                         self.cells_seen += len(parts[-1])
@@ -1411,8 +1422,19 @@ class _Engine:
             batch = todo[lo:lo + per]
             arcs, kk = self._sweep_children(node, batch, P, H)
             n = len(arcs)
+            flat_ok = top_ok = cross_ok = None
+            if (CANONICAL_PUSH and node.singletons and tminus is None and self.nu is not None
+                    and arcs.lazy is not None and self.arc_clean is not None):
+                # CANONICAL_PUSH: each cell's candidate from some of its faces, not every one
+                top_ev, _, ai, an = arcs.lazy
+                lo_ab = np.minimum(top_ev[ai], top_ev[an])  # the rows at the arc's two ends
+                krow = node.rest[kk]
+                bad = ~self.arc_clean
+                flat_ok = bad | (krow < lo_ab)
+                top_ok = bad | (np.maximum(krow, j) < lo_ab)
+                cross_ok = bad | (j < lo_ab)
             if pair:
-                self._cross_candidates(arcs, kk, cross, other, normals, j)
+                self._cross_candidates(arcs, kk, cross, other, normals, j, cross_ok)
             for side_g, side in ((plus_g, True), (minus_g, False)):
                 g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
                 t2 = self.known ** 2
@@ -1428,21 +1450,26 @@ class _Engine:
                     continue
                 rows, act = _append_row(*arcs.rows_act(idx), first[kk[idx]], side)
                 if tminus is None and self.nu is not None:
-                    self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus)
+                    self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus,
+                                       None if flat_ok is None else flat_ok[idx],
+                                       None if top_ok is None else top_ok[idx])
                     continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
     def _flat_and_top(self, g: np.ndarray, rows: np.ndarray, act: np.ndarray, B: np.ndarray, j: int,
-                      tplus: np.ndarray) -> None:
+                      tplus: np.ndarray, flat_ok=None, top_ok=None) -> None:
         """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
         the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
         known rows (rows, act), with the known rows gathered once for the three tests (the
-        same tests as ``_push``: the top lifts' known rows are these plus row j)."""
+        same tests as ``_push``: the top lifts' known rows are these plus row j). ``flat_ok``,
+        ``top_ok``: which cells' candidates are pushed (CANONICAL_PUSH; None: all)."""
         Qr = self.Qs[rows]  # (N, w, r)
         hF = g @ B
         idx = _above(hF, self.known)
+        if flat_ok is not None:
+            idx = idx[flat_ok[idx]]
         if idx.size:
             U = hF[idx] @ B.T
             self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx])
@@ -1451,6 +1478,8 @@ class _Engine:
         for side in (True, False):
             g2 = g + tplus if side else g
             idx = _above(g2, self.known)
+            if top_ok is not None:
+                idx = idx[top_ok[idx]]
             if idx.size == 0:
                 continue
             U = g2[idx]
@@ -1463,7 +1492,7 @@ class _Engine:
             self._push_tested(U, dots, acts)
 
     def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
-                          normals: np.ndarray, j: int) -> None:
+                          normals: np.ndarray, j: int, ok=None) -> None:
         """PAIR_ONCE: the interior candidates, in the flat of row k, of the lifts of the arcs
         of the planes along rows j, k (``kk``: child index c in the flat of j, k = other[c])
         for the children marked ``cross``; the flat of k does not sweep those planes.
@@ -1475,6 +1504,8 @@ class _Engine:
         """
         sel = cross[kk]
         count = int(np.count_nonzero(sel))
+        if ok is not None:  # CANONICAL_PUSH (the cells' facet in the flat of k is row j)
+            sel = sel & ok
         if count == 0:
             return
         t2 = self.known ** 2
@@ -1510,9 +1541,20 @@ class _Engine:
             merged = _unique_rows(np.concatenate(self.top_bits))
             self.top_bits, self.top_bits_size = [merged], merged.shape[0]
 
-    def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums) -> None:
+    def _canonical_top(self, node: _Node, arcs: _Cells, kk: np.ndarray) -> np.ndarray | None:
+        """CANONICAL_PUSH at rank 3: the arcs (of the planes of rows kk) whose top-level lifts
+        push their candidates: the plane's row is below both rows at the arc's ends (a cell's
+        facet of smallest index always is). None: every arc (degenerate flats, dropped arcs)."""
+        if not (CANONICAL_PUSH and node.singletons and self.nu is not None and arcs.lazy is not None
+                and self.arc_clean is not None and self.arc_clean.size == len(arcs)):
+            return None
+        top_ev, _, ai, an = arcs.lazy
+        return ~self.arc_clean | (node.rest[kk] < np.minimum(top_ev[ai], top_ev[an]))
+
+    def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums, ok: np.ndarray | None = None) -> None:
         """``_take_top(self._lift(c, kk, sums))`` without building the lifted rows that the
-        norm test discards: the top-level list is the largest and is not kept."""
+        norm test discards: the top-level list is the largest and is not kept. ``ok``: which
+        cells' candidates are pushed (CANONICAL_PUSH; None: all)."""
         plus_g, minus_g, plus_b, minus_b, first = sums
         n = len(c)
         self.cells_seen += 2 * n
@@ -1524,6 +1566,8 @@ class _Engine:
         for side_g, side in ((plus_g, True), (minus_g, False)):
             g = c.grads if side_g is None else c.grads + side_g[kk]
             idx = _above(g, self.known)
+            if ok is not None:
+                idx = idx[ok[idx]]
             if idx.size == 0:
                 continue
             rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
@@ -1646,6 +1690,7 @@ class _Engine:
             nxt_th[:, -1] += _TWO_PI
             keep = nxt_th - th > ANGLE_TOL
             full = bool(keep.all())
+            clean = np.ones(K, dtype=bool) if full else keep.all(axis=1)
             if not full:
                 self._note_dropped(np.where(keep, 0.0, nxt_th - th))
         else:
@@ -1659,6 +1704,7 @@ class _Engine:
                 real = np.arange(2 * L)[None, :] < n_ev[:, None]
                 keep = real & (nxt_th - th > ANGLE_TOL)
                 drop = real & ~keep
+                clean = ~drop.any(axis=1)
                 if drop.any():
                     self._note_dropped(np.where(drop, nxt_th - th, 0.0))
         if not full and valid is None:
@@ -1706,9 +1752,12 @@ class _Engine:
             self._arc_max(sel[:, r:], dirs.reshape(K * 2 * L, 2), ai, an, Bl, kk)
         self.cells_seen += kk.size
         cells = _Cells(bits, grads, None, None, lazy)
+        # per arc: no arc of its plane was dropped (CANONICAL_PUSH relies on true neighbours)
+        self.arc_clean = clean[kk]
         if out:
             cells = _Cells.concat(out + [cells])
             kk = np.concatenate(outk + [kk])
+            self.arc_clean = None
         return cells, kk
 
     def _note_dropped(self, gaps: np.ndarray) -> None:

@@ -244,7 +244,8 @@ def collinear_triples(rng, n):
        kind=st.sampled_from(["gaussian", "integer", "duplicates", "collinear"]), tasks=st.sampled_from([1, 3, 32]))
 def test_sweeping_each_plane_once_gives_the_same_M(seed, n, kind, tasks):
     """PAIR_ONCE (rank 4: each plane swept by one of its two parent flats, which also computes
-    the other flat's candidates) gives the reference path's M, at most its M_error (candidates in the
+    the other flat's candidates) and CANONICAL_PUSH (each cell's candidate from the faces that
+    the smallest-index rule picks, not all) give the reference path's M, at most its M_error (candidates in the
     other flat are projections along its normal instead of through its basis: equal up to
     rounding) and the true maximum over the enumerated cells."""
     rng = np.random.default_rng(seed)
@@ -253,18 +254,47 @@ def test_sweeping_each_plane_once_gives_the_same_M(seed, n, kind, tasks):
     else:
         Xt = np.hstack([degenerate(rng, kind, n, 3), np.ones((n, 1))])
     nu = rng.standard_normal(n)
-    saved = arr.PARTITION_TASKS, arr.PAIR_ONCE
+    saved = arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH
     try:
         arr.PARTITION_TASKS = tasks
-        arr.PAIR_ONCE = False
+        arr.PAIR_ONCE = arr.CANONICAL_PUSH = False
         ref = analyze(Xt, nu)
-        arr.PAIR_ONCE = True
+        arr.PAIR_ONCE = arr.CANONICAL_PUSH = True
         res = analyze(Xt, nu)
+        arr.PAIR_ONCE = False
+        canonical_only = analyze(Xt, nu)
     finally:
-        arr.PARTITION_TASKS, arr.PAIR_ONCE = saved
+        arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH = saved
+    assert abs(canonical_only.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
+    assert canonical_only.M_error == ref.M_error and canonical_only.candidates_checked <= ref.candidates_checked
     # the sweeps it runs are a subset of the reference's (same planes, same coordinates), so
     # the arcs it drops are too: M_error can only be smaller
     assert res.M_error <= ref.M_error
+    assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 40),
+       kind=st.sampled_from(["gaussian", "integer", "duplicates", "zero_rows"]), tasks=st.sampled_from([1, 3, 32]))
+def test_canonical_pushes_at_rank_3_give_the_same_M(seed, n, kind, tasks):
+    """CANONICAL_PUSH at rank 3 (a top-level cell's candidate pushed only from the facets whose
+    row is below both rows at its arc's ends) checks fewer candidates and finds the same M as
+    pushing from every facet, and the true maximum over the enumerated cells."""
+    rng = np.random.default_rng(seed)
+    Xt = np.hstack([degenerate(rng, kind, n, 2), np.ones((n, 1))])
+    nu = rng.standard_normal(n)
+    saved = arr.PARTITION_TASKS, arr.CANONICAL_PUSH
+    try:
+        arr.PARTITION_TASKS = tasks
+        arr.CANONICAL_PUSH = False
+        ref = analyze(Xt, nu)
+        arr.CANONICAL_PUSH = True
+        res = analyze(Xt, nu)
+    finally:
+        arr.PARTITION_TASKS, arr.CANONICAL_PUSH = saved
+    assert res.M_error == ref.M_error and res.candidates_checked <= ref.candidates_checked
     assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
     pats = analyze(Xt, patterns=True).patterns
     assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
