@@ -103,6 +103,13 @@ MIN_PHASE_SECONDS = 0.25
 #: the stop above it) only when one enumeration is estimated (``bound_cost``, one job) above
 #: this many seconds; cheaper ones run whole (the tightest bound, the exact argmax).
 THRESHOLD_SECONDS = 5.0
+#: The exact bound's stop above is at least beta (1 + CEILING_SLACK): a network whose dual
+#: constraint is violated by less (M / beta - 1 of 1e-6, a gap near the tolerance) gets the
+#: whole enumeration, hence a lower bound within about that of its objective, instead of the
+#: norm bound (measured: a d = 2, n = 10 000 network stopped at M / beta = 1.000002 reported a
+#: relative gap of 0.92), and no witness can be evaluated below such a network anyway (its
+#: improvement is of the order of (M / beta - 1)^2, below the objective's rounding).
+CEILING_SLACK = 1e-3
 #: Branch-and-bound nodes of that report-only bound at the witness's gradient (``verify``):
 #: 0 = the norm bounds, the spike-free test and the root relaxation, which do not depend on
 #: the clock, so the report stays the same whatever --jobs and the machine's load.
@@ -197,10 +204,11 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
 
     Exact mode gives the enumeration the same two thresholds (arrangements.analyze, "Thresholds"):
     values that cannot lift the upper bound above the certifying value are not looked for, and
-    the enumeration stops at the first value above the largest certifying one (then the
-    certificate cannot come from nu1; the report's upper bound on M is the norm bound,
-    lower_bound.norm_upper_bound). When no value certifies, both thresholds are beta: the
-    enumeration stops at the first violated dual constraint. The thresholds are used only when
+    the enumeration stops at the first value above the larger of the largest certifying one
+    and beta (1 + CEILING_SLACK) (then the certificate cannot come from nu1; the report's upper
+    bound on M is the norm bound, lower_bound.norm_upper_bound). When no value certifies, the
+    floor is beta and the stop beta (1 + CEILING_SLACK): the enumeration stops at the first
+    clearly violated dual constraint. The thresholds are used only when
     one enumeration is estimated (one job) above THRESHOLD_SECONDS: below, the exact M and its
     argmax are cheap, and they give the tightest reported bound (a bound from the floor is
     only as good as the tolerance needs) and the most violated direction for the witness.
@@ -208,11 +216,11 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
     above = certifying_bound(nu1, data.y, model, needed)
     if mode == "exact":
         if above == -math.inf:
-            ex_below = ex_above = model.beta
+            ex_below, ex_above = model.beta, model.beta * (1.0 + CEILING_SLACK)
         else:
-            ex_above = above
             ex_below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
-            ex_below = min(ex_below, ex_above)
+            ex_below = min(ex_below, above)
+            ex_above = max(above, model.beta * (1.0 + CEILING_SLACK))
         if bound_cost(data.X, model)["seconds"] < THRESHOLD_SECONDS:
             # cheap: the whole enumeration (the exact M gives the tightest reported bound, and
             # its argmax the most violated direction for the witness)

@@ -195,3 +195,36 @@ def test_norm_upper_bound_is_above_the_exact_maximum(seed, n, d, bias):
     Xt = model.augment(X)
     M, err, *_ = enumerated_constraint(Xt, X, nu, model)
     assert norm_upper_bound(nu, lipschitz_radius(X, model), Xt.shape[1]) >= M - err
+
+
+@pytest.mark.parametrize("excess", [1e-6, 1e-4])
+def test_a_slightly_violated_constraint_gets_the_whole_enumeration(monkeypatch, excess):
+    """bound_for in exact mode with the thresholds on (THRESHOLD_SECONDS = 0) and a target no
+    value of M can reach (tolerance 0): M(nu) exceeds beta by ``excess`` < CEILING_SLACK, so
+    the enumeration does not stop at the certifying value but runs whole, and the lower bound
+    is the exact one, not the norm bound (with CEILING_SLACK = 0 it stops, and the bound is
+    far looser)."""
+    import cvxrelu.certificate as cert_mod
+    from cvxrelu.lower_bound import dual_start
+    from cvxrelu.model import objective
+
+    monkeypatch.setattr(cert_mod, "THRESHOLD_SECONDS", 0.0)  # thresholds on, at this small size
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 2))
+    y = rng.standard_normal(40)
+    Xt = np.hstack([X, np.ones((40, 1))])
+    M = analyze(Xt, y).M
+    model = Model(M / (1 + excess), hidden_bias="penalized")
+    data = Dataset(X, y)
+    zero = Network(np.zeros((2, 1)), np.zeros(1), np.zeros(1))
+    nu1, shift = dual_start(zero, data, model)
+    L = objective(zero, data, model)
+    results, default = {}, cert_mod.CEILING_SLACK
+    for slack in (default, 0.0):
+        monkeypatch.setattr(cert_mod, "CEILING_SLACK", slack)
+        results[slack] = cert_mod.bound_for(nu1, shift, data, model, mode="exact", needed=L, allowed=0.0,
+                                            seconds=10.0, short_seconds=1.0)
+    whole, stopped = results[default], results[0.0]
+    assert whole.complete and abs(whole.M_raw - M) <= 1e-9 * M
+    assert not stopped.complete and stopped.details.get("stopped") == "above"
+    assert L - whole.lower_bound <= 1e-3 * L < L - stopped.lower_bound
