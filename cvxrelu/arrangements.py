@@ -229,21 +229,18 @@ COST_PER_SWEPT = 3e-7
 COST_PER_FLAT = 2e-4
 COST_PER_PATTERN_ENTRY = 5e-9
 #: At rank 3 and 4 the engine streams the top levels (arcs' rows built only for survivors,
-#: 3-D flats streamed to the top): measured CPU time / the estimate above = 0.58 (n = 1500,
-#: d = 2: 1.94 s) and 0.60 (n = 150, d = 3: 4.2 s); this factor keeps a margin above that.
-#: Re-measured on the planted data of bench/scale.py (CPU s, BLAS on one thread; measured /
-#: estimated): rank 3, n = 1500: 1.85 / 2.36; rank 4, n = 150: 3.34 / 4.88; n = 250: 12.8 /
-#: 22.7; n = 450: 101 / 133 (docs/benchmarks.md, "Scale"). The thresholds of ``analyze`` can
-#: only lower the work: the estimate stays an upper bound for refusals and the mode choice.
-STREAMED_COST_FACTOR = 0.7
-#: Rank 4 (PAIR_ONCE): the cost depends on nu. At the gradient of an OPTIMAL network (the case
-#: verify must be fast for) far more cells have a gradient norm above beta while their maximum
-#: lies on their boundary, so far more interior candidates are checked than for a noise-like
-#: nu: measured on the optimal networks of bench/scale.py (planted, d = 3; CPU s, one job,
-#: measured / the estimate with STREAMED_COST_FACTOR): n = 200: 14.3 / 9.1, n = 400: 100.8 /
-#: 73.4 (a noise-like nu: n = 250: 7.4 / 17.9). This factor replaces STREAMED_COST_FACTOR
-#: there, with a margin of about 1.2 over the optimal networks' cost.
-RANK4_COST_FACTOR = 1.3
+#: 3-D flats streamed to the top), and its cost depends on nu: at the gradient of an OPTIMAL
+#: network (the case verify must be fast for) far more cells have a gradient norm above the
+#: largest value while their maximum lies on their boundary, so more interior candidates are
+#: checked than for a noise-like nu. Measured (CPU s, one job, BLAS on one thread, the planted
+#: data of bench/scale.py, at CANONICAL_PUSH; measured / the raw estimate above, i.e. before
+#: this factor): rank 3, optimal network, n = 2000: 4.98 / 6.0; noise-like nu, n = 1500: 1.38 /
+#: 3.4 (docs/benchmarks.md, "The engine at the gradient of optimal networks"). The factor keeps
+#: a margin of about 1.2 above optimal networks; a noise-like nu takes 2 to 3 times less.
+STREAMED_COST_FACTOR = 1.0
+#: The same at rank 4 with PAIR_ONCE (the raw estimate then counts each plane once): optimal
+#: networks, n = 200: 6.22 / 13.0, n = 400: 49.4 / 104.9; noise-like nu, n = 250: 5.73 / 25.5.
+RANK4_COST_FACTOR = 0.6
 #: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
 #: hyperplane groups). The partition depends only on the problem, never on the number of
 #: workers, and the per-task results are reduced in task order, so M, M_error, the argmax and
