@@ -277,6 +277,10 @@ PAIR_ONCE = True
 #: every push (their arcs' ends need not be true neighbours). Candidates of the same cell are
 #: the same point (up to rounding), so only duplicates are skipped.
 CANONICAL_PUSH = True
+#: At rank 3 the cheap test of a top-level cell's candidate also uses the rows crossed just
+#: before and just after its arc (their sign on the cell is their state on the arc), not only
+#: the arc's own two rows and the plane's row: fewer candidates reach the O(n) check.
+NEIGHBOUR_ROWS = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -1319,7 +1323,8 @@ class _Engine:
                     batch = todo[lo:lo + per]
                     arcs, kk = self._sweep_children(node, batch, P, H)
                     if top:
-                        self._take_top_lifts(arcs, kk, sums, self._canonical_top(node, arcs, kk))
+                        ok = self._canonical_top(node, arcs, kk)
+                        self._take_top_lifts(arcs, kk, sums, ok, None if ok is None else self._neighbour_rows(arcs))
                     else:
                         parts.append(self._lift(arcs, kk, sums))
                         self.cells_seen += len(parts[-1])
@@ -1548,7 +1553,30 @@ class _Engine:
         top_ev, _, ai, an = arcs.lazy
         return ~self.arc_clean | (node.rest[kk] < np.minimum(top_ev[ai], top_ev[an]))
 
-    def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums, ok: np.ndarray | None = None) -> None:
+    def _neighbour_rows(self, arcs: _Cells):
+        """Two more rows of known sign on each arc's top-level lifts (NEIGHBOUR_ROWS): the rows
+        of the crossings just before the arc's opening crossing and just after its closing one,
+        with their state on the arc. Only for planes with every arc kept (their crossing order
+        is exact); elsewhere, and where such a row is one of the arc's own, the sentinel row m
+        (no constraint). None when not applicable."""
+        span = getattr(self, "arc_span", None)
+        if not NEIGHBOUR_ROWS or span is None or span < 4 or self.arc_clean is None:
+            return None
+        top_ev, entry, ai, an = arcs.lazy
+        t = ai % span
+        prev = np.where(t == 0, ai + span - 1, ai - 1)
+        t = (an + 1) % span
+        nxt = np.where(t == 0, an + 1 - span, an + 1)
+        rows = np.column_stack([top_ev[prev], top_ev[nxt]]).astype(np.int32)
+        # the state after a crossing holds until that row crosses again: on the arc, the row
+        # crossed at prev is in the state it entered there, the row crossed at nxt in the other
+        act = np.column_stack([entry[prev], ~entry[nxt]])
+        own = (rows == top_ev[ai][:, None]) | (rows == top_ev[an][:, None]) | ~self.arc_clean[:, None]
+        rows[own] = self.m
+        return rows, act
+
+    def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums, ok: np.ndarray | None = None,
+                        extra=None) -> None:
         """``_take_top(self._lift(c, kk, sums))`` without building the lifted rows that the
         norm test discards: the top-level list is the largest and is not kept. ``ok``: which
         cells' candidates are pushed (CANONICAL_PUSH; None: all)."""
@@ -1568,6 +1596,9 @@ class _Engine:
             if idx.size == 0:
                 continue
             rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
+            if extra is not None:
+                rows = np.concatenate([rows, extra[0][idx]], axis=1)
+                act = np.concatenate([act, extra[1][idx]], axis=1)
             self._push(g[idx], rows, act)
 
     def _empty_cells(self, w: int, count: int) -> _Cells:
@@ -1727,6 +1758,7 @@ class _Engine:
 
         top_ev = top.ravel()[frow]
         lazy = (top_ev.ravel(), entry.ravel(), ai, an)
+        self.arc_span = 2 * L if valid is None else None  # crossings per plane (all planes alike)
         W = self.W
         if W:
             Bb = self.rowbits[top_ev]  # (K, 2L, W)
