@@ -277,9 +277,10 @@ PAIR_ONCE = True
 #: every push (their arcs' ends need not be true neighbours). Candidates of the same cell are
 #: the same point (up to rounding), so only duplicates are skipped.
 CANONICAL_PUSH = True
-#: At rank 3 the cheap test of a top-level cell's candidate also uses the rows crossed just
-#: before and just after its arc (their sign on the cell is their state on the arc), not only
-#: the arc's own two rows and the plane's row: fewer candidates reach the O(n) check.
+#: The cheap test of a candidate lifted from an arc (rank 3 top level; rank 4 streamed flats
+#: and top) also uses the rows crossed just before and just after the arc (their sign on every
+#: lift of the arc is their state on the arc), not only the arc's own rows and the rows lifted
+#: along: fewer candidates reach the O(n) check.
 NEIGHBOUR_ROWS = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
@@ -1435,8 +1436,9 @@ class _Engine:
                 flat_ok = bad | (krow < lo_ab)
                 top_ok = bad | (np.maximum(krow, j) < lo_ab)
                 cross_ok = bad | (j < lo_ab)
+            extra = None if flat_ok is None else self._neighbour_rows(arcs)
             if pair:
-                self._cross_candidates(arcs, kk, cross, other, normals, j, cross_ok)
+                self._cross_candidates(arcs, kk, cross, other, normals, j, cross_ok, extra)
             for side_g, side in ((plus_g, True), (minus_g, False)):
                 g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
                 t2 = self.known ** 2
@@ -1452,16 +1454,18 @@ class _Engine:
                     continue
                 rows, act = _append_row(*arcs.rows_act(idx), first[kk[idx]], side)
                 if tminus is None and self.nu is not None:
+                    # rows other than j, k keep their sign on the arc's lifts: a second stage
                     self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus,
                                        None if flat_ok is None else flat_ok[idx],
-                                       None if top_ok is None else top_ok[idx])
+                                       None if top_ok is None else top_ok[idx],
+                                       None if extra is None else (extra[0][idx], extra[1][idx]))
                     continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
     def _flat_and_top(self, g: np.ndarray, rows: np.ndarray, act: np.ndarray, B: np.ndarray, j: int,
-                      tplus: np.ndarray, flat_ok=None, top_ok=None) -> None:
+                      tplus: np.ndarray, flat_ok=None, top_ok=None, extra=None) -> None:
         """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
         the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
         known rows (rows, act), with the known rows gathered once for the three tests (the
@@ -1474,7 +1478,7 @@ class _Engine:
             idx = idx[flat_ok[idx]]
         if idx.size:
             U = hF[idx] @ B.T
-            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx])
+            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx], _rows_at(extra, idx))
         qj = self.Q[j]
         self.cells_seen += 2 * g.shape[0]  # the two lifts to the top (as _take_top_lifts counts)
         for side in (True, False):
@@ -1491,10 +1495,10 @@ class _Engine:
             acts = np.empty(dots.shape, dtype=bool)
             acts[:, :-1] = act[idx]
             acts[:, -1] = side
-            self._push_tested(U, dots, acts)
+            self._push_tested(U, dots, acts, _rows_at(extra, idx))
 
     def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
-                          normals: np.ndarray, j: int, ok=None) -> None:
+                          normals: np.ndarray, j: int, ok=None, extra=None) -> None:
         """PAIR_ONCE: the interior candidates, in the flat of row k, of the lifts of the arcs
         of the planes along rows j, k (``kk``: child index c in the flat of j, k = other[c])
         for the children marked ``cross``; the flat of k does not sweep those planes.
@@ -1526,7 +1530,7 @@ class _Engine:
                 continue
             idx = idx[keep]
             rows, act = _append_row(*arcs.rows_act(idx), np.full(idx.size, j, np.int32), side)
-            self._push(U[keep], rows, act)
+            self._push(U[keep], rows, act, _rows_at(extra, idx))
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
@@ -1596,10 +1600,7 @@ class _Engine:
             if idx.size == 0:
                 continue
             rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
-            if extra is not None:
-                rows = np.concatenate([rows, extra[0][idx]], axis=1)
-                act = np.concatenate([act, extra[1][idx]], axis=1)
-            self._push(g[idx], rows, act)
+            self._push(g[idx], rows, act, _rows_at(extra, idx))
 
     def _empty_cells(self, w: int, count: int) -> _Cells:
         """``count`` cells with no active row and no known row (w sentinel columns)."""
@@ -1840,17 +1841,18 @@ class _Engine:
         U = hF[idx] if B is None else hF[idx] @ B.T
         self._push(U, *cells.rows_act(idx))
 
-    def _push(self, U, rows, act) -> None:
+    def _push(self, U, rows, act, extra=None) -> None:
         """Defer candidates z = U/||U|| (row-space coordinates) after an O(1) necessary test.
 
         z (resp. -z) must lie on the cell's side of its rows of known sign (``rows``, ``act``);
         a candidate cut there lies outside its closed cell, whose maximum is then on a
         hyperplane (covered by the children). Survivors are checked by ``_flush``.
         """
-        self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows], U), act)
+        self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows], U), act, extra)
 
-    def _push_tested(self, U, dots, act) -> None:
-        """``_push`` with the known rows' products dots = q_row^T U already computed."""
+    def _push_tested(self, U, dots, act, extra=None) -> None:
+        """``_push`` with the known rows' products dots = q_row^T U already computed;
+        ``extra`` (rows, act): more rows of known sign, tested on the survivors only."""
         # z on the cell's side of every known row: act -> q^T z >= 0, else <= 0; -z: the reverse
         # (column by column: numpy's reductions along a short axis are slow)
         sd = np.where(act, dots, -dots)
@@ -1860,6 +1862,15 @@ class _Engine:
             okp &= pos[:, c]
             okm &= neg[:, c]
         sel = okp | okm
+        if extra is not None and np.any(sel):
+            # the second stage (NEIGHBOUR_ROWS), on the survivors of the first
+            s_idx = np.flatnonzero(sel)
+            d2 = np.einsum("nwr,nr->nw", self.Qs[extra[0][s_idx]], U[s_idx])
+            sd = np.where(extra[1][s_idx], d2, -d2)
+            for c in range(sd.shape[1]):
+                okp[s_idx] &= sd[:, c] >= 0
+                okm[s_idx] &= sd[:, c] <= 0
+            sel = okp | okm
         if not np.any(sel):
             return
         U = U[sel]
@@ -1903,6 +1914,11 @@ class _Engine:
                 j = int(np.argmax(np.where(vm, h, -np.inf)))
                 self.best.update(float(h[j]), -(self.Vr @ Zs[j]), -1)
             self._check_stop()
+
+
+def _rows_at(extra, idx):
+    """``extra`` (rows, act) restricted to ``idx``, or None."""
+    return None if extra is None else (extra[0][idx], extra[1][idx])
 
 
 def _spread_columns(inner: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
