@@ -216,7 +216,8 @@ def solve(
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress,
                                pass_hints=True,
-                               accurate=on_patterns if model.loss == "squared" else (
+                               # (the squared loss's programs are solved to full accuracy already)
+                               accurate=None if model.loss == "squared" else (
                                    lambda P, h=None: on_patterns_used(P, h)[0]))
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
