@@ -49,6 +49,8 @@ IDLE_REL_LOGISTIC = 1e-6
 #: a squared-loss program in the network (its interior-point leftovers carry the dual point's
 #: accuracy), and the patterns of blocks this small count as unused (the old block threshold).
 IDLE_REL_SQUARED = 1e-9
+#: Price with a ceiling by default (``column_generation(ceiling=...)``, ``_priced``).
+PRICING_CEILING = True
 #: The pricing ceiling exceeds the working set's own largest value by this factor (relative),
 #: so that the rounding of restricted_pricing's projections cannot stop it on a known cell.
 CEILING_MARGIN = 1e-9
@@ -133,7 +135,7 @@ def column_generation(
     pass_hints: bool = False,
     drop_after: int | None = None,
     accurate: Callable[..., Network] | None = None,
-    ceiling: bool = True,
+    ceiling: bool | None = None,
 ) -> ColgenResult:
     """Global optimum of the convex program by exact column generation.
 
@@ -156,13 +158,15 @@ def column_generation(
         is open, the first solver's answer was not accurate enough (an almost-solved answer's
         dual point prices patterns already in the set): the rounds go on with this one, and
         stop only when it too adds nothing new.
-    ceiling : bool
-        Price with a ceiling (``_priced``): the enumeration stops at the first cell whose value
+    ceiling : bool, optional
+        (default PRICING_CEILING) Price with a ceiling (``_priced``): the enumeration stops at the first cell whose value
         shows that this round's dual point cannot close the gap; only the last rounds enumerate
         every cell. False: every round enumerates every cell (the most violated pattern).
     """
     if drop_after is None:
         drop_after = DROP_AFTER
+    if ceiling is None:
+        ceiling = PRICING_CEILING
     idle: dict = {}  # pattern bytes -> rounds in a row the network has left it unused
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
