@@ -45,7 +45,7 @@ DROP_AFTER = 1
 #: at least IDLE_REL_LOGISTIC of the largest |alpha_j| ||u_j||: an interior-point answer leaves
 #: every block slightly non-zero (~ its tolerance), which would keep every pattern forever.
 IDLE_REL_LOGISTIC = 1e-6
-#: ... and, for the squared loss, at least IDLE_REL_SQUARED of it: solve keeps every block of
+#: ... and, for the squared loss, at least IDLE_REL_SQUARED of max(1, it): solve keeps every block of
 #: a squared-loss program in the network (its interior-point leftovers carry the dual point's
 #: accuracy), and the patterns of blocks this small count as unused (the old block threshold).
 IDLE_REL_SQUARED = 1e-9
@@ -221,8 +221,10 @@ def column_generation(
         Ut = net.Ut()
         Q = book.note_neurons(Xt, Ut)
         weight = np.abs(net.alpha) * np.linalg.norm(Ut, axis=0)
-        idle_rel = IDLE_REL_LOGISTIC if model.loss != "squared" else IDLE_REL_SQUARED
-        floor = idle_rel * float(weight.max(initial=0.0))
+        if model.loss == "squared":  # the old block threshold: relative to max(1, largest)
+            floor = IDLE_REL_SQUARED * max(1.0, float(weight.max(initial=0.0)))
+        else:
+            floor = IDLE_REL_LOGISTIC * float(weight.max(initial=0.0))
         in_use = {row.tobytes() for row in Q[weight > floor]}
         fresh = {row.tobytes() for row in new} - known
         added, returned = len(fresh), len(fresh & dropped)
