@@ -8,6 +8,7 @@ scikit-learn breast-cancer and diabetes slices at n = 150, 3 standardized featur
 
     python bench/agree.py                         # every data set and mode (long)
     python bench/agree.py --data 2d-200 --loss logistic
+    python bench/agree.py --data diabetes-150 --loss squared --hidden penalized --output none
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--loss", nargs="+", default=["squared", "logistic"])
+    ap.add_argument("--hidden", nargs="+", default=list(MODES), choices=MODES, help="hidden-bias modes to run")
+    ap.add_argument("--output", nargs="+", default=list(MODES), choices=MODES, help="output-bias modes to run")
     args = ap.parse_args(argv)
     print("| data | loss | hidden | output | solve | verify | same objective | solve s (cpu) | verify s (cpu) |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, loss, hb, ob in itertools.product(args.data, args.loss, MODES, MODES):
+        for name, loss, hb, ob in itertools.product(args.data, args.loss, args.hidden, args.output):
             data = DATASETS[name](loss)
             beta = 0.1 if name.startswith(("cancer", "diabetes")) else 0.05
             m = Model(beta=beta, loss=loss, hidden_bias=hb, output_bias=ob)

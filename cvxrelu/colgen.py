@@ -16,15 +16,17 @@ The result is the best network of all rounds with the largest of their (all vali
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .certificate import dual_bound, relative
+from .certificate import relative
+from .lower_bound import certifying_bound, dual_start, live_directions, lower_bound
 from .model import Dataset, Model, Network, objective, predict
-from .pricing import restricted_pricing  # noqa: F401 - re-exported for callers of colgen
+from .pricing import restricted_pricing
 from .search import PatternHints, ascent_starts, violated_patterns
 
 #: Patterns added per round besides the maximizer's own: those of nearby directions.
@@ -43,6 +45,19 @@ DROP_AFTER = 1
 #: at least IDLE_REL_LOGISTIC of the largest |alpha_j| ||u_j||: an interior-point answer leaves
 #: every block slightly non-zero (~ its tolerance), which would keep every pattern forever.
 IDLE_REL_LOGISTIC = 1e-6
+#: ... and, for the squared loss, at least IDLE_REL_SQUARED of max(1, it): solve keeps every block of
+#: a squared-loss program in the network (its interior-point leftovers carry the dual point's
+#: accuracy), and the patterns of blocks this small count as unused (the old block threshold).
+IDLE_REL_SQUARED = 1e-9
+#: Price with a ceiling by default (``column_generation(ceiling=...)``, ``_priced``).
+PRICING_CEILING = True
+#: ... and stops only above beta + CEILING_FRACTION (M_last - beta), M_last the violation the
+#: previous round found: adding the first barely violated cell made rounds many (diabetes slice,
+#: rank 4: over 140 rounds).
+CEILING_FRACTION = 0.5
+#: The pricing ceiling exceeds the working set's own largest value by this factor (relative),
+#: so that the rounding of restricted_pricing's projections cannot stop it on a known cell.
+CEILING_MARGIN = 1e-9
 
 
 @dataclass
@@ -84,6 +99,40 @@ def _heuristic_patterns(Xt, data, model, net, work, rng, book=None) -> list:
     return [np.array(found)] if found else []
 
 
+def _priced(net: Network, data: Dataset, model: Model, needed: float, work: np.ndarray | None,
+            last_M: float = 0.0):
+    """The exact pricing of one round: the certified bound from the network's gradient
+    (lower_bound.lower_bound, exact patterns), with ``argmax`` a point of a violated cell.
+
+    With the working set ``work``, the enumeration stops (arrangements.analyze, ``stop_above``)
+    at the first value above the ceiling max(beta, certifying value, M_work): the certifying
+    value (lower_bound.certifying_bound) is the largest M from which this dual point's bound
+    still reaches ``needed``, so a value above it means this round cannot close the gap
+    whatever the maximum; M_work (pricing.restricted_pricing, exact per cell) is the largest
+    value over the working set's own cells, so a point above it lies in a cell outside the
+    set: a new violated pattern, whatever the restricted solve's accuracy. Only a round that
+    can close the gap, or has nothing new to add, enumerates every cell. The stopped bound is
+    weaker (the norm bound on M) but still valid. The ceiling is also at least beta +
+    CEILING_FRACTION (``last_M`` - beta), ``last_M`` the value the previous round found, so
+    the patterns added stay strongly violated as the rounds go on (a round that finds nothing
+    above it enumerates every cell and gives the exact maximum). ``work`` None, or a free hidden bias (whose
+    constraint restricted_pricing does not measure): every cell, every round.
+    """
+    nu1, shift = dual_start(net, data, model)
+    stop_above = math.inf
+    if work is not None and model.hidden_bias != "free":
+        certifying = certifying_bound(nu1, data.y, model, needed)
+        if certifying < math.inf:
+            rows = work[work.any(axis=1)]
+            in_set = restricted_pricing(model.augment(data.X), nu1, rows, model.beta)[0] if len(rows) else 0.0
+            # a violation at least CEILING_FRACTION of the last round's: a strongly violated
+            # pattern, not the first barely violated one (rounds that add little are many)
+            partial = model.beta + CEILING_FRACTION * max(last_M - model.beta, 0.0)
+            stop_above = max(model.beta, certifying, in_set * (1 + CEILING_MARGIN), partial)
+    return lower_bound(nu1, data, model, patterns="exact", stop_above=stop_above, shift=shift,
+                       starts=live_directions(net, model))
+
+
 def column_generation(
     data: Dataset,
     model: Model,
@@ -97,6 +146,7 @@ def column_generation(
     pass_hints: bool = False,
     drop_after: int | None = None,
     accurate: Callable[..., Network] | None = None,
+    ceiling: bool | None = None,
 ) -> ColgenResult:
     """Global optimum of the convex program by exact column generation.
 
@@ -119,9 +169,15 @@ def column_generation(
         is open, the first solver's answer was not accurate enough (an almost-solved answer's
         dual point prices patterns already in the set): the rounds go on with this one, and
         stop only when it too adds nothing new.
+    ceiling : bool, optional
+        (default PRICING_CEILING) Price with a ceiling (``_priced``): the enumeration stops at the first cell whose value
+        shows that this round's dual point cannot close the gap; only the last rounds enumerate
+        every cell. False: every round enumerates every cell (the most violated pattern).
     """
     if drop_after is None:
         drop_after = DROP_AFTER
+    if ceiling is None:
+        ceiling = PRICING_CEILING
     idle: dict = {}  # pattern bytes -> rounds in a row the network has left it unused
     rng = np.random.default_rng(seed)
     Xt = model.augment(data.X)
@@ -136,18 +192,23 @@ def column_generation(
     t0 = time.perf_counter()
     task = progress.task("Column generation (rounds)", total=max_rounds) if progress else None
     precise = False  # rounds solved by ``accurate``
+    dropped: set = set()  # patterns that have left the working set
+    pinned: set = set()  # patterns that came back after leaving it: never dropped again
+    added = returned = 0  # the previous round's new patterns, and those of them dropped before
     for rnd in range(1, max_rounds + 1):
         solver = accurate if precise else solve_on_patterns
         net = solver(work, book.of(work)) if pass_hints else solver(work)
         L = objective(net, data, model)
-        bound = dual_bound(net, data, model)
-        lb = bound.lower_bound
         if L < best_L:
             best_net, best_L = net, L
+        bound = _priced(net, data, model, best_L - tol * abs(best_L), work if ceiling else None,
+                        history[-1]["M"] if history else 0.0)
+        lb = bound.lower_bound
         best_lb = max(best_lb, lb)
         rel = relative(best_L - best_lb, best_L)
         history.append({"round": rnd, "patterns": int(work.shape[0]), "objective": L,
                         "lower_bound": lb, "M": bound.M_raw, "accurate": precise,
+                        "added": added, "returned": returned, "complete": bool(bound.complete),
                         "seconds": time.perf_counter() - t0})
         if task:
             task(1)
@@ -172,15 +233,24 @@ def column_generation(
         Ut = net.Ut()
         Q = book.note_neurons(Xt, Ut)
         weight = np.abs(net.alpha) * np.linalg.norm(Ut, axis=0)
-        floor = IDLE_REL_LOGISTIC * float(weight.max(initial=0.0)) if model.loss != "squared" else 0.0
+        if model.loss == "squared":  # the old block threshold: relative to max(1, largest)
+            floor = IDLE_REL_SQUARED * max(1.0, float(weight.max(initial=0.0)))
+        else:
+            floor = IDLE_REL_LOGISTIC * float(weight.max(initial=0.0))
         in_use = {row.tobytes() for row in Q[weight > floor]}
+        fresh = {row.tobytes() for row in new} - known
+        added, returned = len(fresh), len(fresh & dropped)
         keep = []
+        # a pattern pricing brings back after it was dropped is kept from then on (``pinned``):
+        # each pattern leaves at most once, so the rounds cannot cycle
+        pinned |= fresh & dropped
         for row in np.unique(np.vstack([work, Q]), axis=0):
             key = row.tobytes()
             idle[key] = 0 if key in in_use else idle.get(key, 0) + 1
-            if idle[key] < drop_after:
+            if idle[key] < drop_after or key in pinned:
                 keep.append(row)
         work = np.unique(np.vstack([new] + ([np.array(keep)] if keep else [])), axis=0)
+        dropped |= known - {row.tobytes() for row in work}
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):
         task.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InputError
-from .model import Dataset, Model, Network, merged, objective, scaled
+from .model import Dataset, Model, Network, merged, objective, predict, scaled
 
 #: Neurons this small relative to the largest are candidates for removal (prune_tiny_neurons).
 PRUNE_REL = 1e-4
@@ -19,6 +19,12 @@ PRUNE_REL = 1e-4
 #: max(1, |L|) of the input network (far below solve's column-generation tolerance 1e-9 and
 #: verify's tolerances): it removes interior-point leftovers whose effect is pure rounding.
 OBJECTIVE_SLACK_REL = 1e-12
+#: ... and, unless it lowers L by more than PRUNE_GAIN_REL (relative, as above), only when it
+#: moves the dual constraint by at most PRUNE_DUAL_REL of beta (``dual_shift``, all removals
+#: together): far below verify's default tolerance 1e-6, so that pruning never costs the
+#: certificate of an optimal network.
+PRUNE_DUAL_REL = 1e-8
+PRUNE_GAIN_REL = 1e-10
 #: No output constant but a free hidden bias: the constant is carried by one bias neuron
 #: (u = 0, b = B, alpha = const / B) with B the smallest power of two (exact product) of at
 #: least CONSTANT_BIAS * max(1, |const|): its penalty beta/2 alpha^2 <= beta/2 * 1e-12. The
@@ -120,12 +126,21 @@ def caratheodory_reduce(net: Network, X: np.ndarray, model: Model) -> Network:
 def prune_tiny_neurons(net: Network, data: Dataset, model: Model) -> Network:
     """Drop neurons of size |alpha_j| N(ut_j) <= PRUNE_REL * the largest (and neurons inactive on
     every sample), one at a time, smallest first, whenever L stays within OBJECTIVE_SLACK_REL
-    of the input's.
+    of the input's and either L drops by more than PRUNE_GAIN_REL or the dual point moves by
+    at most PRUNE_DUAL_REL (``dual_shift``).
 
     An interior-point solution leaves blocks that are zero at the optimum at a small non-zero
     size (about the solver's tolerance); their dual constraints are slack, so removing them
     lowers the penalty by more than it changes the loss. The objective is re-evaluated for every
     removal: the result is never worse than the input by more than OBJECTIVE_SLACK_REL.
+
+    Near an optimum the objective is flat (removing a neuron of relative size s changes L by
+    O(s^2)) but the loss gradient, the dual point the certificate starts from, moves by O(s):
+    at n = 400 a removal that changed L by 1e-12 moved the predictions by 5e-7 and the dual
+    constraint M / beta from 1 + 6e-6 to 1.0012, so the certificate of the pruned network no
+    longer closed. A removal that does not lower L clearly is therefore kept only when it
+    moves the predictions (all removals so far together) by a shift the dual constraint
+    absorbs (``dual_shift``).
     """
     N = model.neuron_norm(net.Ut()) * np.abs(net.alpha)
     if N.size == 0:
@@ -138,12 +153,30 @@ def prune_tiny_neurons(net: Network, data: Dataset, model: Model) -> Network:
     keep = np.ones(net.n_neurons, dtype=bool)
     L0 = objective(net, data, model)
     Ut = net.Ut()
+    p0 = predict(net, data.X)
+    gain = PRUNE_GAIN_REL * max(1.0, abs(L0))
     for j in cand:
         keep[j] = False
         trial = Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
-        if not objective(trial, data, model) <= L0 + _slack(L0):
+        L = objective(trial, data, model)
+        ok = L <= L0 + _slack(L0) and (
+            L < L0 - gain or dual_shift(predict(trial, data.X) - p0, data.X, model) <= PRUNE_DUAL_REL)
+        if not ok:
             keep[j] = True
     return Network.from_augmented(Ut[:, keep], net.alpha[keep], model, net.c)
+
+
+def dual_shift(dpred: np.ndarray, X: np.ndarray, model: Model) -> float:
+    """A bound on how far a change ``dpred`` of the predictions moves the dual constraint
+    M(grad loss) (lower_bound.py), relative to beta: sum_k |dpred_k| R_k / beta with R_k the
+    Lipschitz radius of M in coordinate k (||xt_k||, or 2 max ||x_k|| with a free hidden bias)
+    and the losses' gradients 1-Lipschitz in the prediction (squared: 1, logistic: 1/4)."""
+    if model.hidden_bias == "free":
+        R = 2.0 * float(np.max(np.linalg.norm(X, axis=1), initial=0.0))
+        total = R * float(np.sum(np.abs(dpred)))
+    else:
+        total = float(np.abs(dpred) @ np.linalg.norm(model.augment(X), axis=1))
+    return total / model.beta
 
 
 def merge_cones(net: Network, data: Dataset, model: Model) -> Network:

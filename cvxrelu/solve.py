@@ -55,6 +55,14 @@ from .validation import check_labels
 
 #: Blocks with N(w) <= BLOCK_TOL * max N are read as zero when forming the network (eq. 9).
 BLOCK_TOL = 1e-9
+#: Column generation on the squared loss reads its networks off every block of the program
+#: (block threshold 0, not BLOCK_TOL) when the face polish (solvers/polish.py) has not zeroed
+#: the interior-point leftovers: they are ~1e-9 of the largest block, but dropping them moved
+#: the predictions by 1e-8 and the dual constraint M(lam) / beta by 3e-5 at n = 400 (2-D,
+#: penalized / penalized), above the 1e-6 gap the certificate needs: column generation then
+#: priced patterns already in its working set and stopped at a 2e-6 gap. The leftovers leave
+#: the network only where that does not move the dual point (reductions.prune_tiny_neurons).
+KEEP_BLOCKS_SQUARED = True
 #: Stop column generation at this relative certified gap.
 COLGEN_TOL = 1e-9
 #: Exact column generation prices every cell in each round: it is used when one pricing is
@@ -169,7 +177,7 @@ def solve(
     r, cells = estimate_cells(Xt)
     infos = []
 
-    def on_patterns_used(P, hints=None, accept_almost=False):
+    def on_patterns_used(P, hints=None, accept_almost=False, block_tol=BLOCK_TOL):
         """The program over P: (network of eq. 9, (len(P),) mask of the patterns it uses).
 
         Empty patterns (no active sample) carry nothing and are left out of the program; the
@@ -184,13 +192,15 @@ def solve(
         infos.append(sol.solver_info)
         used = np.zeros(P.shape[0], dtype=bool)
         used[keep] = sol.used_patterns(BLOCK_TOL)
-        return network_from_blocks(sol.W, sol.V, sol.c, model, BLOCK_TOL), used
+        return network_from_blocks(sol.W, sol.V, sol.c, model, block_tol), used
 
     def on_patterns(P, hints=None):
         # the logistic loss: column generation's intermediate programs keep Clarabel's
         # almost_solved answers (program.solve_program, accept_almost); the final network is
-        # polished below
-        return on_patterns_used(P, hints, accept_almost=model.loss != "squared")[0]
+        # polished below. The squared loss keeps every block (KEEP_BLOCKS_SQUARED)
+        if model.loss == "squared":
+            return on_patterns_used(P, hints, block_tol=0.0 if KEEP_BLOCKS_SQUARED else BLOCK_TOL)[0]
+        return on_patterns_used(P, hints, accept_almost=True)[0]
 
     extra = {}
     cost = bound_cost(data.X, model)
@@ -205,7 +215,10 @@ def solve(
 
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress,
-                               pass_hints=True, accurate=lambda P, h=None: on_patterns_used(P, h)[0])
+                               pass_hints=True,
+                               # (the squared loss's programs are solved to full accuracy already)
+                               accurate=None if model.loss == "squared" else (
+                                   lambda P, h=None: on_patterns_used(P, h)[0]))
         net, lb, n_pat, rounds, kind = cg.network, cg.lower_bound, cg.patterns.shape[0], cg.rounds, "exact"
         extra["history"] = cg.history
         if model.loss != "squared":
