@@ -166,9 +166,12 @@ def test_written_files_respect_the_umask(tmp_path, umask, mode):
 def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
     data = data_file(tmp_path / "d.h5", 300, 2)  # exact column generation: about a minute
     out = tmp_path / "out.h5"
+    # the child gets the default SIGINT disposition whatever ours is (a shell's background job,
+    # e.g. `make test &`, ignores SIGINT, and a child inherits that: the interrupt would be lost)
     p = subprocess.Popen(cmd("solve", data, "--beta", "0.1", "--hidden-bias", "penalized", "-o", out,
                              "--plot", tmp_path / "p.png"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)  # inside the solve (not a timing assertion: any moment before the end will do)
     assert p.poll() is None, "the solve ended before the interrupt"
     p.send_signal(signal.SIGINT)
