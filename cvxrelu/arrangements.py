@@ -1058,6 +1058,7 @@ class _Engine:
         # PAIR_ONCE: which top-level children (flats of rows j) sweep their planes once
         # (``_pair_flags``), or None
         self.pair = None
+        self.unit_rows = None  # Q's rows normalized (PAIR_ONCE's other flats), when first needed
         # S = sum |nu_l| ||q_l||: scale of f's variation (Lipschitz constant on the unit ball)
         self.S = 0.0 if nu is None else float(np.abs(nu) @ np.linalg.norm(Q, axis=1))
 
@@ -1419,7 +1420,9 @@ class _Engine:
             both = self.pair[other]
             todo = np.flatnonzero(~(both & (other < j)))
             cross = both & (other > j)  # children whose arcs also go to the flat of row k
-            normals = self.Q / np.linalg.norm(self.Q, axis=1)[:, None]
+            if self.unit_rows is None:  # the flats' unit normals, once per engine
+                self.unit_rows = self.Q / np.linalg.norm(self.Q, axis=1)[:, None]
+            normals = self.unit_rows
         per = max(1, SWEEP_BATCH // max(k, 1))
         for lo in range(0, todo.size, per):
             batch = todo[lo:lo + per]
@@ -1458,7 +1461,7 @@ class _Engine:
                     self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus,
                                        None if flat_ok is None else flat_ok[idx],
                                        None if top_ok is None else top_ok[idx],
-                                       None if extra is None else (extra[0][idx], extra[1][idx]))
+                                       _rows_at(extra, idx))
                     continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
@@ -1854,22 +1857,14 @@ class _Engine:
         """``_push`` with the known rows' products dots = q_row^T U already computed;
         ``extra`` (rows, act): more rows of known sign, tested on the survivors only."""
         # z on the cell's side of every known row: act -> q^T z >= 0, else <= 0; -z: the reverse
-        # (column by column: numpy's reductions along a short axis are slow)
-        sd = np.where(act, dots, -dots)
-        pos, neg = sd >= 0, sd <= 0
-        okp, okm = pos[:, 0].copy(), neg[:, 0].copy()
-        for c in range(1, sd.shape[1]):
-            okp &= pos[:, c]
-            okm &= neg[:, c]
+        okp, okm = _sides_ok(dots, act)
         sel = okp | okm
         if extra is not None and np.any(sel):
             # the second stage (NEIGHBOUR_ROWS), on the survivors of the first
             s_idx = np.flatnonzero(sel)
-            d2 = np.einsum("nwr,nr->nw", self.Qs[extra[0][s_idx]], U[s_idx])
-            sd = np.where(extra[1][s_idx], d2, -d2)
-            for c in range(sd.shape[1]):
-                okp[s_idx] &= sd[:, c] >= 0
-                okm[s_idx] &= sd[:, c] <= 0
+            p2, m2 = _sides_ok(np.einsum("nwr,nr->nw", self.Qs[extra[0][s_idx]], U[s_idx]), extra[1][s_idx])
+            okp[s_idx] &= p2
+            okm[s_idx] &= m2
             sel = okp | okm
         if not np.any(sel):
             return
@@ -1914,6 +1909,19 @@ class _Engine:
                 j = int(np.argmax(np.where(vm, h, -np.inf)))
                 self.best.update(float(h[j]), -(self.Vr @ Zs[j]), -1)
             self._check_stop()
+
+
+def _sides_ok(dots: np.ndarray, act: np.ndarray):
+    """(okp, okm): whether z (resp. -z) is on the known side of every row, from the products
+    dots = q_row^T z (N, w) and the rows' states act (N, w): act -> q^T z >= 0, else <= 0.
+    Column by column: numpy's reductions along a short axis are slow."""
+    sd = np.where(act, dots, -dots)
+    pos, neg = sd >= 0, sd <= 0
+    okp, okm = pos[:, 0].copy(), neg[:, 0].copy()
+    for c in range(1, sd.shape[1]):
+        okp &= pos[:, c]
+        okm &= neg[:, c]
+    return okp, okm
 
 
 def _rows_at(extra, idx):
