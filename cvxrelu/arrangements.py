@@ -282,6 +282,20 @@ CANONICAL_PUSH = True
 #: lift of the arc is their state on the arc), not only the arc's own rows and the rows lifted
 #: along: fewer candidates reach the O(n) check.
 NEIGHBOUR_ROWS = True
+#: The third test of a candidate lifted from an arc (after its known rows and NEIGHBOUR_ROWS):
+#: its sign on SAMPLE_ROWS fixed rows (a seeded random subset, the same in every task) against
+#: the cell's, read at the arc's midpoint p (a point of the cell's closure where no row but the
+#: arc's own plane vanishes). Most candidates that reach the O(n) check lie far outside their
+#: cell and many rows separate them from it, so a sample of rows rejects them at O(SAMPLE_ROWS)
+#: cost each. 0 turns the test off; it runs only when m > SAMPLE_MIN_ROWS.
+SAMPLE_ROWS = 128
+SAMPLE_MIN_ROWS = 1024
+#: A sample row's sign at p is trusted, and z is on its wrong side, only beyond this value of
+#: the products of unit vectors (rounding is ~1e-15 here; a row within it of p, e.g. the arc's
+#: own plane, or of z is not used): the test never rejects a z in the closed cell.
+SAMPLE_SIGN_TOL = 1e-9
+#: Below this norm of dlo + dhi (arcs of nearly pi) the midpoint is dlo turned by pi/2.
+MID_WIDE = 1e-3
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -852,13 +866,16 @@ class _Cells:
         Whether each of those rows is active on the cell.
     """
 
-    __slots__ = ("bits", "grads", "rows", "act", "lazy")
+    __slots__ = ("bits", "grads", "rows", "act", "lazy", "geo")
 
-    def __init__(self, bits, grads, rows, act, lazy=None):
+    def __init__(self, bits, grads, rows, act, lazy=None, geo=None):
         self.bits, self.grads, self.rows, self.act = bits, grads, rows, act
         # arcs of a sweep: (row of each crossing, entry flag of each crossing, crossing that
         # opens each arc, crossing that closes it); rows/act are built on demand from them
         self.lazy = lazy
+        # arcs of a sweep: (direction of each crossing in its plane, the planes' bases in
+        # row-space coordinates, the plane of each arc), for ``mids``
+        self.geo = geo
 
     def __len__(self) -> int:
         return self.bits.shape[0]
@@ -872,6 +889,24 @@ class _Cells:
         rows = np.column_stack([top_ev[lo], top_ev[hi]]).astype(np.int32)
         act = np.column_stack([entry[lo], ~entry[hi]])
         return rows, act
+
+    def mids(self, idx):
+        """The midpoints (len(idx), r) of the arcs ``idx`` as unit vectors in row-space
+        coordinates (None: not a sweep's arcs). An arc runs counterclockwise from its opening
+        direction to its closing one and spans at most pi."""
+        if self.geo is None or self.lazy is None:
+            return None
+        dirs, Bl, kk = self.geo
+        _, _, ai, an = self.lazy
+        lo = dirs[ai[idx]]
+        s = lo + dirs[an[idx]]
+        nrm = np.hypot(s[:, 0], s[:, 1])
+        wide = nrm < MID_WIDE
+        if np.any(wide):
+            s[wide] = np.column_stack([-lo[wide, 1], lo[wide, 0]])
+            nrm[wide] = 1.0
+        s /= nrm[:, None]
+        return np.einsum("nrt,nt->nr", Bl[kk[idx]], s)
 
     def materialize(self) -> "_Cells":
         if self.lazy is not None:
@@ -1059,6 +1094,12 @@ class _Engine:
         # (``_pair_flags``), or None
         self.pair = None
         self.unit_rows = None  # Q's rows normalized (PAIR_ONCE's other flats), when first needed
+        self.sample = None  # SAMPLE_ROWS unit rows for the third test of candidates
+        if nu is not None and SAMPLE_ROWS and m > SAMPLE_MIN_ROWS:
+            pick = np.sort(np.random.default_rng(0).choice(m, min(SAMPLE_ROWS, m), replace=False))
+            S = Q[pick]
+            nrm = np.linalg.norm(S, axis=1)
+            self.sample = np.ascontiguousarray((S[nrm > 0] / nrm[nrm > 0, None]).T)  # (r, s)
         # S = sum |nu_l| ||q_l||: scale of f's variation (Lipschitz constant on the unit ball)
         self.S = 0.0 if nu is None else float(np.abs(nu) @ np.linalg.norm(Q, axis=1))
 
@@ -1461,14 +1502,14 @@ class _Engine:
                     self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus,
                                        None if flat_ok is None else flat_ok[idx],
                                        None if top_ok is None else top_ok[idx],
-                                       _rows_at(extra, idx))
+                                       _rows_at(extra, idx), (arcs, idx))
                     continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
     def _flat_and_top(self, g: np.ndarray, rows: np.ndarray, act: np.ndarray, B: np.ndarray, j: int,
-                      tplus: np.ndarray, flat_ok=None, top_ok=None, extra=None) -> None:
+                      tplus: np.ndarray, flat_ok=None, top_ok=None, extra=None, origin=None) -> None:
         """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
         the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
         known rows (rows, act), with the known rows gathered once for the three tests (the
@@ -1481,7 +1522,8 @@ class _Engine:
             idx = idx[flat_ok[idx]]
         if idx.size:
             U = hF[idx] @ B.T
-            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx], _rows_at(extra, idx))
+            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx], _rows_at(extra, idx),
+                              _origin_at(origin, idx))
         qj = self.Q[j]
         self.cells_seen += 2 * g.shape[0]  # the two lifts to the top (as _take_top_lifts counts)
         for side in (True, False):
@@ -1498,7 +1540,7 @@ class _Engine:
             acts = np.empty(dots.shape, dtype=bool)
             acts[:, :-1] = act[idx]
             acts[:, -1] = side
-            self._push_tested(U, dots, acts, _rows_at(extra, idx))
+            self._push_tested(U, dots, acts, _rows_at(extra, idx), _origin_at(origin, idx))
 
     def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
                           normals: np.ndarray, j: int, ok=None, extra=None) -> None:
@@ -1533,7 +1575,7 @@ class _Engine:
                 continue
             idx = idx[keep]
             rows, act = _append_row(*arcs.rows_act(idx), np.full(idx.size, j, np.int32), side)
-            self._push(U[keep], rows, act, _rows_at(extra, idx))
+            self._push(U[keep], rows, act, _rows_at(extra, idx), (arcs, idx))
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
@@ -1580,7 +1622,7 @@ class _Engine:
         act = np.column_stack([entry[prev], ~entry[nxt]])
         own = (rows == top_ev[ai][:, None]) | (rows == top_ev[an][:, None]) | ~self.arc_clean[:, None]
         rows[own] = self.m
-        return rows, act
+        return rows, act, None
 
     def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums, ok: np.ndarray | None = None,
                         extra=None) -> None:
@@ -1603,7 +1645,7 @@ class _Engine:
             if idx.size == 0:
                 continue
             rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
-            self._push(g[idx], rows, act, _rows_at(extra, idx))
+            self._push(g[idx], rows, act, _rows_at(extra, idx), (c, idx))
 
     def _empty_cells(self, w: int, count: int) -> _Cells:
         """``count`` cells with no active row and no known row (w sentinel columns)."""
@@ -1784,7 +1826,7 @@ class _Engine:
             grads = sel[:, :r]
             self._arc_max(sel[:, r:], dirs.reshape(K * 2 * L, 2), ai, an, Bl, kk)
         self.cells_seen += kk.size
-        cells = _Cells(bits, grads, None, None, lazy)
+        cells = _Cells(bits, grads, None, None, lazy, (dirs.reshape(K * 2 * L, 2), Bl, kk))
         # per arc: no arc of its plane was dropped (CANONICAL_PUSH relies on true neighbours)
         self.arc_clean = clean[kk]
         if out:
@@ -1844,28 +1886,41 @@ class _Engine:
         U = hF[idx] if B is None else hF[idx] @ B.T
         self._push(U, *cells.rows_act(idx))
 
-    def _push(self, U, rows, act, extra=None) -> None:
+    def _push(self, U, rows, act, extra=None, origin=None) -> None:
         """Defer candidates z = U/||U|| (row-space coordinates) after an O(1) necessary test.
 
         z (resp. -z) must lie on the cell's side of its rows of known sign (``rows``, ``act``);
         a candidate cut there lies outside its closed cell, whose maximum is then on a
         hyperplane (covered by the children). Survivors are checked by ``_flush``.
         """
-        self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows], U), act, extra)
+        self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows], U), act, extra, origin)
 
-    def _push_tested(self, U, dots, act, extra=None) -> None:
-        """``_push`` with the known rows' products dots = q_row^T U already computed;
-        ``extra`` (rows, act): more rows of known sign, tested on the survivors only."""
+    def _push_tested(self, U, dots, act, extra=None, origin=None) -> None:
+        """``_push`` with the known rows' products dots = q_row^T U already computed.
+
+        ``extra`` (rows, act, sel): more rows of known sign (``rows[sel]``, ``act[sel]``; sel
+        None: all), tested on the survivors only (NEIGHBOUR_ROWS). ``origin`` (arcs, sel): the
+        arcs ``arcs[sel]`` the cells were lifted from, for the sample test (SAMPLE_ROWS)."""
         # z on the cell's side of every known row: act -> q^T z >= 0, else <= 0; -z: the reverse
         okp, okm = _sides_ok(dots, act)
         sel = okp | okm
         if extra is not None and np.any(sel):
             # the second stage (NEIGHBOUR_ROWS), on the survivors of the first
             s_idx = np.flatnonzero(sel)
-            p2, m2 = _sides_ok(np.einsum("nwr,nr->nw", self.Qs[extra[0][s_idx]], U[s_idx]), extra[1][s_idx])
+            ix = _compose(extra[2], s_idx)
+            p2, m2 = _sides_ok(np.einsum("nwr,nr->nw", self.Qs[extra[0][ix]], U[s_idx]), extra[1][ix])
             okp[s_idx] &= p2
             okm[s_idx] &= m2
             sel = okp | okm
+        if origin is not None and self.sample is not None and np.any(sel):
+            # the third stage (SAMPLE_ROWS), on the survivors of the second
+            s_idx = np.flatnonzero(sel)
+            P = origin[0].mids(_compose(origin[1], s_idx))
+            if P is not None:
+                p3, m3 = self._sample_sides(U[s_idx], P)
+                okp[s_idx] &= p3
+                okm[s_idx] &= m3
+                sel = okp | okm
         if not np.any(sel):
             return
         U = U[sel]
@@ -1875,6 +1930,20 @@ class _Engine:
         if self.pool_size >= self.pool_limit:
             self.pool_limit = min(2 * self.pool_limit, POOL_FLUSH)
             self._flush()
+
+    def _sample_sides(self, U: np.ndarray, P: np.ndarray):
+        """(okp, okm) of the sample test: whether z = U/||U|| (resp. -z) is on the side of
+        every sample row that the cell is on, the cell's side read at its point P (unit, row
+        space). Only products beyond SAMPLE_SIGN_TOL (in units of ||U||) count, so a z in the
+        closed cell is never rejected (rounding is many orders below)."""
+        T = U @ self.sample  # (N, s): ||U|| q^T z
+        Pp = P @ self.sample  # q^T p
+        tau = SAMPLE_SIGN_TOL * np.sqrt(np.einsum("ij,ij->i", U, U))[:, None]
+        side = np.where(Pp > 0, T, -T)  # > 0: z on the cell's side of the row
+        trusted = np.abs(Pp) > SAMPLE_SIGN_TOL
+        okp = ~np.any(trusted & (side < -tau), axis=1)
+        okm = ~np.any(trusted & (side > tau), axis=1)
+        return okp, okm
 
     def _flush(self) -> None:
         """Check the deferred candidates, largest norm first: valid iff f(+-z) = +-||h||."""
@@ -1925,8 +1994,19 @@ def _sides_ok(dots: np.ndarray, act: np.ndarray):
 
 
 def _rows_at(extra, idx):
-    """``extra`` (rows, act) restricted to ``idx``, or None."""
-    return None if extra is None else (extra[0][idx], extra[1][idx])
+    """``extra`` (rows, act, sel) restricted to ``idx`` (lazily: only ``sel`` is composed),
+    or None."""
+    return None if extra is None else (extra[0], extra[1], _compose(extra[2], idx))
+
+
+def _origin_at(origin, idx):
+    """``origin`` (arcs, sel) restricted to ``idx``, or None."""
+    return None if origin is None else (origin[0], _compose(origin[1], idx))
+
+
+def _compose(sel, idx):
+    """``sel[idx]``, where sel None stands for every index."""
+    return idx if sel is None else sel[idx]
 
 
 def _spread_columns(inner: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:

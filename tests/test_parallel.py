@@ -335,3 +335,83 @@ def test_unique_rows_is_numpy_unique_axis0(seed, rows, cols, kind):
     assert np.array_equal(ref[0], got[0]) and np.array_equal(ref[1], got[1])
     assert np.array_equal(np.asarray(ref[2]).ravel(), got[2])
     assert np.array_equal(unique_rows(A), ref[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 30), rank=st.sampled_from([3, 4]),
+       kind=st.sampled_from(["gaussian", "integer", "duplicates", "zero_rows", "collinear"]),
+       sample=st.sampled_from([1, 4, 16, 64]), tasks=st.sampled_from([1, 3]))
+def test_sample_rows_test_gives_the_same_M(seed, n, rank, kind, sample, tasks):
+    """The third test of candidates (SAMPLE_ROWS: the candidate's sign on a sample of rows
+    against the cell's at its arc's midpoint) rejects only candidates outside their closed cell:
+    the same M as without it (at most rounding apart), fewer or as many candidates checked, and
+    the true maximum over the enumerated cells. The test is forced on at every size here."""
+    rng = np.random.default_rng(seed)
+    if kind == "collinear":
+        Xt = collinear_triples(rng, max(n, 8))[:, 4 - rank:] if rank == 4 else \
+            np.hstack([degenerate(rng, "gaussian", n, 2), np.ones((n, 1))])
+    else:
+        Xt = np.hstack([degenerate(rng, kind, n, rank - 1), np.ones((n, 1))])
+    nu = rng.standard_normal(Xt.shape[0])
+    saved = arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS
+    try:
+        arr.PARTITION_TASKS = tasks
+        arr.SAMPLE_ROWS = 0
+        ref = analyze(Xt, nu)
+        arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS = sample, 0
+        res = analyze(Xt, nu)
+    finally:
+        arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS = saved
+    assert res.M_error == ref.M_error and res.candidates_checked <= ref.candidates_checked
+    assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(res.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(res.M, 1.0) + res.M_error
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 30), kind=st.sampled_from(["gaussian", "integer", "duplicates"]))
+def test_arc_midpoints_lie_inside_their_arcs(seed, n, kind):
+    """``_Cells.mids``: every row that does not vanish on the arc's plane has at the midpoint the
+    sign it has on the arc (the arc's sign vector, from the sweep's running xor), with a margin
+    far above rounding; the midpoint is a unit vector in the plane."""
+    rng = np.random.default_rng(seed)
+    Xt = np.hstack([degenerate(rng, kind, n, 2), np.ones((n, 1))])
+    eng = arr._Engine(Xt, np.eye(3), rng.standard_normal(n), patterns=True, margin=0.0)
+    root = eng._discover(frozenset(), np.arange(n), np.eye(3), recurse=False)
+    P = Xt[root.rest] @ root.B
+    H = arr._complements(root.normals)
+    js = np.arange(root.normals.shape[0])
+    arcs, kk = eng._sweep_children(root, js, P, H)
+    if arcs.lazy is None:  # a plane no row cuts: its cell is not an arc
+        return
+    mids = arcs.mids(np.arange(len(arcs)))
+    assert np.allclose(np.linalg.norm(mids, axis=1), 1.0, atol=1e-12)
+    dots = mids @ Xt.T  # (arcs, n)
+    scale = np.linalg.norm(Xt, axis=1)
+    act = np.unpackbits(arcs.bits.view(np.uint8), axis=1, count=n, bitorder="little").astype(bool)
+    for i in range(len(arcs)):
+        own = root.rest[root.label == kk[i]]  # the rows whose hyperplane is the arc's plane
+        assert np.all(np.abs(dots[i, own]) <= 1e-12 * scale[own])
+        other = np.setdiff1d(np.arange(n), own)
+        # a margin far above rounding, and the arc's sign on every other row
+        assert np.all(np.abs(dots[i, other]) > 1e-9 * scale[other])
+        assert np.array_equal(dots[i, other] > 0, act[i, other])
+
+
+@pytest.mark.parametrize("rank, n", [(3, 60), (4, 30)])
+def test_sample_rows_test_rejects_candidates(monkeypatch, rank, n):
+    """The sample test does work: on random data it leaves fewer candidates to the O(n) check
+    (3 rows: 18 -> 1, 4 rows: 142 -> 3 at the time of writing), with the same M."""
+    rng = np.random.default_rng(3)
+    for r in (3, 4):  # the same draws as the numbers above
+        Xt = np.hstack([rng.standard_normal((60 if r == 3 else 30, r - 1)), np.ones((60 if r == 3 else 30, 1))])
+        nu = rng.standard_normal(Xt.shape[0])
+        if r == rank:
+            break
+    monkeypatch.setattr(arr, "SAMPLE_ROWS", 0)
+    ref = analyze(Xt, nu)
+    monkeypatch.setattr(arr, "SAMPLE_ROWS", 16)
+    monkeypatch.setattr(arr, "SAMPLE_MIN_ROWS", 0)
+    res = analyze(Xt, nu)
+    assert res.candidates_checked < ref.candidates_checked / 4
+    assert res.M == ref.M
