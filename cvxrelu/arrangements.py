@@ -1483,28 +1483,41 @@ class _Engine:
             extra = None if flat_ok is None else self._neighbour_rows(arcs)
             if pair:
                 self._cross_candidates(arcs, kk, cross, other, normals, j, cross_ok, extra)
+            # CANONICAL_PUSH: top_ok implies flat_ok, so a cell whose flat_ok is False pushes
+            # none of its three candidates and is not built
+            base = np.flatnonzero(flat_ok) if (flat_ok is not None and tminus is None) else None
             for side_g, side in ((plus_g, True), (minus_g, False)):
-                g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
                 t2 = self.known ** 2
-                sq = np.einsum("ij,ij->i", g, g)
-                gp = g + tplus
-                keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
-                if tminus is not None:
-                    gm = g + tminus
-                    keep |= np.einsum("ij,ij->i", gm, gm) > t2
-                idx = np.flatnonzero(keep)
+                if base is None:
+                    g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
+                    sq = np.einsum("ij,ij->i", g, g)
+                    gp = g + tplus
+                    keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
+                    if tminus is not None:
+                        gm = g + tminus
+                        keep |= np.einsum("ij,ij->i", gm, gm) > t2
+                    idx = np.flatnonzero(keep)
+                    g = g[idx]
+                else:
+                    g = arcs.grads[base] + side_g[kk[base]] if side_g is not None else arcs.grads[base]
+                    sq = np.einsum("ij,ij->i", g, g)
+                    gp = g + tplus
+                    # the flat's candidate (norm at most ||g||) or a top lift's can matter
+                    keep = np.flatnonzero((sq > t2) | (top_ok[base] & (np.einsum("ij,ij->i", gp, gp) > t2)))
+                    idx = base[keep]
+                    g = g[keep]
                 self.cells_seen += n + 2 * (n - idx.size)  # lifted into the flat; dropped lifts
                 if idx.size == 0:
                     continue
                 rows, act = _append_row(*arcs.rows_act(idx), first[kk[idx]], side)
                 if tminus is None and self.nu is not None:
                     # rows other than j, k keep their sign on the arc's lifts: a second stage
-                    self._flat_and_top(np.ascontiguousarray(g[idx]), rows, act, node.B, j, tplus,
+                    self._flat_and_top(np.ascontiguousarray(g), rows, act, node.B, j, tplus,
                                        None if flat_ok is None else flat_ok[idx],
                                        None if top_ok is None else top_ok[idx],
                                        _rows_at(extra, idx), (arcs, idx))
                     continue
-                sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g[idx]), rows, act)
+                sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g), rows, act)
                 self._candidates(sub, node.B)
                 self._take_top_lifts(sub, np.full(idx.size, j, dtype=np.intp), top_sums)
 
@@ -1512,17 +1525,16 @@ class _Engine:
                       tplus: np.ndarray, flat_ok=None, top_ok=None, extra=None, origin=None) -> None:
         """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
         the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
-        known rows (rows, act), with the known rows gathered once for the three tests (the
-        same tests as ``_push``: the top lifts' known rows are these plus row j). ``flat_ok``,
+        known rows (rows, act) (the same tests as ``_push``: the top lifts' known rows are
+        these plus row j). ``flat_ok``,
         ``top_ok``: which cells' candidates are pushed (CANONICAL_PUSH; None: all)."""
-        Qr = self.Qs[rows]  # (N, w, r)
         hF = g @ B
         idx = _above(hF, self.known)
         if flat_ok is not None:
             idx = idx[flat_ok[idx]]
         if idx.size:
             U = hF[idx] @ B.T
-            self._push_tested(U, np.einsum("nwr,nr->nw", Qr[idx], U), act[idx], _rows_at(extra, idx),
+            self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows[idx]], U), act[idx], _rows_at(extra, idx),
                               _origin_at(origin, idx))
         qj = self.Q[j]
         self.cells_seen += 2 * g.shape[0]  # the two lifts to the top (as _take_top_lifts counts)
@@ -1535,7 +1547,7 @@ class _Engine:
                 continue
             U = g2[idx]
             dots = np.empty((idx.size, rows.shape[1] + 1))
-            np.einsum("nwr,nr->nw", Qr[idx], U, out=dots[:, :-1])
+            np.einsum("nwr,nr->nw", self.Qs[rows[idx]], U, out=dots[:, :-1])
             dots[:, -1] = U @ qj
             acts = np.empty(dots.shape, dtype=bool)
             acts[:, :-1] = act[idx]
@@ -1560,14 +1572,16 @@ class _Engine:
         if count == 0:
             return
         t2 = self.known ** 2
+        base = np.flatnonzero(sel)
         for side in (True, False):
-            g = arcs.grads + self.Gs[j] if side else arcs.grads
-            # ||z|| <= ||g||: only lifts whose gradient beats the known value can matter
-            idx = np.flatnonzero(sel & (np.einsum("ij,ij->i", g, g) > t2))
             self.cells_seen += count
-            if idx.size == 0:
+            g = arcs.grads[base] + self.Gs[j] if side else arcs.grads[base]
+            # ||z|| <= ||g||: only lifts whose gradient beats the known value can matter
+            keep = np.flatnonzero(np.einsum("ij,ij->i", g, g) > t2)
+            if keep.size == 0:
                 continue
-            g = g[idx]
+            idx = base[keep]
+            g = g[keep]
             nk = normals[other[kk[idx]]]
             U = g - np.einsum("ij,ij->i", g, nk)[:, None] * nk
             keep = np.flatnonzero(np.einsum("ij,ij->i", U, U) > t2)
@@ -1607,22 +1621,29 @@ class _Engine:
         of the crossings just before the arc's opening crossing and just after its closing one,
         with their state on the arc. Only for planes with every arc kept (their crossing order
         is exact); elsewhere, and where such a row is one of the arc's own, the sentinel row m
-        (no constraint). None when not applicable."""
+        (no constraint). Lazy: returns (fn, None), fn(idx) giving (rows, act) of the arcs idx,
+        built only for the candidates that reach this test. None when not applicable."""
         span = getattr(self, "arc_span", None)
         if not NEIGHBOUR_ROWS or span is None or span < 4 or self.arc_clean is None:
             return None
-        top_ev, entry, ai, an = arcs.lazy
-        t = ai % span
-        prev = np.where(t == 0, ai + span - 1, ai - 1)
-        t = (an + 1) % span
-        nxt = np.where(t == 0, an + 1 - span, an + 1)
-        rows = np.column_stack([top_ev[prev], top_ev[nxt]]).astype(np.int32)
-        # the state after a crossing holds until that row crosses again: on the arc, the row
-        # crossed at prev is in the state it entered there, the row crossed at nxt in the other
-        act = np.column_stack([entry[prev], ~entry[nxt]])
-        own = (rows == top_ev[ai][:, None]) | (rows == top_ev[an][:, None]) | ~self.arc_clean[:, None]
-        rows[own] = self.m
-        return rows, act, None
+        top_ev, entry, ai_all, an_all = arcs.lazy
+        clean, m = self.arc_clean, self.m
+
+        def at(idx):
+            ai, an = ai_all[idx], an_all[idx]
+            t = ai % span
+            prev = np.where(t == 0, ai + span - 1, ai - 1)
+            t = (an + 1) % span
+            nxt = np.where(t == 0, an + 1 - span, an + 1)
+            rows = np.column_stack([top_ev[prev], top_ev[nxt]]).astype(np.int32)
+            # the state after a crossing holds until that row crosses again: on the arc, the row
+            # crossed at prev is in the state it entered there, the row crossed at nxt in the other
+            act = np.column_stack([entry[prev], ~entry[nxt]])
+            own = (rows == top_ev[ai][:, None]) | (rows == top_ev[an][:, None]) | ~clean[idx][:, None]
+            rows[own] = m
+            return rows, act
+
+        return at, None
 
     def _take_top_lifts(self, c: _Cells, kk: np.ndarray, sums, ok: np.ndarray | None = None,
                         extra=None) -> None:
@@ -1898,8 +1919,8 @@ class _Engine:
     def _push_tested(self, U, dots, act, extra=None, origin=None) -> None:
         """``_push`` with the known rows' products dots = q_row^T U already computed.
 
-        ``extra`` (rows, act, sel): more rows of known sign (``rows[sel]``, ``act[sel]``; sel
-        None: all), tested on the survivors only (NEIGHBOUR_ROWS). ``origin`` (arcs, sel): the
+        ``extra`` (fn, sel): more rows of known sign (fn(sel[i]) gives rows and states of the
+        cells i; sel None: all), built and tested on the survivors only (NEIGHBOUR_ROWS). ``origin`` (arcs, sel): the
         arcs ``arcs[sel]`` the cells were lifted from, for the sample test (SAMPLE_ROWS)."""
         # z on the cell's side of every known row: act -> q^T z >= 0, else <= 0; -z: the reverse
         okp, okm = _sides_ok(dots, act)
@@ -1907,8 +1928,8 @@ class _Engine:
         if extra is not None and np.any(sel):
             # the second stage (NEIGHBOUR_ROWS), on the survivors of the first
             s_idx = np.flatnonzero(sel)
-            ix = _compose(extra[2], s_idx)
-            p2, m2 = _sides_ok(np.einsum("nwr,nr->nw", self.Qs[extra[0][ix]], U[s_idx]), extra[1][ix])
+            rows2, act2 = extra[0](_compose(extra[1], s_idx))
+            p2, m2 = _sides_ok(np.einsum("nwr,nr->nw", self.Qs[rows2], U[s_idx]), act2)
             okp[s_idx] &= p2
             okm[s_idx] &= m2
             sel = okp | okm
@@ -1994,9 +2015,9 @@ def _sides_ok(dots: np.ndarray, act: np.ndarray):
 
 
 def _rows_at(extra, idx):
-    """``extra`` (rows, act, sel) restricted to ``idx`` (lazily: only ``sel`` is composed),
-    or None."""
-    return None if extra is None else (extra[0], extra[1], _compose(extra[2], idx))
+    """``extra`` (fn, sel) (fn(i): rows and states of the cells i) restricted to ``idx``
+    (lazily: only ``sel`` is composed), or None."""
+    return None if extra is None else (extra[0], _compose(extra[1], idx))
 
 
 def _origin_at(origin, idx):
