@@ -9,7 +9,8 @@ noise 0.1), squared loss, penalized hidden bias, beta = 0.01 n. The network come
 takes minutes at n = 1e5; cached in --cache, so a second run times only verify); with
 --optimal from solve with its search followed by ``to_optimum`` (column generation whose
 pricing stops at the first violated cell, ending with one whole enumeration): an optimal
-network, which verify can certify only by enumerating every cell. Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
+network, which verify can certify only by enumerating every cell; with --dual-planted a
+one-neuron network that is optimal by construction (``dual_planted``). Each verify runs in a fresh subprocess (peak memory = its ru_maxrss) and the
 table reports: total verify time, the dual bound's time, the witness search's time, cells
 visited per second of the bound, the speed-up from 1 to 2 jobs, and peak resident memory.
 The results of the runs with different --jobs are compared bit for bit. The load average of
@@ -50,7 +51,36 @@ def planted(n, d, seed=0):
     return Dataset(X, y)
 
 
-def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = False) -> Path:
+def dual_planted(n, d, jobs=2):
+    """Data and a one-neuron network that is a global minimum by construction.
+
+    The dual point nu0 = y0 - mean(y0) of the planted data (X, y0) is scaled to nu = nu0 beta
+    / M(nu0), so that max_{||u|| <= 1} |nu^T relu(Xt u)| = beta (M and its argmax u*, sign s,
+    from the exact enumeration); the network is the neuron u = u*, alpha = s (||u|| = |alpha|
+    = 1), and the labels are y = f + nu with f = s relu(Xt u*). Then y - f = nu satisfies the
+    optimality conditions of the convex program (docs/method.md): the neuron's block has
+    Xt^T D* nu = beta u* up to its cone's normals, every other block's constraint holds with
+    M = beta. Optimal up to the enumeration's M_error (about 1e-15 relative here).
+    """
+    import numpy as np
+
+    from cvxrelu.arrangements import analyze
+    from cvxrelu.model import Dataset, Model, Network
+
+    data0 = planted(n, d)
+    model = Model(beta=BETA_MEAN * n, hidden_bias="penalized")
+    Xt = model.augment(data0.X)
+    nu0 = data0.y - data0.y.mean()
+    res = analyze(Xt, nu0, jobs=jobs)
+    u = res.argmax / np.linalg.norm(res.argmax)
+    s = float(res.argmax_sign)
+    nu = nu0 * (model.beta / res.M)
+    f = s * np.maximum(Xt @ u, 0.0)
+    net = Network(U=u[:d, None].copy(), alpha=np.array([s]), b=np.array([u[d]]))
+    return Dataset(data0.X, f + nu), model, net
+
+
+def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = False, dual: bool = False) -> Path:
     """A network from solve, saved as a checkpoint with its data (cached). ``optimal``: solve
     with its pattern search, then ``to_optimum`` (an optimal network, which verify certifies
     only by the whole enumeration)."""
@@ -58,10 +88,17 @@ def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = Fals
     from cvxrelu.model import Model, objective
     from cvxrelu.solve import solve
 
-    path = cache / (f"planted_opt_d{d}_n{n}.h5" if optimal else f"planted_d{d}_n{n}.h5")
+    path = cache / (f"planted_dual_d{d}_n{n}.h5" if dual else
+                    f"planted_opt_d{d}_n{n}.h5" if optimal else f"planted_d{d}_n{n}.h5")
     if path.exists():
         return path
     cache.mkdir(parents=True, exist_ok=True)
+    if dual:
+        t0 = time.perf_counter()
+        data, model, net = dual_planted(n, d)
+        print(f"# dual-planted d={d} n={n}: {time.perf_counter() - t0:.1f} s", flush=True)
+        save_checkpoint(str(path), net, model, data)
+        return path
     data = planted(n, d)
     model = Model(beta=BETA_MEAN * n, hidden_bias="penalized")
     t0 = time.perf_counter()
@@ -242,6 +279,8 @@ def main():
     ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
     ap.add_argument("--optimal", action="store_true",
                     help="optimal networks (solve with search, then column generation with a ceiling: to_optimum)")
+    ap.add_argument("--dual-planted", action="store_true",
+                    help="networks optimal by construction (``dual_planted``: labels made from a scaled dual point)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="verify --time-limit (the CLI's default)")
     ap.add_argument("--patterns-mode", default="exact", choices=["auto", "exact", "bounded"],
                     help="verify's patterns mode (exact: the enumeration, unless the engine refuses)")
@@ -259,7 +298,7 @@ def main():
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
         d, n = (int(v) for v in spec.split(":"))
-        path = prepare(d, n, Path(args.cache), args.patterns, args.search, args.optimal)
+        path = prepare(d, n, Path(args.cache), args.patterns, args.search, args.optimal, args.dual_planted)
         first = None
         for jobs in args.jobs.split(","):
             load = os.getloadavg()[0]

@@ -296,6 +296,10 @@ SAMPLE_MIN_ROWS = 1024
 SAMPLE_SIGN_TOL = 1e-9
 #: Below this norm of dlo + dhi (arcs of nearly pi) the midpoint is dlo turned by pi/2.
 MID_WIDE = 1e-3
+#: Sweeps of planes without padding sort the L crossings in [0, pi) only: the other L follow
+#: in the same order, pi later. Where rounding puts two of those out of order (a gap below one
+#: ulp), the plane batch falls back to sorting all 2 L angles. False: always all 2 L.
+HALF_SORT = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
 
@@ -1767,13 +1771,11 @@ class _Engine:
             a[~valid] = np.inf
             e[~valid] = np.inf
             start &= valid
-        ae = np.concatenate([a, e], axis=1)
-        order = np.argsort(ae, axis=1, kind="stable")
+        order, th = _crossing_order(a, e, half=valid is None and HALF_SORT)
         row = order % L
         entry = order < L
         # flat gathers (cheaper than take_along_axis): crossing i of plane k is row row[k, i]
         frow = row + (np.arange(K) * L)[:, None]
-        th = ae.ravel()[order + (np.arange(K) * 2 * L)[:, None]]
         # direction of each crossing: entry phi - pi/2 -> (yh1, -yh0), exit -> (-yh1, yh0)
         sgn = np.where(entry, 1.0, -1.0)
         d = yh.reshape(K * L, 2)[frow]
@@ -1999,6 +2001,29 @@ class _Engine:
                 j = int(np.argmax(np.where(vm, h, -np.inf)))
                 self.best.update(float(h[j]), -(self.Vr @ Zs[j]), -1)
             self._check_stop()
+
+
+def _crossing_order(a: np.ndarray, e: np.ndarray, half: bool):
+    """The crossings of K planes sorted by angle: (order (K, 2L), th (K, 2L)), order indexing
+    [a, e] along axis 1 (entry of row l: l, its exit: L + l), th the sorted angles.
+
+    ``half`` (HALF_SORT; no padding): a row's crossings are pi apart (e = a -+ pi, exact for
+    a >= pi by Sterbenz's lemma, rounded once otherwise), so those in [pi, 2 pi) follow in the
+    order of those in [0, pi): L angles are sorted instead of 2 L. If the angles are found out
+    of order anyway (rounding), the batch is sorted whole, so th is always non-decreasing."""
+    K, L = a.shape
+    ae = np.concatenate([a, e], axis=1)
+    base2 = (np.arange(K) * 2 * L)[:, None]
+    if half:
+        first_entry = a < np.pi  # the row's crossing in [0, pi) is its entry
+        oh = np.argsort(np.where(first_entry, a, e), axis=1, kind="stable")
+        fe = np.take_along_axis(first_entry, oh, axis=1)
+        order = np.concatenate([np.where(fe, oh, oh + L), np.where(fe, oh + L, oh)], axis=1)
+        th = ae.ravel()[order + base2]
+        if not np.any(th[:, 1:] < th[:, :-1]):
+            return order, th
+    order = np.argsort(ae, axis=1, kind="stable")
+    return order, ae.ravel()[order + base2]
 
 
 def _sides_ok(dots: np.ndarray, act: np.ndarray):
