@@ -231,16 +231,18 @@ COST_PER_PATTERN_ENTRY = 5e-9
 #: At rank 3 and 4 the engine streams the top levels (arcs' rows built only for survivors,
 #: 3-D flats streamed to the top), and its cost depends on nu: at the gradient of an OPTIMAL
 #: network (the case verify must be fast for) far more cells have a gradient norm above the
-#: largest value while their maximum lies on their boundary, so more interior candidates are
-#: checked than for a noise-like nu. Measured (CPU s, one job, BLAS on one thread, the planted
-#: data of bench/scale.py, at CANONICAL_PUSH; measured / the raw estimate above, i.e. before
-#: this factor): rank 3, optimal network, n = 2000: 4.98 / 6.0; noise-like nu, n = 1500: 1.38 /
-#: 3.4 (docs/benchmarks.md, "The engine at the gradient of optimal networks"). The factor keeps
-#: a margin of about 1.2 above optimal networks; a noise-like nu takes 2 to 3 times less.
-STREAMED_COST_FACTOR = 1.0
+#: largest value while their maximum lies on their boundary, so more candidates are tested
+#: than for a noise-like nu. Recalibrated after SAMPLE_ROWS and HALF_SORT (CPU s, one job,
+#: BLAS on one thread, the planted data of bench/scale.py; measured / the raw estimate above,
+#: i.e. before this factor): rank 3, optimal network, n = 2000: 2.91 / 6.0; verify of the
+#: optimal network at n = 10 000 (with the floor): 79.7 / 150; noise-like nu, n = 1500: 1.19 /
+#: 3.4 (docs/benchmarks.md, "Scale, third stop"). The factor keeps a margin of about 1.2 above
+#: optimal networks; a noise-like nu takes 2 to 3 times less.
+STREAMED_COST_FACTOR = 0.65
 #: The same at rank 4 with PAIR_ONCE (the raw estimate then counts each plane once): optimal
-#: networks, n = 200: 6.22 / 13.0, n = 400: 49.4 / 104.9; noise-like nu, n = 250: 5.73 / 25.5.
-RANK4_COST_FACTOR = 0.6
+#: networks, n = 200: 3.97 / 13.0, n = 400: 29.96 / 104.9; n = 1000 (verify with the floor, 2
+#: jobs, CPU of both): 364 / 1645; noise-like nu, n = 250: 4.35 / 25.5.
+RANK4_COST_FACTOR = 0.36
 #: Tasks the top level of the recursion is cut into at rank 3 and 4 (contiguous ranges of its
 #: hyperplane groups). The partition depends only on the problem, never on the number of
 #: workers, and the per-task results are reduced in task order, so M, M_error, the argmax and
