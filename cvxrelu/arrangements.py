@@ -255,6 +255,11 @@ PARTITION_TASKS = 32
 #: process whatever ``jobs`` says (starting worker processes costs about a second); the
 #: results are the same either way.
 PARALLEL_MIN_SECONDS = 2.0
+#: Below this estimated work (seconds, one job) the top level is one task instead of
+#: PARTITION_TASKS: each task builds its own engine and discovers its flats again (about 1 ms a
+#: task), a third of a small verify (d = 2, n = 50). Depends on the data only, so the results are
+#: still the same for every ``jobs`` and scheduler.
+SINGLE_TASK_SECONDS = 0.25
 #: Fraction of a core each extra worker adds in practice (``estimate_work`` with jobs > 1;
 #: measured 1 -> 2 jobs on the 2-core machine, docs/benchmarks.md).
 PARALLEL_EFFICIENCY = 0.8
@@ -699,10 +704,10 @@ def analyze(
         except _StopAbove:
             pass
     else:
-        if scheduler is None and estimate_work(m, r, patterns=patterns, n=n,
-                                               with_nu=nu is not None)["seconds"] < PARALLEL_MIN_SECONDS:
+        est = estimate_work(m, r, patterns=patterns, n=n, with_nu=nu is not None)["seconds"]
+        if scheduler is None and est < PARALLEL_MIN_SECONDS:
             jobs = 1
-        _run_partitioned(eng, jobs, scheduler, progress)
+        _run_partitioned(eng, jobs, scheduler, progress, single=est < SINGLE_TASK_SECONDS)
 
     pats = None
     if patterns:
@@ -797,7 +802,7 @@ def _run_task(task: _Task, progress=None):
     return eng.best, eng.cells_seen, eng.candidates_checked, bits, eng.stopped, eng.merged_sine, eng.dropped_width
 
 
-def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress) -> None:
+def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress, single: bool = False) -> None:
     """Rank >= 3: warm start and top-level flat here, the top-level children in tasks
     (PARTITION_TASKS, fixed by the data), results reduced in task order into ``eng``.
 
@@ -815,7 +820,7 @@ def _run_partitioned(eng: "_Engine", jobs: int, scheduler: str | None, progress)
             return
     root = eng._discover(frozenset(), np.arange(eng.m), np.eye(eng.r), recurse=False)
     K = root.normals.shape[0]
-    n_tasks = 1 if eng.r >= DEDUP_RANK else max(1, min(K, PARTITION_TASKS))
+    n_tasks = 1 if (eng.r >= DEDUP_RANK or single) else max(1, min(K, PARTITION_TASKS))
     pair = eng._pair_flags(root)
     if pair is None:
         edges = [(K * i) // n_tasks for i in range(n_tasks + 1)]

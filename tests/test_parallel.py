@@ -30,6 +30,7 @@ def same(a, b):
 def always_parallel(monkeypatch):
     """Use worker processes even for small instances (they are skipped below PARALLEL_MIN_SECONDS)."""
     monkeypatch.setattr(arr, "PARALLEL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(arr, "SINGLE_TASK_SECONDS", 0.0)
 
 
 def instance(seed, n, dt, kind="gaussian"):
@@ -61,12 +62,12 @@ def test_partition_does_not_change_the_cells_or_M(seed, n, dt, tasks):
     against the brute-force LP enumeration) and M is the same."""
     Xt, nu = instance(seed, n, dt)
     ref = analyze(Xt, nu, patterns=True)
-    saved = arr.PARTITION_TASKS
+    saved = arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS
     try:
-        arr.PARTITION_TASKS = tasks
+        arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS = tasks, 0.0
         res = analyze(Xt, nu, patterns=True)
     finally:
-        arr.PARTITION_TASKS = saved
+        arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS = saved
     assert np.array_equal(res.patterns, brute_force_patterns(Xt))
     assert abs(res.M - ref.M) <= res.M_error + ref.M_error
 
@@ -91,8 +92,9 @@ def test_estimate_work_divides_time_among_workers():
     assert arr.estimate_work(30, 6, jobs=4)["seconds"] == arr.estimate_work(30, 6)["seconds"]
 
 
-def test_dask_local_cluster_is_bit_identical():
+def test_dask_local_cluster_is_bit_identical(monkeypatch):
     distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(arr, "SINGLE_TASK_SECONDS", 0.0)  # small instances: the partition still
     Xt, nu = instance(5, 60, 3)
     ref = analyze(Xt, nu, jobs=1)
     pat = analyze(Xt, nu, patterns=True, jobs=1)
@@ -254,9 +256,9 @@ def test_sweeping_each_plane_once_gives_the_same_M(seed, n, kind, tasks):
     else:
         Xt = np.hstack([degenerate(rng, kind, n, 3), np.ones((n, 1))])
     nu = rng.standard_normal(n)
-    saved = arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH
+    saved = arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH, arr.SINGLE_TASK_SECONDS
     try:
-        arr.PARTITION_TASKS = tasks
+        arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS = tasks, 0.0
         arr.PAIR_ONCE = arr.CANONICAL_PUSH = False
         ref = analyze(Xt, nu)
         arr.PAIR_ONCE = arr.CANONICAL_PUSH = True
@@ -264,7 +266,7 @@ def test_sweeping_each_plane_once_gives_the_same_M(seed, n, kind, tasks):
         arr.PAIR_ONCE = False
         canonical_only = analyze(Xt, nu)
     finally:
-        arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH = saved
+        arr.PARTITION_TASKS, arr.PAIR_ONCE, arr.CANONICAL_PUSH, arr.SINGLE_TASK_SECONDS = saved
     assert abs(canonical_only.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
     assert canonical_only.M_error == ref.M_error and canonical_only.candidates_checked <= ref.candidates_checked
     # the sweeps it runs are a subset of the reference's (same planes, same coordinates), so
@@ -285,15 +287,15 @@ def test_canonical_pushes_at_rank_3_give_the_same_M(seed, n, kind, tasks):
     rng = np.random.default_rng(seed)
     Xt = np.hstack([degenerate(rng, kind, n, 2), np.ones((n, 1))])
     nu = rng.standard_normal(n)
-    saved = arr.PARTITION_TASKS, arr.CANONICAL_PUSH
+    saved = arr.PARTITION_TASKS, arr.CANONICAL_PUSH, arr.SINGLE_TASK_SECONDS
     try:
-        arr.PARTITION_TASKS = tasks
+        arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS = tasks, 0.0
         arr.CANONICAL_PUSH = False
         ref = analyze(Xt, nu)
         arr.CANONICAL_PUSH = True
         res = analyze(Xt, nu)
     finally:
-        arr.PARTITION_TASKS, arr.CANONICAL_PUSH = saved
+        arr.PARTITION_TASKS, arr.CANONICAL_PUSH, arr.SINGLE_TASK_SECONDS = saved
     assert res.M_error == ref.M_error and res.candidates_checked <= ref.candidates_checked
     assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
     pats = analyze(Xt, patterns=True).patterns
@@ -353,15 +355,15 @@ def test_sample_rows_test_gives_the_same_M(seed, n, rank, kind, sample, tasks):
     else:
         Xt = np.hstack([degenerate(rng, kind, n, rank - 1), np.ones((n, 1))])
     nu = rng.standard_normal(Xt.shape[0])
-    saved = arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS
+    saved = arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS, arr.SINGLE_TASK_SECONDS
     try:
-        arr.PARTITION_TASKS = tasks
+        arr.PARTITION_TASKS, arr.SINGLE_TASK_SECONDS = tasks, 0.0
         arr.SAMPLE_ROWS = 0
         ref = analyze(Xt, nu)
         arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS = sample, 0
         res = analyze(Xt, nu)
     finally:
-        arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS = saved
+        arr.PARTITION_TASKS, arr.SAMPLE_ROWS, arr.SAMPLE_MIN_ROWS, arr.SINGLE_TASK_SECONDS = saved
     assert res.M_error == ref.M_error and res.candidates_checked <= ref.candidates_checked
     assert abs(res.M - ref.M) <= 1e-12 * max(ref.M, 1.0)
     pats = analyze(Xt, patterns=True).patterns
@@ -478,3 +480,27 @@ def test_crossing_order_falls_back_when_the_half_order_is_not_sorted():
     order, th = arr._crossing_order(a, e, half=True)
     assert np.array_equal(order, np.argsort(np.concatenate([a, e], axis=1), axis=1, kind="stable"))
     assert np.all(np.diff(th, axis=1) >= 0) and order[0, 4] == 3 and order[0, 3] == 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 30), rank=st.sampled_from([3, 4]),
+       kind=st.sampled_from(["gaussian", "integer", "duplicates"]))
+def test_small_problems_run_as_one_task_with_the_same_result(seed, n, rank, kind):
+    """Below SINGLE_TASK_SECONDS the top level is one task: the same M, argmax sign, M_error and
+    cells as the partition into PARTITION_TASKS (a candidate may be skipped earlier in one engine
+    whose attained value rose, so only fewer or as many candidates), and the oracle's maximum."""
+    rng = np.random.default_rng(seed)
+    Xt = np.hstack([degenerate(rng, kind, n, rank - 1), np.ones((n, 1))])
+    nu = rng.standard_normal(n)
+    saved = arr.SINGLE_TASK_SECONDS
+    try:
+        arr.SINGLE_TASK_SECONDS = 0.0
+        parts = analyze(Xt, nu)
+        arr.SINGLE_TASK_SECONDS = 1e9
+        one = analyze(Xt, nu)
+    finally:
+        arr.SINGLE_TASK_SECONDS = saved
+    assert one.M == parts.M and one.M_error == parts.M_error and one.argmax_sign == parts.argmax_sign
+    assert one.cells_visited == parts.cells_visited and one.candidates_checked <= parts.candidates_checked
+    pats = analyze(Xt, patterns=True).patterns
+    assert abs(one.M - m_oracle(Xt, nu, pats)) <= 1e-9 * max(one.M, 1.0) + one.M_error

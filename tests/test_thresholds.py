@@ -87,6 +87,7 @@ def test_thresholds_are_ignored_for_patterns():
 @pytest.fixture
 def always_parallel(monkeypatch):
     monkeypatch.setattr(arr, "PARALLEL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(arr, "SINGLE_TASK_SECONDS", 0.0)
 
 
 @pytest.mark.parametrize("seed,n,dt", [(0, 60, 3), (1, 24, 4)])
