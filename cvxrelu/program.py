@@ -169,10 +169,17 @@ def solve_program(
     except SolverError as exc:
         if solver == "ipm":
             raise
-        # Clarabel, then (InsufficientProgress on degenerate programs) the barrier Newton method
-        sol = _with_fallback(
-            lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),
-            lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
+        if lenient:
+            # beyond Clarabel's reach (its factorization of 2 p n cone rows fills in: the memory
+            # of the machine at n = 1e5): the barrier Newton method, then the first-order method
+            sol = _with_fallback(lambda: _barrier(Xt, y, S, model, hints),
+                                 lambda: solve_first_order(Xt, y, S, model, progress=progress, **fo_opts),
+                                 Xt, y, model, "barrier")
+        else:
+            # Clarabel, then (InsufficientProgress on degenerate programs) the barrier Newton method
+            sol = _with_fallback(
+                lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),
+                lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel")
         sol.solver_info["fallback_from"] = f"ipm: {exc}" + (
             f"; {sol.solver_info['fallback_from']}" if "fallback_from" in sol.solver_info else "")
         return sol

@@ -477,3 +477,32 @@ def test_column_generation_drops_patterns_the_network_leaves_unused():
         for row in P1:  # each pattern of the next set is used now, or new
             assert row.tobytes() in used or row.tobytes() not in old
     assert verify(cg.network, data, m).status is Status.OPTIMAL
+
+
+def test_ipm_failure_beyond_clarabels_reach_does_not_call_clarabel(monkeypatch):
+    """A program beyond CLARABEL_FALLBACK_ROWS whose interior point raises falls back to the
+    barrier Newton method (then the first-order method), never to Clarabel, whose factorization
+    of 2 p n cone rows exhausts the memory at n = 1e5; below that size Clarabel is asked first."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 2))
+    y = np.maximum(X @ np.array([1.0, -0.5]), 0.0) + 0.1 * rng.standard_normal(40)
+    model = Model(beta=0.5)
+    S = analyze(model.augment(X), patterns=True).patterns[:12]
+    calls = []
+
+    def ipm_fails(*a, **k):
+        raise SolverError("forced failure")
+
+    def clarabel(*a, **k):
+        calls.append("clarabel")
+        raise SolverError("clarabel was asked")
+
+    monkeypatch.setattr(program, "solve_program_ipm", ipm_fails)
+    monkeypatch.setattr(program, "solve_convex_program", clarabel)
+    monkeypatch.setattr(program, "CLARABEL_FALLBACK_ROWS", 0)  # every program is "large"
+    sol = program.solve_program(model.augment(X), y, S, model)
+    assert calls == [] and "ipm: forced failure" in sol.solver_info["fallback_from"]
+    assert np.isfinite(network_objective(model.augment(X), y, sol.W, sol.V, sol.c, model))
+    monkeypatch.setattr(program, "CLARABEL_FALLBACK_ROWS", 10**9)
+    sol = program.solve_program(model.augment(X), y, S, model)
+    assert calls == ["clarabel"] and np.isfinite(network_objective(model.augment(X), y, sol.W, sol.V, sol.c, model))
