@@ -252,7 +252,9 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float(
     for b in sup:
         Aa = A[b][act[b]]
         if Aa.shape[0]:
-            _, sv, vt = np.linalg.svd(Aa, full_matrices=True)
+            # only sv and the dt x dt factor vt are used: the k x k left factor of a full SVD
+            # took 13 GiB at k = 41 865 active rows (1-D data, n = 1e5)
+            _, sv, vt = np.linalg.svd(Aa, full_matrices=Aa.shape[0] < Aa.shape[1])
             rank = int(np.sum(sv > 1e-9 * sv[0]))
             Z = vt[rank:].T
         else:
