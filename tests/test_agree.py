@@ -149,3 +149,67 @@ def test_squared_loss_networks_keep_every_block(monkeypatch):
     net, sol, P = seen[-1]
     blocks = block_predictions(Xt, P, sol.W, sol.V) + sol.c
     assert np.max(np.abs(predict(net, data.X) - blocks)) <= 1e-12 * max(1.0, np.max(np.abs(blocks)))
+
+
+def _best_gaps(history):
+    """The best relative gap (certificate.relative of the best objective and bound so far)
+    after each round of a column-generation history."""
+    from cvxrelu.certificate import relative
+
+    out, L, lb = [], np.inf, -np.inf
+    for h in history:
+        L, lb = min(L, h["objective"]), max(lb, h["lower_bound"])
+        out.append(relative(L - lb, L))
+    return out
+
+
+def test_column_generation_stops_when_its_gap_stalls():
+    """With a tolerance no solver reaches (0), column generation given ``stall_gap`` ends
+    "stalled" at the first round where the best gap is at most stall_gap and has not halved
+    over STALL_ROUNDS rounds; the network it returns is the best of its rounds, and verify
+    certifies it at a tolerance above that gap."""
+    data = _data(120, 2, seed=5)  # its gap stays at 1.8e-9 from round 17 on
+    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
+    Xt = m.augment(data.X)
+
+    def on_patterns(P):
+        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
+        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
+
+    stall = 1e-8
+    cg = colgen.column_generation(data, m, on_patterns, tol=0.0, stall_gap=stall)
+    assert cg.stopped == "stalled"
+    g = _best_gaps(cg.history)
+    k, r = colgen.STALL_ROUNDS, colgen.STALL_FACTOR
+
+    def stalled(i):
+        return i >= k and g[i] <= stall and g[i] > r * g[i - k]
+
+    assert stalled(len(g) - 1) and not any(stalled(i) for i in range(len(g) - 1))
+    assert cg.relative_gap == g[-1] <= stall
+    assert objective(cg.network, data, m) == cg.objective == min(h["objective"] for h in cg.history)
+    assert verify(cg.network, data, m, tol=1e-6).status is Status.OPTIMAL
+
+
+def test_column_generation_never_stalls_above_the_stall_gap():
+    """A stall gap below every gap reached never ends the rounds: column generation ends on
+    its tolerance, a dual point without violation, or nothing new to add."""
+    data = _data(40, 2, seed=5)
+    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
+    Xt = m.augment(data.X)
+
+    def on_patterns(P):
+        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
+        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
+
+    cg = colgen.column_generation(data, m, on_patterns, tol=1e-9, stall_gap=1e-300)
+    assert cg.stopped in ("gap", "no violation", "nothing new")
+    assert min(_best_gaps(cg.history)) > 1e-300
+
+
+def test_solve_says_why_column_generation_stopped():
+    data = _data(40, 2, seed=5)
+    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
+    res = solve(data, m)
+    assert res.status is Status.OPTIMAL
+    assert res.to_dict()["colgen_stopped"] in ("gap", "no violation", "stalled", "nothing new", "max rounds")
