@@ -304,8 +304,8 @@ SAMPLE_SIGN_TOL = 1e-9
 #: Below this norm of dlo + dhi (arcs of nearly pi) the midpoint is dlo turned by pi/2.
 MID_WIDE = 1e-3
 #: Sweeps of planes without padding sort the L crossings in [0, pi) only: the other L follow
-#: in the same order, pi later. Where rounding puts two of those out of order (a gap below one
-#: ulp), the plane batch falls back to sorting all 2 L angles. False: always all 2 L.
+#: in the same order, pi later (``_crossing_order``: with e = a -+ pi as the sweep computes it no
+#: two can come out of order; if they ever did, the batch is sorted whole). False: always all 2 L.
 HALF_SORT = True
 #: Memory of the interpreter and libraries before any work (bytes), for ``estimate_work``.
 BASE_BYTES = 80 * 2**20
