@@ -37,6 +37,12 @@ BARRIER_STATUS = {"solved": SolverStatus.SOLVED}
 #: ``auto`` asks Clarabel for a second answer, when the interior-point method ended short of its
 #: tolerances or its polish failed, if the program has at most this many cone rows (2 p n).
 CLARABEL_SECOND_OPINION_ROWS = 200_000
+#: ... and up to CLARABEL_FALLBACK_ROWS cone rows when the cones are at most this small (1-D data
+#: with a bias, or 2 features without): there the interior point stalls on the degenerate optima
+#: (kinks at data points) and Clarabel's answer is cheap. Measured on 1-D planted data, n = 10 000
+#: (docs/benchmarks.md): solve ended inconclusive at a relative gap of 1.3e-6 in 52 s without it,
+#: optimal at 7.5e-9 in 75 s with it.
+CLARABEL_SECOND_OPINION_SMALL_CONES = 2
 #: ``auto`` falls back to Clarabel when the interior-point method fails only on programs of at
 #: most this many cone rows (2 p n); larger ones keep the IPM's best feasible iterate instead.
 CLARABEL_FALLBACK_ROWS = 2_000_000
@@ -184,7 +190,8 @@ def solve_program(
             f"; {sol.solver_info['fallback_from']}" if "fallback_from" in sol.solver_info else "")
         return sol
     if (solver == "auto" and not (sol.status is SolverStatus.SOLVED and sol.solver_info.get("polished"))
-            and rows <= CLARABEL_SECOND_OPINION_ROWS):
+            and (rows <= CLARABEL_SECOND_OPINION_ROWS
+                 or (np.shape(Xt)[1] <= CLARABEL_SECOND_OPINION_SMALL_CONES and rows <= CLARABEL_FALLBACK_ROWS))):
         # the optima of exact column generation are degenerate (1-D data: kinks at data points
         # put neurons on cell boundaries); where the interior-point method ended short of its
         # tolerances or the polish failed, a small problem gets Clarabel's answer too (its

@@ -506,3 +506,35 @@ def test_ipm_failure_beyond_clarabels_reach_does_not_call_clarabel(monkeypatch):
     monkeypatch.setattr(program, "CLARABEL_FALLBACK_ROWS", 10**9)
     sol = program.solve_program(model.augment(X), y, S, model)
     assert calls == ["clarabel"] and np.isfinite(network_objective(model.augment(X), y, sol.W, sol.V, sol.c, model))
+
+
+@pytest.mark.parametrize("d, bias, asked", [(1, "penalized", True), (2, "none", True), (2, "penalized", False)])
+def test_small_cones_get_clarabels_second_opinion_on_larger_programs(monkeypatch, d, bias, asked):
+    """Where the interior point ends short of its tolerances, programs with cones of at most
+    CLARABEL_SECOND_OPINION_SMALL_CONES coordinates get Clarabel's answer up to
+    CLARABEL_FALLBACK_ROWS cone rows (1-D data: the interior point stalls on degenerate optima),
+    others only up to CLARABEL_SECOND_OPINION_ROWS; the better network is kept either way."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 2, (60, d))
+    y = np.sin(1.5 * X[:, 0]) + 0.1 * rng.standard_normal(60)
+    model = Model(beta=0.3, hidden_bias=bias)
+    Xt = model.augment(X)
+    S = analyze(Xt, patterns=True).patterns[:10]
+    real_ipm, real_clarabel = program.solve_program_ipm, program.solve_convex_program
+    calls = []
+
+    def short_ipm(*a, **k):
+        sol = real_ipm(*a, **k)
+        sol.solver_info["status"] = SolverStatus.ALMOST_SOLVED  # as when it stalls
+        return sol
+
+    def clarabel(*a, **k):
+        calls.append(1)
+        return real_clarabel(*a, **k)
+
+    monkeypatch.setattr(program, "solve_program_ipm", short_ipm)
+    monkeypatch.setattr(program, "solve_convex_program", clarabel)
+    monkeypatch.setattr(program, "CLARABEL_SECOND_OPINION_ROWS", 0)  # every program is "larger"
+    sol = program.solve_program(Xt, y, S, model)
+    assert bool(calls) is asked
+    assert np.isfinite(network_objective(Xt, y, sol.W, sol.V, sol.c, model))
