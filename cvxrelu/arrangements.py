@@ -1497,26 +1497,21 @@ class _Engine:
             # CANONICAL_PUSH: top_ok implies flat_ok, so a cell whose flat_ok is False pushes
             # none of its three candidates and is not built
             base = np.flatnonzero(flat_ok) if (flat_ok is not None and tminus is None) else None
+            grads, kb = (arcs.grads, kk) if base is None else (arcs.grads[base], kk[base])
             for side_g, side in ((plus_g, True), (minus_g, False)):
                 t2 = self.known ** 2
-                if base is None:
-                    g = arcs.grads + side_g[kk] if side_g is not None else arcs.grads
-                    sq = np.einsum("ij,ij->i", g, g)
-                    gp = g + tplus
-                    keep = (sq > t2) | (np.einsum("ij,ij->i", gp, gp) > t2)
-                    if tminus is not None:
-                        gm = g + tminus
-                        keep |= np.einsum("ij,ij->i", gm, gm) > t2
-                    idx = np.flatnonzero(keep)
-                    g = g[idx]
-                else:
-                    g = arcs.grads[base] + side_g[kk[base]] if side_g is not None else arcs.grads[base]
-                    sq = np.einsum("ij,ij->i", g, g)
-                    gp = g + tplus
-                    # the flat's candidate (norm at most ||g||) or a top lift's can matter
-                    keep = np.flatnonzero((sq > t2) | (top_ok[base] & (np.einsum("ij,ij->i", gp, gp) > t2)))
-                    idx = base[keep]
-                    g = g[keep]
+                g = grads + side_g[kb] if side_g is not None else grads
+                gp = g + tplus
+                # the flat's candidate (norm at most ||g||) or a top lift's can matter
+                top = np.einsum("ij,ij->i", gp, gp) > t2
+                if base is not None:
+                    top &= top_ok[base]
+                elif tminus is not None:
+                    gm = g + tminus
+                    top |= np.einsum("ij,ij->i", gm, gm) > t2
+                keep = np.flatnonzero((np.einsum("ij,ij->i", g, g) > t2) | top)
+                idx = keep if base is None else base[keep]
+                g = g[keep]
                 self.cells_seen += n + 2 * (n - idx.size)  # lifted into the flat; dropped lifts
                 if idx.size == 0:
                     continue
@@ -1526,7 +1521,7 @@ class _Engine:
                     self._flat_and_top(np.ascontiguousarray(g), rows, act, node.B, j, tplus,
                                        None if flat_ok is None else flat_ok[idx],
                                        None if top_ok is None else top_ok[idx],
-                                       _rows_at(extra, idx), (arcs, idx))
+                                       _at(extra, idx), (arcs, idx))
                     continue
                 sub = _Cells(np.zeros((idx.size, 0), _WORD), np.ascontiguousarray(g), rows, act)
                 self._candidates(sub, node.B)
@@ -1537,16 +1532,16 @@ class _Engine:
         """``_candidates`` in the flat (basis B) and ``_take_top_lifts`` (row j, a lone row at
         the top: its + side adds tplus, its - side nothing) for the cells with gradients g and
         known rows (rows, act) (the same tests as ``_push``: the top lifts' known rows are
-        these plus row j). ``flat_ok``,
-        ``top_ok``: which cells' candidates are pushed (CANONICAL_PUSH; None: all)."""
+        these plus row j). ``flat_ok``, ``top_ok``: which cells' candidates are pushed
+        (CANONICAL_PUSH; None: all). ``extra``, ``origin``: as in ``_push_tested``."""
         hF = g @ B
         idx = _above(hF, self.known)
         if flat_ok is not None:
             idx = idx[flat_ok[idx]]
         if idx.size:
             U = hF[idx] @ B.T
-            self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows[idx]], U), act[idx], _rows_at(extra, idx),
-                              _origin_at(origin, idx))
+            self._push_tested(U, np.einsum("nwr,nr->nw", self.Qs[rows[idx]], U), act[idx], _at(extra, idx),
+                              _at(origin, idx))
         qj = self.Q[j]
         self.cells_seen += 2 * g.shape[0]  # the two lifts to the top (as _take_top_lifts counts)
         for side in (True, False):
@@ -1563,7 +1558,7 @@ class _Engine:
             acts = np.empty(dots.shape, dtype=bool)
             acts[:, :-1] = act[idx]
             acts[:, -1] = side
-            self._push_tested(U, dots, acts, _rows_at(extra, idx), _origin_at(origin, idx))
+            self._push_tested(U, dots, acts, _at(extra, idx), _at(origin, idx))
 
     def _cross_candidates(self, arcs: _Cells, kk: np.ndarray, cross: np.ndarray, other: np.ndarray,
                           normals: np.ndarray, j: int, ok=None, extra=None) -> None:
@@ -1600,7 +1595,7 @@ class _Engine:
                 continue
             idx = idx[keep]
             rows, act = _append_row(*arcs.rows_act(idx), np.full(idx.size, j, np.int32), side)
-            self._push(U[keep], rows, act, _rows_at(extra, idx), (arcs, idx))
+            self._push(U[keep], rows, act, _at(extra, idx), (arcs, idx))
 
     def _take_top(self, cells: _Cells, candidates: bool = True) -> None:
         """Top-level cells: keep their sign vectors (patterns) and test their candidates."""
@@ -1677,7 +1672,7 @@ class _Engine:
             if idx.size == 0:
                 continue
             rows, act = _append_row(*c.rows_act(idx), first[kk[idx]], side)
-            self._push(g[idx], rows, act, _rows_at(extra, idx), (c, idx))
+            self._push(g[idx], rows, act, _at(extra, idx), (c, idx))
 
     def _empty_cells(self, w: int, count: int) -> _Cells:
         """``count`` cells with no active row and no known row (w sentinel columns)."""
@@ -2046,15 +2041,10 @@ def _sides_ok(dots: np.ndarray, act: np.ndarray):
     return okp, okm
 
 
-def _rows_at(extra, idx):
-    """``extra`` (fn, sel) (fn(i): rows and states of the cells i) restricted to ``idx``
-    (lazily: only ``sel`` is composed), or None."""
-    return None if extra is None else (extra[0], _compose(extra[1], idx))
-
-
-def _origin_at(origin, idx):
-    """``origin`` (arcs, sel) restricted to ``idx``, or None."""
-    return None if origin is None else (origin[0], _compose(origin[1], idx))
+def _at(lazy, idx):
+    """A lazy selection (source, sel) of cells -- ``extra`` (fn, sel) or ``origin`` (arcs, sel) of
+    ``_push_tested`` -- restricted to ``idx``: only ``sel`` is composed. None stays None."""
+    return None if lazy is None else (lazy[0], _compose(lazy[1], idx))
 
 
 def _compose(sel, idx):

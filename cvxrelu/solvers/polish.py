@@ -282,19 +282,23 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float(
     starts = np.cumsum([0] + [B.shape[0] for B in Bs])[:-1]
     nvar = int(offs[-1])
 
+    def blocks(x):
+        """u = Bdiag x (every block's B_j x_j, stacked) and the norms ||B_j x_j||."""
+        u = Bdiag @ x[:nvar]
+        return u, np.sqrt(np.add.reduceat(u * u, starts))
+
     def F(x):
         r = G @ x - y
-        z = Bdiag @ x[:nvar]
-        val = 0.5 * float(r @ r) + beta * float(np.sum(np.sqrt(np.add.reduceat(z * z, starts))))
+        val = 0.5 * float(r @ r) + beta * float(np.sum(blocks(x)[1]))
         return val + (0.5 * h_c * x[-1] ** 2 if has_c else 0.0)
 
     GtG, Gty = G.T @ G, G.T @ y
-    norms0 = [float(np.linalg.norm(B @ x[offs[j]:offs[j + 1]])) for j, B in enumerate(Bs)]
+    norms0 = blocks(x)[1]
     gscale = float(np.linalg.norm(Gty)) + beta * np.sqrt(len(Bs)) + 1e-300
 
     counts = np.diff(np.append(starts, Bdiag.shape[0]))
     owner = np.repeat(np.arange(len(Bs)), counts)  # block of each row of Bdiag
-    limit = 1e-10 * np.asarray(norms0)
+    limit = 1e-10 * norms0
 
     def grad_hess(x, hess=True):
         """Gradient (and Hessian) of F, or None when a block has collapsed (index).
@@ -304,8 +308,7 @@ def _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline: float = float(
         blockdiag(q_j q_j' / ||u_j||)) Bdiag."""
         g = GtG @ x - Gty
         H = GtG.copy() if hess else None
-        u = Bdiag @ x[:nvar]
-        nu = np.sqrt(np.add.reduceat(u * u, starts))
+        u, nu = blocks(x)
         low = np.flatnonzero(nu <= limit)
         if low.size:
             return int(low[0]), None
