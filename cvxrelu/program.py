@@ -22,6 +22,7 @@ from .convex import (  # noqa: F401 - re-exported: the program's public names
 from .errors import InputError, SolverError
 from .model import Model
 from .solvers.clarabel import check_settings
+from .solvers.compress import compress
 from .solvers.conic import PFORM_RATIO, solve_convex_program  # noqa: F401 - re-exported
 from .solvers.first_order import solve_first_order
 from .solvers.ipm_program import solve_program_ipm
@@ -55,6 +56,9 @@ IPM_MAX_BYTES = 12 * 2**30
 #: n = 2 000 on a search's warm-start program 59 iterations become 23, at n = 20 000 it is what
 #: makes that program solvable at all (docs/benchmarks.md).
 SCREEN_MIN_ROWS = 512
+#: Programs with planar cones on more rows than this are compressed first (solve_program,
+#: solvers/compress.py); below it the backends are fast anyway.
+COMPRESS_MIN_ROWS = 2048
 
 
 def ipm_bytes(n: int, p: int, dt: int, screened: bool = False) -> int:
@@ -98,6 +102,36 @@ def check_solver_settings(settings: dict | None) -> dict:
 
 
 def solve_program(
+    Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, solver: str = "auto", progress=None,
+    hints: np.ndarray | None = None, settings: dict | None = None, accept_almost: bool = False,
+) -> ConvexSolution:
+    """The convex program over ``patterns`` with the chosen backend (:func:`_solve_program`).
+
+    Squared loss, planar cones (dt = 2: 1-D data with a hidden bias, or 2 features without
+    one), no output bias, more than COMPRESS_MIN_ROWS rows: the program is first compressed
+    (solvers/compress.py: the rows every pattern treats alike replaced by at most four rows
+    with the same loss up to a constant and the same cones), solved, and its objective and
+    predictions recomputed on the data (``solver_info["compression"]`` says how many rows the
+    backends saw).
+    """
+    S = np.asarray(patterns, dtype=bool)
+    packed = None
+    if (model.loss == "squared" and model.effective_output_bias == "none" and np.shape(Xt)[1] == 2
+            and S.shape[1] > COMPRESS_MIN_ROWS):
+        packed = compress(Xt, y, S)
+    if packed is None:
+        return _solve_program(Xt, y, S, model, solver=solver, progress=progress, hints=hints,
+                              settings=settings, accept_almost=accept_almost)
+    Xc, yc, Sc, offset, info = packed
+    sol = _solve_program(Xc, yc, Sc, model, solver=solver, progress=progress, hints=hints,
+                         settings=settings, accept_almost=accept_almost)
+    sol.prediction = block_predictions(Xt, S, sol.W, sol.V) + (sol.c if sol.c is not None else 0.0)
+    sol.objective = convex_objective(Xt, y, S, sol.W, sol.V, sol.c, model)
+    sol.solver_info["compression"] = dict(info, offset=offset)
+    return sol
+
+
+def _solve_program(
     Xt: np.ndarray, y: np.ndarray, patterns: np.ndarray, model: Model, *, solver: str = "auto", progress=None,
     hints: np.ndarray | None = None, settings: dict | None = None, accept_almost: bool = False,
 ) -> ConvexSolution:

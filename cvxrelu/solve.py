@@ -70,6 +70,9 @@ COLGEN_TOL = 1e-9
 #: below the restricted programs' accuracy (breast-cancer slice, squared loss: a gap of 3.1e-9
 #: for 29 rounds), and a gap 100 times below ``tol`` leaves the reductions room.
 STALL_GAP_FRACTION = 1e-2
+#: ... or stalled for longer (colgen.STALL_LONG_ROUNDS) at or below this fraction of ``tol``
+#: (planted 1-D data at n = 1e5: 1.2e-7 for 180 rounds at tol 1e-6); still 4 times below it.
+STALL_LONG_GAP_FRACTION = 0.25
 #: Exact column generation prices every cell in each round: it is used when one pricing is
 #: estimated (certificate.bound_cost) at no more than this many seconds.
 EXACT_PRICING_SECONDS = 30.0
@@ -221,6 +224,7 @@ def solve(
     if patterns is None:
         cg = column_generation(data, model, on_patterns, tol=COLGEN_TOL, seed=seed, progress=progress,
                                pass_hints=True, stall_gap=STALL_GAP_FRACTION * tol,
+                               stall_gap_long=STALL_LONG_GAP_FRACTION * tol,
                                # (the squared loss's programs are solved to full accuracy already)
                                accurate=None if model.loss == "squared" else (
                                    lambda P, h=None: on_patterns_used(P, h)[0]))

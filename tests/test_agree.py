@@ -191,6 +191,30 @@ def test_column_generation_stops_when_its_gap_stalls():
     assert verify(cg.network, data, m, tol=1e-6).status is Status.OPTIMAL
 
 
+def test_column_generation_stops_when_its_gap_stalls_long():
+    """``stall_gap_long``: the same stop with STALL_LONG_ROUNDS rounds; never before the first
+    round where the best gap is at most it and has not halved over that many rounds."""
+    data = _data(120, 2, seed=5)
+    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
+    Xt = m.augment(data.X)
+
+    def on_patterns(P):
+        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
+        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
+
+    stall = 1e-8
+    cg = colgen.column_generation(data, m, on_patterns, tol=0.0, stall_gap_long=stall)
+    g = _best_gaps(cg.history)
+    k, r = colgen.STALL_LONG_ROUNDS, colgen.STALL_FACTOR
+
+    def stalled(i):
+        return i >= k and g[i] <= stall and g[i] > r * g[i - k]
+
+    assert not any(stalled(i) for i in range(len(g) - 1))
+    assert cg.stopped == "stalled" and stalled(len(g) - 1)
+    assert len(g) > colgen.STALL_LONG_ROUNDS
+
+
 def test_column_generation_never_stalls_above_the_stall_gap():
     """A stall gap below every gap reached never ends the rounds: column generation ends on
     its tolerance, a dual point without violation, or nothing new to add."""
