@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -80,15 +81,16 @@ def dual_planted(n, d, jobs=2):
     return Dataset(data0.X, f + nu), model, net
 
 
-def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = False, dual: bool = False) -> Path:
+def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = False, dual: bool = False,
+            exact: bool = False) -> Path:
     """A network from solve, saved as a checkpoint with its data (cached). ``optimal``: solve
     with its pattern search, then ``to_optimum`` (an optimal network, which verify certifies
-    only by the whole enumeration)."""
+    only by the whole enumeration); ``exact``: solve's default (exact column generation)."""
     from cvxrelu.io import save_checkpoint
     from cvxrelu.model import Model, objective
     from cvxrelu.solve import solve
 
-    path = cache / (f"planted_dual_d{d}_n{n}.h5" if dual else
+    path = cache / (f"planted_dual_d{d}_n{n}.h5" if dual else f"planted_exact_d{d}_n{n}.h5" if exact else
                     f"planted_opt_d{d}_n{n}.h5" if optimal else f"planted_d{d}_n{n}.h5")
     if path.exists():
         return path
@@ -101,8 +103,14 @@ def prepare(d, n, cache: Path, patterns: int, search: bool, optimal: bool = Fals
         return path
     data = planted(n, d)
     model = Model(beta=BETA_MEAN * n, hidden_bias="penalized")
-    t0 = time.perf_counter()
-    if optimal:
+    t0, c0 = time.perf_counter(), time.process_time()
+    if exact:  # what `cvxrelu solve DATA` does: exact column generation where one pricing is affordable
+        res = solve(data, model, jobs=2)
+        print(f"# solve (exact) d={d} n={n}: status {res.status.value}, relative gap {res.to_dict()['relative_gap']:.2g}, "
+              f"{len(res.extra.get('history', []))} rounds, stopped {res.extra.get('colgen_stopped')}, "
+              f"{time.process_time() - c0:.1f} s CPU (this process), peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB", flush=True)
+    elif optimal:
         res = solve(data, model, patterns=200, search=True, search_rounds=30, jobs=2)
     else:
         res = solve(data, model, patterns=patterns, search=search, search_rounds=3, search_seconds=20)
@@ -279,6 +287,8 @@ def main():
     ap.add_argument("--search", action="store_true", help="solve with its pattern search (slow at n = 1e5)")
     ap.add_argument("--optimal", action="store_true",
                     help="optimal networks (solve with search, then column generation with a ceiling: to_optimum)")
+    ap.add_argument("--exact-solve", action="store_true",
+                    help="networks from solve's default (exact column generation; 1-D data at n = 1e5)")
     ap.add_argument("--dual-planted", action="store_true",
                     help="networks optimal by construction (``dual_planted``: labels made from a scaled dual point)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="verify --time-limit (the CLI's default)")
@@ -298,7 +308,8 @@ def main():
           f"{'cells':>11} {'cells/s':>9} {'speed-up':>8} {'peak MiB':>8} {'cpu s':>7} {'load':>5}")
     for spec in args.sizes.split(","):
         d, n = (int(v) for v in spec.split(":"))
-        path = prepare(d, n, Path(args.cache), args.patterns, args.search, args.optimal, args.dual_planted)
+        path = prepare(d, n, Path(args.cache), args.patterns, args.search, args.optimal, args.dual_planted,
+                       args.exact_solve)
         first = None
         for jobs in args.jobs.split(","):
             load = os.getloadavg()[0]
