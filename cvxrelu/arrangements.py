@@ -2182,4 +2182,4 @@ def brute_force_patterns(Xt: np.ndarray) -> np.ndarray:
             out.append(full)
     if not out:
         out.append(np.zeros(n, dtype=bool))
-    return np.unique(np.array(out), axis=0)
+    return unique_rows(np.array(out))

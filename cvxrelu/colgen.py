@@ -25,9 +25,9 @@ import numpy as np
 
 from .certificate import relative
 from .lower_bound import certifying_bound, dual_start, live_directions, lower_bound
-from .model import Dataset, Model, Network, objective, predict
+from .model import Dataset, Model, Network, objective, predict, unique_rows
 from .pricing import restricted_pricing
-from .search import PatternHints, ascent_starts, violated_patterns
+from .search import SEARCH_DATA_STARTS, PatternHints, ascent_starts, violated_patterns
 
 #: Patterns added per round besides the maximizer's own: those of nearby directions.
 NEIGHBOURS = 4
@@ -36,6 +36,13 @@ NEIGHBOURS = 4
 #: and round. They only enlarge the working set (the exact pricing still decides when to stop),
 #: and cut the number of rounds when the optimum has many neurons (d = 1, n = 10 000).
 HEURISTIC_ADD = 16
+#: The ascent costs O(n) per start and step: above n = HEURISTIC_START_ROWS / SEARCH_DATA_STARTS
+#: (25 000) it gets HEURISTIC_START_ROWS / n data rows and as many random directions (at least
+#: HEURISTIC_MIN_STARTS), besides the network's neurons. Planted 1-D data at n = 1e5: with
+#: the full 256 + 256 starts the ascent took two thirds of solve's 122 CPU s (28 rounds); with
+#: 64 + 64, 65 CPU s (27 rounds), same objective to 1e-8 relative, gap 7.7e-8.
+HEURISTIC_START_ROWS = 6_400_000
+HEURISTIC_MIN_STARTS = 16
 #: A pattern leaves the working set once the network has left it unused for this many rounds in
 #: a row, for every loss: the programs stay small (every round re-solves them; pricing finds a
 #: dropped pattern again if it is needed). At n = 200 (logistic) keeping patterns for 2 rounds
@@ -111,7 +118,10 @@ def _heuristic_patterns(Xt, data, model, net, work, rng, book=None) -> list:
         return []
     lam = model.loss_fn.gradient(predict(net, data.X), data.y)
     dirs = []
-    found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng),
+    starts = None
+    if Xt.shape[0] * SEARCH_DATA_STARTS > HEURISTIC_START_ROWS:
+        starts = max(HEURISTIC_MIN_STARTS, min(SEARCH_DATA_STARTS, HEURISTIC_START_ROWS // Xt.shape[0]))
+    found, _ = violated_patterns(Xt, lam, model, ascent_starts(Xt, net, rng, starts),
                                  {row.tobytes() for row in work}, k=HEURISTIC_ADD, directions=dirs)
     if book is not None:
         book.note(found, dirs)
@@ -212,7 +222,7 @@ def column_generation(
     book = PatternHints(Xt.shape[1])
     if initial is None:
         initial = book.note_neurons(Xt, rng.standard_normal((Xt.shape[1], 8)))
-    work = np.unique(np.asarray(initial, dtype=bool), axis=0)
+    work = unique_rows(np.asarray(initial, dtype=bool))
 
     history = []
     # every round's bound is valid (any dual point): keep the largest, and the best network
@@ -284,12 +294,12 @@ def column_generation(
         # a pattern pricing brings back after it was dropped is kept from then on (``pinned``):
         # each pattern leaves at most once, so the rounds cannot cycle
         pinned |= fresh & dropped
-        for row in np.unique(np.vstack([work, Q]), axis=0):
+        for row in unique_rows(np.vstack([work, Q])):
             key = row.tobytes()
             idle[key] = 0 if key in in_use else idle.get(key, 0) + 1
             if idle[key] < drop_after or key in pinned:
                 keep.append(row)
-        work = np.unique(np.vstack([new] + ([np.array(keep)] if keep else [])), axis=0)
+        work = unique_rows(np.vstack([new] + ([np.array(keep)] if keep else [])))
         dropped |= known - {row.tobytes() for row in work}
         work = work[work.any(axis=1)] if work.any() else work
     if task and hasattr(task, "close"):

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import SolverError
-from .model import Dataset, Model, Network, objective, predict
+from .model import Dataset, Model, Network, objective, predict, unique_rows
 from .parallel import run_tasks
 from .pricing import restricted_pricing
 
@@ -186,14 +186,18 @@ def ascend(Xt: np.ndarray, nu: np.ndarray, starts: np.ndarray, steps: int = SEAR
     return U, f
 
 
-def ascent_starts(Xt: np.ndarray, net: Network, rng) -> np.ndarray:
+def ascent_starts(Xt: np.ndarray, net: Network, rng, starts: int | None = None) -> np.ndarray:
     """Starts of the cell-wise ascent: data rows, random directions, the network's live neurons
-    and the same neurons perturbed by SEARCH_JITTER (relative); columns of a (dt, S) array."""
+    and the same neurons perturbed by SEARCH_JITTER (relative); columns of a (dt, S) array.
+    ``starts``: this many data rows and this many random directions (default
+    SEARCH_DATA_STARTS and SEARCH_RANDOM_STARTS)."""
     n = Xt.shape[0]
-    rows = Xt[rng.choice(n, min(n, SEARCH_DATA_STARTS), replace=False)].T
+    k_rows = SEARCH_DATA_STARTS if starts is None else starts
+    k_rand = SEARCH_RANDOM_STARTS if starts is None else starts
+    rows = Xt[rng.choice(n, min(n, k_rows), replace=False)].T
     Ut = net.Ut()
     live = Ut[:, np.linalg.norm(Ut, axis=0) > 0]
-    return np.hstack([rows, rng.standard_normal((Xt.shape[1], SEARCH_RANDOM_STARTS)), live,
+    return np.hstack([rows, rng.standard_normal((Xt.shape[1], k_rand)), live,
                       live + SEARCH_JITTER * np.linalg.norm(live, axis=0) * rng.standard_normal(live.shape)])
 
 
@@ -389,7 +393,7 @@ def pattern_search(
         warm_Q = [book.note_neurons(Xt, g.Ut()) for g in warm]  # each neuron's pattern, in neuron order
         for g, Lg, Q in zip(warm, warm_L, warm_Q):
             if np.isfinite(Lg) and (best is None or Lg < best[0]):
-                Pg = np.unique(Q[Q.any(axis=1)], axis=0)
+                Pg = unique_rows(Q[Q.any(axis=1)])
                 if Pg.shape[0]:
                     best = (Lg, g, Pg, Pg)
         if first is not None:

@@ -35,7 +35,7 @@ from .arrangements import estimate_cells, sample_patterns
 from .certificate import DEFAULT_TIME_LIMIT, DEFAULT_TOL, Certificate, Status, bound_cost, check_options, verify
 from .colgen import column_generation
 from .errors import InputError, SolverError
-from .model import Dataset, Model, Network, objective, predict
+from .model import Dataset, Model, Network, objective, predict, unique_rows
 from .parallel import resolve_jobs
 from .pricing import restricted_pricing
 from .program import SOLVERS, network_from_blocks, solve_program
@@ -338,7 +338,7 @@ def polish_final(net: Network, data: Dataset, model: Model, infos: list, extra: 
     if live.size == 0:
         return net
     Ut = net.Ut()
-    P, first = np.unique(P, axis=0, return_index=True)
+    P, first = unique_rows(P, return_index=True)
     keep = P.any(axis=1)
     P, hints = P[keep], Ut[:, live[first[keep]]].T
     if patterns is not None and len(patterns):

@@ -45,3 +45,25 @@ def test_restricted_pricing_is_exact_per_cell():
     assert val == pytest.approx(res.M, rel=1e-9)
     sub = sample_patterns(Xt, 5, seed=0)
     assert restricted_pricing(Xt, lam, sub, beta=0.0)[0] <= res.M + 1e-9
+
+
+@pytest.mark.parametrize("n", [1000, 30_000, 200_000])
+def test_heuristic_ascent_starts_shrink_with_n(monkeypatch, n):
+    """The ascent's data-row and random starts are SEARCH_DATA_STARTS each up to
+    HEURISTIC_START_ROWS / SEARCH_DATA_STARTS rows, then HEURISTIC_START_ROWS / n (at least
+    HEURISTIC_MIN_STARTS), plus two per live neuron (the neuron and its jittered copy)."""
+    from cvxrelu import colgen
+    from cvxrelu.search import SEARCH_DATA_STARTS
+
+    seen = []
+    monkeypatch.setattr(colgen, "violated_patterns", lambda Xt, lam, model, starts, *a, **k: (seen.append(starts.shape[1]), ([], 0.0))[1])
+    rng = np.random.default_rng(0)
+    data = Dataset(rng.uniform(-2, 2, (n, 1)), rng.standard_normal(n))
+    model = Model(beta=1.0, hidden_bias="penalized")
+    net = Network(U=np.array([[1.0, -1.0, 0.5]]), alpha=np.array([1.0, 1.0, -1.0]), b=np.array([0.1, 0.2, 0.3]))
+    Xt = model.augment(data.X)
+    colgen._heuristic_patterns(Xt, data, model, net, np.zeros((0, n), dtype=bool), rng)
+    k = SEARCH_DATA_STARTS if n * SEARCH_DATA_STARTS <= colgen.HEURISTIC_START_ROWS else max(
+        colgen.HEURISTIC_MIN_STARTS, colgen.HEURISTIC_START_ROWS // n)
+    assert seen == [2 * k + 2 * 3]
+    assert (k < SEARCH_DATA_STARTS) == (n > 25_000)
