@@ -241,3 +241,25 @@ def test_caratheodory_keeps_the_constant_neurons_of_a_free_hidden_bias(seed, n, 
     np.testing.assert_allclose(q, p, rtol=0, atol=1e-9 * (1 + np.abs(p).max()))
     assert penalty(red, m) <= penalty(net, m) * (1 + 1e-9) + 1e-12
     assert np.count_nonzero((red.alpha != 0) & np.any(red.U != 0, axis=0)) <= n + 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 8), extra=st.integers(1, 8), tiny=st.floats(1e-12, 1e-8))
+def test_caratheodory_keeps_predictions_with_nearly_constant_neurons(seed, n, extra, tiny):
+    """Interior-point leftovers of a free hidden bias: neurons with |u| ~ 1e-10 and b ~ 1
+    (nearly constant, the atom relu(Xt ut / N) of size |b| / N ~ 1e10 after scaling). The
+    reduction keeps the predictions to rounding (the unscaled null vector moved them by 5e-3 on
+    the breast-cancer slice) and the penalty."""
+    rng = np.random.default_rng(seed)
+    d = 2
+    X = rng.standard_normal((n, d))
+    m = Model(beta=0.1, hidden_bias="free", output_bias="penalized")
+    w = n + 1 + extra + 2
+    U, b = rng.standard_normal((d, w)), rng.standard_normal(w)
+    U[:, :2] *= tiny
+    b[:2] = np.abs(b[:2]) + 1.0
+    net = scaled(Network(U=U, alpha=rng.standard_normal(w), b=b, c=0.5), m)
+    red = caratheodory_reduce(net, X, m)
+    p, q = predict(net, X), predict(red, X)
+    np.testing.assert_allclose(q, p, rtol=0, atol=1e-9 * (1 + np.abs(p).max()))
+    assert penalty(red, m) <= penalty(net, m) * (1 + 1e-9) + 1e-12
