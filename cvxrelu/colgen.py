@@ -72,7 +72,7 @@ STALL_ROUNDS = 5
 STALL_FACTOR = 0.5
 #: ... and, given a ``stall_gap_long``, once the best gap is at most that and has not fallen
 #: below STALL_FACTOR times its value STALL_LONG_ROUNDS rounds earlier. Planted 1-D data at
-#: n = 1e5 (squared loss, penalized hidden bias): from round 20 on the gap stayed at 1.2e-7 while
+#: n = 1e5 (squared loss, penalized hidden bias): from round 20 on the gap stayed near 1e-7 while
 #: the restricted programs (degenerate: the optimal kinks sit on data points, shared by two
 #: cells of the working set) ended almost solved, above a stall gap of 1e-8; each further
 #: round cost 6 s, up to the 200-round limit.

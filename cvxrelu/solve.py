@@ -71,7 +71,8 @@ COLGEN_TOL = 1e-9
 #: for 29 rounds), and a gap 100 times below ``tol`` leaves the reductions room.
 STALL_GAP_FRACTION = 1e-2
 #: ... or stalled for longer (colgen.STALL_LONG_ROUNDS) at or below this fraction of ``tol``
-#: (planted 1-D data at n = 1e5: 1.2e-7 for 180 rounds at tol 1e-6); still 4 times below it.
+#: (planted 1-D data at n = 1e5: near 1e-7 from round 20 on, at tol 1e-6, with 180 rounds left
+#: before the limit); still 4 times below it.
 STALL_LONG_GAP_FRACTION = 0.25
 #: Exact column generation prices every cell in each round: it is used when one pricing is
 #: estimated (certificate.bound_cost) at no more than this many seconds.
