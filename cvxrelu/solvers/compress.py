@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..model import unique_rows
+
 #: Groups of at most this many rows are kept as they are (compression saves nothing there).
 COMPRESS_MIN_GROUP = 8
 #: Below this spread of a group's tangent coordinate (z = b / a, its rows a (z, 1) in the
@@ -50,10 +52,10 @@ COMPRESS_MAX_FRACTION = 0.5
 def groups(S: np.ndarray) -> tuple[np.ndarray, int]:
     """(inverse, count): the rows' group labels (rows with the same column of S) and their number."""
     S = np.asarray(S, dtype=bool)
-    packed = np.packbits(S, axis=0).T  # (n, ceil(p / 8))
-    key = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, inverse = np.unique(key, return_inverse=True)
-    return inverse.ravel(), int(inverse.max(initial=-1)) + 1
+    if S.shape[1] == 0:
+        return np.zeros(0, dtype=np.intp), 0
+    _, inverse = unique_rows(S.T, return_inverse=True)
+    return inverse, int(inverse.max()) + 1
 
 
 def _two_point(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,9 +100,14 @@ def compress(Xt: np.ndarray, y: np.ndarray, S: np.ndarray):
     order = np.argsort(inv, kind="stable")
     bounds = np.flatnonzero(np.diff(inv[order])) + 1
     rows, labels, members, offset, merged = [], [], [], 0.0, 0
+
+    def keep(idx, X_rows, y_rows):
+        """Rows of the group ``idx`` as given (a row of the group supplies the patterns' column)."""
+        rows.append(X_rows), labels.append(y_rows), members.append(np.full(X_rows.shape[0], idx[0]))
+
     for idx in np.split(order, bounds):
         if idx.size <= COMPRESS_MIN_GROUP:
-            rows.append(Xt[idx]), labels.append(y[idx]), members.append(np.full(idx.size, idx[0]))
+            keep(idx, Xt[idx], y[idx])
             continue
         Xg, yg = Xt[idx], y[idx]
         norms = np.linalg.norm(Xg, axis=1)
@@ -116,7 +123,7 @@ def compress(Xt: np.ndarray, y: np.ndarray, S: np.ndarray):
             a, b = Xg @ q, Xg @ qp
             keep_all = bool(np.any(a <= 1e-12 * norms))  # not inside an open half-plane
         if keep_all:
-            rows.append(Xg), labels.append(yg), members.append(np.full(idx.size, idx[0]))
+            keep(idx, Xg, yg)
             continue
         z = b / a
         ext = np.unique([int(np.argmin(z)), int(np.argmax(z))])
@@ -125,7 +132,7 @@ def compress(Xt: np.ndarray, y: np.ndarray, S: np.ndarray):
         zr, wr = z[rest], a[rest] ** 2
         spread = float(zr.max() - zr.min())
         if 0.0 < spread < COMPRESS_MIN_SPREAD:
-            rows.append(Xg), labels.append(yg), members.append(np.full(idx.size, idx[0]))
+            keep(idx, Xg, yg)
             continue
         pts, wts = _two_point(zr, wr)
         V = np.sqrt(wts)[:, None] * (pts[:, None] * qp[None, :] + q[None, :])  # rows inside the hull
@@ -135,8 +142,7 @@ def compress(Xt: np.ndarray, y: np.ndarray, S: np.ndarray):
         else:  # parallel rows: h lies along them
             t = np.array([float(V[0] @ h) / float(V[0] @ V[0])])
         offset += 0.5 * (float(yg[rest] @ yg[rest]) - float(t @ t))
-        rows.append(np.vstack([Xg[ext], V])), labels.append(np.concatenate([yg[ext], t]))
-        members.append(np.full(ext.size + V.shape[0], idx[0]))
+        keep(idx, np.vstack([Xg[ext], V]), np.concatenate([yg[ext], t]))
         merged += int(rest.sum())
     Xc = np.vstack(rows)
     if Xc.shape[0] > COMPRESS_MAX_FRACTION * n:
