@@ -108,16 +108,22 @@ def test_pricing_ceiling_never_stops_on_a_cell_of_the_working_set():
         assert s.M_raw > m.beta
 
 
-@pytest.mark.parametrize("hb", ["none", "penalized"])
-def test_column_generation_with_and_without_the_ceiling_agree(hb):
-    data = _data(30, 2, seed=2)
-    m = Model(beta=0.05, hidden_bias=hb, output_bias="penalized")
+def _colgen_case(n, seed, hidden_bias="penalized"):
+    """2-D data (penalized output bias, ``hidden_bias``) and the restricted programs' network (every block kept)."""
+    data = _data(n, 2, seed=seed)
+    m = Model(beta=0.05, hidden_bias=hidden_bias, output_bias="penalized")
     Xt = m.augment(data.X)
 
     def on_patterns(P):
         sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
         return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
 
+    return data, m, on_patterns
+
+
+@pytest.mark.parametrize("hb", ["none", "penalized"])
+def test_column_generation_with_and_without_the_ceiling_agree(hb):
+    data, m, on_patterns = _colgen_case(30, seed=2, hidden_bias=hb)
     a = colgen.column_generation(data, m, on_patterns, tol=1e-9, ceiling=True)
     b = colgen.column_generation(data, m, on_patterns, tol=1e-9, ceiling=False)
     assert a.objective == pytest.approx(b.objective, rel=1e-8)
@@ -168,24 +174,18 @@ def _best_gaps(history):
     return out
 
 
-def test_column_generation_stops_when_its_gap_stalls():
-    """With a tolerance no solver reaches (0), column generation given ``stall_gap`` ends
-    "stalled" at the first round where the best gap is at most stall_gap and has not halved
-    over STALL_ROUNDS rounds; the network it returns is the best of its rounds, and verify
-    certifies it at a tolerance above that gap."""
-    data = _data(120, 2, seed=1)  # its gap stays at 2e-9 over its last rounds
-    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
-    Xt = m.augment(data.X)
-
-    def on_patterns(P):
-        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
-        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
-
+@pytest.mark.parametrize("key,rounds", [("stall_gap", "STALL_ROUNDS"), ("stall_gap_long", "STALL_LONG_ROUNDS")])
+def test_column_generation_stops_when_its_gap_stalls(key, rounds):
+    """With a tolerance no solver reaches (0), column generation given ``stall_gap`` (or
+    ``stall_gap_long``) ends "stalled" at the first round where the best gap is at most it and
+    has not halved over STALL_ROUNDS (STALL_LONG_ROUNDS) rounds; the network it returns is the
+    best of its rounds, and verify certifies it at a tolerance above that gap."""
+    data, m, on_patterns = _colgen_case(120, seed=1)  # its gap stays at 2e-9 over its last rounds
     stall = 1e-8
-    cg = colgen.column_generation(data, m, on_patterns, tol=0.0, stall_gap=stall)
+    cg = colgen.column_generation(data, m, on_patterns, tol=0.0, **{key: stall})
     assert cg.stopped == "stalled"
     g = _best_gaps(cg.history)
-    k, r = colgen.STALL_ROUNDS, colgen.STALL_FACTOR
+    k, r = getattr(colgen, rounds), colgen.STALL_FACTOR
 
     def stalled(i):
         return i >= k and g[i] <= stall and g[i] > r * g[i - k]
@@ -196,41 +196,10 @@ def test_column_generation_stops_when_its_gap_stalls():
     assert verify(cg.network, data, m, tol=1e-6).status is Status.OPTIMAL
 
 
-def test_column_generation_stops_when_its_gap_stalls_long():
-    """``stall_gap_long``: the same stop with STALL_LONG_ROUNDS rounds; never before the first
-    round where the best gap is at most it and has not halved over that many rounds."""
-    data = _data(120, 2, seed=1)
-    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
-    Xt = m.augment(data.X)
-
-    def on_patterns(P):
-        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
-        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
-
-    stall = 1e-8
-    cg = colgen.column_generation(data, m, on_patterns, tol=0.0, stall_gap_long=stall)
-    g = _best_gaps(cg.history)
-    k, r = colgen.STALL_LONG_ROUNDS, colgen.STALL_FACTOR
-
-    def stalled(i):
-        return i >= k and g[i] <= stall and g[i] > r * g[i - k]
-
-    assert not any(stalled(i) for i in range(len(g) - 1))
-    assert cg.stopped == "stalled" and stalled(len(g) - 1)
-    assert len(g) > colgen.STALL_LONG_ROUNDS
-
-
 def test_column_generation_never_stalls_above_the_stall_gap():
     """A stall gap below every gap reached never ends the rounds: column generation ends on
     its tolerance, a dual point without violation, or nothing new to add."""
-    data = _data(40, 2, seed=5)
-    m = Model(beta=0.05, hidden_bias="penalized", output_bias="penalized")
-    Xt = m.augment(data.X)
-
-    def on_patterns(P):
-        sol = solve_program(Xt, data.y, P[P.any(axis=1)], m)
-        return network_from_blocks(sol.W, sol.V, sol.c, m, 0.0)
-
+    data, m, on_patterns = _colgen_case(40, seed=5)
     cg = colgen.column_generation(data, m, on_patterns, tol=1e-9, stall_gap=1e-300)
     assert cg.stopped in ("gap", "no violation", "nothing new")
     assert min(_best_gaps(cg.history)) > 1e-300
