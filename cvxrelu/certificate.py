@@ -67,7 +67,7 @@ from .model import (
 from .parallel import resolve_jobs
 from .records import array_sha256, finite, jsonable, versions
 from .refine import REFINE_SECONDS, refine_dual
-from .refute import refute
+from .refute import SEARCH_SHARE, network_search, refute
 from .validation import check_consistent
 from .witness import PROGRAM_ENTRIES, find_witness
 
@@ -93,6 +93,10 @@ class Status(str, Enum):
 BOUND_SHARE = 0.7
 #: Share of the time limit for the refutation search (refute.refute) in bounded mode.
 REFUTE_SHARE = 0.2
+#: In bounded mode the refutation's search runs before the bound (its share of REFUTE_SHARE);
+#: at most SEARCH_STARTS of the violated directions it found (the largest ratios), and its best
+#: direction, join the network's neurons as starts of the bound's incumbent.
+SEARCH_STARTS = 64
 #: Share of the time limit for a bound that can no longer certify (it only sharpens the
 #: reported lower bound).
 SHORT_SHARE = 0.1
@@ -309,6 +313,24 @@ def verify(
     timings = details["timings"] = {}
     starts = live_directions(net, model)
     witness, bound = None, None
+    search, search_rng = None, np.random.default_rng(0)
+    if mode == "bounded" and np.isfinite(L):
+        # the refutation's search first (cheap next to the branch and bound): its directions
+        # seed the bound's incumbent, which then stops at its root when one of them attains
+        # more than any value that certifies (a network it refutes); the refutation below
+        # reuses it (same generator, same result)
+        t0 = time.perf_counter()
+        try:
+            search = network_search(net, data, model, rng=search_rng,
+                                    time_budget=_budget(deadline, SEARCH_SHARE * REFUTE_SHARE * time_limit))
+        except Exception as exc:  # noqa: BLE001 - without it the bound starts from the neurons alone
+            details["search_error"] = f"{type(exc).__name__}: {exc}"
+        timings["search_s"] = time.perf_counter() - t0
+        if search is not None:
+            found = [search.directions[:, :SEARCH_STARTS]]
+            if search.best_direction is not None:
+                found.append(search.best_direction[:, None])
+            starts = np.hstack(found if starts is None else [starts, *found])
 
     def record(b: LowerBound) -> None:
         nonlocal lb, gap
@@ -344,10 +366,12 @@ def verify(
         bounded = bound is None or bound.patterns == "bounded"
         # bounded mode: the convex program comes from the refutation (with the violated patterns)
         w = find_witness(net, data, model, hint, L, errL, Xt, errors, program=not bounded)
-        if w is None:  # the refutation's own search (its convex program's time grows with the data)
+        if w is None or bounded:  # the refutation (bounded mode: also beside a witness from the bound,
+            # the better kept; its convex program's time grows with the data)
             info: dict = {}
             try:
-                r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info)
+                r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info,
+                           rng=search_rng if search is not None else 0, search=search)
             except Exception as exc:  # noqa: BLE001 - a failure here only means no witness from this route
                 r = None
                 errors.append(f"refutation: {type(exc).__name__}: {exc}")

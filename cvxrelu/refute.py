@@ -492,6 +492,22 @@ def _strictly_better(cand: Network, data: Dataset, model: Model, L0: float, err0
     return bool(np.isfinite(val) and val + objective_error_bound(cand, data, model) < L0 - err0)
 
 
+def network_search(net: Network, data: Dataset, model: Model, *,
+                   time_budget: float = SEARCH_SHARE * DEFAULT_TIME_BUDGET,
+                   rng: np.random.Generator | int | None = 0) -> Refutation:
+    """The first step of :func:`refute`: violated dual constraints at the network's gradient
+    (``search_dual_point``), from ``default_starts`` of the merged network, at most
+    REFUTE_ROUNDS rounds. FloatingPointError when the gradient is not finite."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    Xt = model.augment(data.X)
+    base = merged(scaled(net, model), Xt, model)
+    nu = search_dual_point(net, data, model)
+    if not np.all(np.isfinite(nu)):
+        raise FloatingPointError("non-finite loss gradient")
+    return find_violations(Xt, nu, model, starts=default_starts(Xt, rng, base), time_budget=time_budget,
+                           rng=rng, max_rounds=REFUTE_ROUNDS)
+
+
 def refute(
     net: Network,
     data: Dataset,
@@ -501,6 +517,7 @@ def refute(
     rng: np.random.Generator | int | None = 0,
     info: dict | None = None,
     program: bool = True,
+    search: Refutation | None = None,
 ):
     """A strictly better network than ``net`` from violated dual constraints, or None.
 
@@ -523,7 +540,9 @@ def refute(
     SEARCH_SHARE of it, the program is started only while time is left and then runs to its
     end (it cannot be interrupted; on n = 3 000 samples it can take tens of seconds). ``info`` (a dict), when given, receives "refutation" (a Refutation),
     "candidates" (kind -> objective), "errors" and "refuted_s" (seconds until the first strictly
-    better network was evaluated). ``program=False`` skips the convex program.
+    better network was evaluated). ``program=False`` skips the convex program. ``search``: the
+    result of :func:`network_search` on this network, already run with the generator passed as
+    ``rng`` (verify runs it before its bound); the same network is then found as without it.
     """
     info = {} if info is None else info
     info.setdefault("errors", [])
@@ -537,13 +556,13 @@ def refute(
     err0 = objective_error_bound(net, data, model)
     Xt = model.augment(data.X)
     base = merged(scaled(net, model), Xt, model)
-    nu = search_dual_point(net, data, model)
-    if not np.all(np.isfinite(nu)):
-        info["errors"].append("non-finite loss gradient")
-        return None
-    starts = default_starts(Xt, rng, base)
-    ref = find_violations(Xt, nu, model, starts=starts, time_budget=SEARCH_SHARE * time_budget, rng=rng,
-                          max_rounds=REFUTE_ROUNDS)
+    if search is None:
+        try:
+            search = network_search(net, data, model, time_budget=SEARCH_SHARE * time_budget, rng=rng)
+        except FloatingPointError as exc:
+            info["errors"].append(str(exc))
+            return None
+    ref = search
     info["refutation"] = ref
     if not ref.violated:
         return None

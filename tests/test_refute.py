@@ -16,6 +16,7 @@ from cvxrelu.refute import (
     _cone_projection,
     find_violations,
     line_search_neuron,
+    network_search,
     program_on_patterns,
     refute,
 )
@@ -226,3 +227,23 @@ def test_first_order_program_route_gives_an_evaluated_candidate(loss, monkeypatc
     kind = "convex program on the network's and the violated patterns (Thm. 3)"
     assert kind in info["candidates"], info["errors"]
     assert np.isfinite(info["candidates"][kind])
+
+
+def test_a_search_run_beforehand_gives_refute_the_same_network():
+    """verify runs network_search before its bound and hands it to refute with the generator it
+    used: refute must then return what it returns on its own (the same kind, network, objective)."""
+    data = planted(150, 10, 0)
+    model = Model(beta=0.5, hidden_bias="penalized")
+    Xt = model.augment(data.X)
+    P = (Xt @ np.random.default_rng(1).standard_normal((11, 3)) > 0).T
+    net = program_on_patterns(data, model, P)
+    alone = refute(net, data, model, time_budget=60.0, rng=0, program=False)
+    rng = np.random.default_rng(0)
+    search = network_search(net, data, model, rng=rng)
+    info = {}
+    reused = refute(net, data, model, time_budget=60.0, rng=rng, program=False, search=search, info=info)
+    assert info["refutation"] is search and search.ratio > 1
+    assert alone is not None and reused is not None
+    assert reused[0] == alone[0] and reused[2] == alone[2]
+    np.testing.assert_array_equal(reused[1].U, alone[1].U)
+    np.testing.assert_array_equal(reused[1].alpha, alone[1].alpha)

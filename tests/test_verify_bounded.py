@@ -183,3 +183,30 @@ def test_bad_time_limit_and_atol_are_input_errors():
                {"atol": math.inf}, {"patterns": "sampled"}):
         with pytest.raises(InputError):
             verify(net, Dataset(X, y), Model(beta=0.1), **kw)
+
+
+def test_bounded_mode_searches_first_and_seeds_the_bound_with_what_it_found():
+    """In bounded mode the refutation's search runs before the bound; its directions seed the
+    bound's incumbent, so the attained M / beta is at least the search's ratio, and the bound
+    stops once that rules a certificate out. On a stationary point of d = 10 data that is not a
+    global minimum (the program over three sampled patterns, paper Thm. 3) the verdict is
+    suboptimal with an evaluated witness, and the lower bound stays below it."""
+    from cvxrelu.refute import program_on_patterns
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 10))
+    y = np.maximum(X @ rng.standard_normal((10, 2)), 0) @ np.array([1.0, -1.0]) + 0.1 * rng.standard_normal(150)
+    data, model = Dataset(X, y), Model(beta=0.5, hidden_bias="penalized")
+    P = (model.augment(X) @ np.random.default_rng(1).standard_normal((11, 3)) > 0).T
+    net = program_on_patterns(data, model, P)
+    cert = verify(net, data, model, patterns="bounded", time_limit=20.0)
+    d = cert.to_dict()
+    assert d["patterns"] == "bounded" and cert.status is Status.SUBOPTIMAL
+    ratio = d["refutation"]["ratio"]
+    assert ratio > 1 + 1e-3
+    assert d["dual_ratio_lower"] >= ratio * (1 - 1e-12)
+    assert d["arrangement"]["stop_above"] < d["dual_ratio_lower"] * model.beta
+    assert "search_s" in d["timings"]
+    wobj = objective(cert.witness, data, model)
+    assert wobj == cert.witness_objective < cert.objective
+    assert cert.lower_bound <= wobj
