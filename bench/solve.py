@@ -200,7 +200,8 @@ def main(argv=None):
             if "ipm" in methods:
                 r, sec, err = _timed(lambda: solve(data, model, patterns=N, search=False))
                 add("ipm", sec, None if r is None else r.objective,
-                    err or f"{r.solver.get('iterations')} it, {r.solver.get('status')}")
+                    err or f"{r.solver.get('iterations')} it, {r.solver.get('status')}; certificate "
+                           f"{r.certificate.seconds:.0f} s")
             if "clarabel" in methods and n <= args.clarabel_max_n:
                 r, sec, err = _timed(lambda: solve_convex_program(X, y, P, model))
                 add("clarabel", sec, None if r is None else r.objective,
