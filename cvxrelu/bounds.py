@@ -817,7 +817,7 @@ def _result(upper, method, inc, stop_below, stop_above, t0, details, complete_ta
 
 def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float = -np.inf,
                           stop_above: float = np.inf, time_limit: float = 60.0, starts=None,
-                          progress=None, max_nodes: int | None = None) -> MBound:
+                          progress=None, max_nodes: int | None = None, more_starts=None) -> MBound:
     """Sound upper bound (and an attained value) of M(nu) = max_{N(v) <= 1} |nu^T (Xt v)_+|.
 
     Cheapest first: norm bounds (with rank reduction), the spike-free test, the root relaxation,
@@ -839,6 +839,9 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
         Seconds for the branch and bound; then the largest open node's bound is returned.
     starts : (dt, S) array, optional
         Directions seeding the incumbent (e.g. the network's neurons).
+    more_starts : callable returning a (dt, S) array or None, optional
+        Called once, only when the cheap bounds and the incumbent's first ascent have not settled
+        the question: more directions for the incumbent (verify's refutation search).
     progress : object with ``task(description, total)``, optional
     max_nodes : int, optional
         Stop the branch and bound after this many node bounds (tests; sound either way).
@@ -878,7 +881,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
             shift = _up(float(np.abs(nu) @ dx), n + 2) * 2.0 + 1e-300
         details["scale_shift"] = shift
     res = _bound(Xs, nus, free_bias, stop_below - shift, stop_above + shift, time_limit, starts,
-                 progress, max_nodes, details, t0)
+                 progress, max_nodes, details, t0, more_starts)
     if shift > 0.0:
         res.upper = res.upper + shift
         if res.argmax is not None:
@@ -888,7 +891,7 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
 
 
 def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progress, max_nodes,
-           details, t0) -> MBound:
+           details, t0, more_starts=None) -> MBound:
     """bound_dual_constraint on data whose non-zero entries are in range."""
     n, dt = Xt.shape
 
@@ -954,6 +957,15 @@ def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progre
     done_now = done(upper, method, inc)
     if done_now.complete:
         return done_now
+    if more_starts is not None:
+        more = more_starts()
+        if more is not None and more.shape[1]:
+            if more.shape[0] != dt:
+                raise ValueError(f"more_starts must have {dt} rows, got shape {more.shape}")
+            inc.offer(more[:, np.all(np.isfinite(more), axis=0)])
+            done_now = done(upper, method, inc)
+            if done_now.complete:
+                return done_now
 
     # rank reduction of the penalized block
     Q, V, rho, E_up, r = _reduce(A)

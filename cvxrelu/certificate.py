@@ -93,8 +93,8 @@ class Status(str, Enum):
 BOUND_SHARE = 0.7
 #: Share of the time limit for the refutation search (refute.refute) in bounded mode.
 REFUTE_SHARE = 0.2
-#: In bounded mode the refutation's search runs before the bound (its share of REFUTE_SHARE);
-#: at most SEARCH_STARTS of the violated directions it found (the largest ratios), and its best
+#: In bounded mode the refutation's search runs inside the bound, once its cheap stages have not
+#: settled the question (its share of REFUTE_SHARE); at most SEARCH_STARTS of the violated directions it found (the largest ratios), and its best
 #: direction, join the network's neurons as starts of the bound's incumbent.
 SEARCH_STARTS = 64
 #: Share of the time limit for a bound that can no longer certify (it only sharpens the
@@ -197,7 +197,7 @@ def _budget(deadline: float, share_seconds: float) -> float:
 def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mode: str, needed: float,
               allowed: float, seconds: float, short_seconds: float, starts=None, progress=None,
               jobs: int | None = 1, scheduler: str | None = None, max_nodes: int | None = None,
-              limit: float = DEFAULT_TIME_LIMIT) -> LowerBound:
+              limit: float = DEFAULT_TIME_LIMIT, more_starts=None) -> LowerBound:
     """The lower bound from nu1, told when to stop (bounded mode): ``needed`` is the lower bound
     that certifies (objective + its error bound - allowed gap).
 
@@ -239,11 +239,12 @@ def bound_for(nu1: np.ndarray, shift: float, data: Dataset, model: Model, *, mod
             pass
     if above == -math.inf:  # nothing certifies from nu1: a short bound, for the report
         return lower_bound(nu1, data, model, patterns="bounded", time_limit=short_seconds, stop_below=model.beta,
-                           starts=starts, shift=shift, progress=progress, max_nodes=max_nodes)
+                           starts=starts, shift=shift, progress=progress, max_nodes=max_nodes,
+                           more_starts=more_starts)
     below = certifying_bound(nu1, data.y, model, needed + STOP_MARGIN * allowed) if allowed > 0 else above
     below = min(below, above)
     lb = lower_bound(nu1, data, model, patterns="bounded", time_limit=seconds, stop_below=below,
-                     stop_above=above, starts=starts, shift=shift, progress=progress)
+                     stop_above=above, starts=starts, shift=shift, progress=progress, more_starts=more_starts)
     lb.details["stop_below"], lb.details["stop_above"] = below, above
     return lb
 
@@ -314,23 +315,27 @@ def verify(
     starts = live_directions(net, model)
     witness, bound = None, None
     search, search_rng = None, np.random.default_rng(0)
-    if mode == "bounded" and np.isfinite(L):
-        # the refutation's search first (cheap next to the branch and bound): its directions
-        # seed the bound's incumbent, which then stops at its root when one of them attains
-        # more than any value that certifies (a network it refutes); the refutation below
-        # reuses it (same generator, same result)
+
+    def searched() -> np.ndarray | None:
+        """The refutation's search, run when the bound's cheap stages have not settled (bounded
+        mode): its directions join the bound's incumbent, which then stops before branching
+        when one of them attains more than any value that certifies (a network it refutes);
+        the refutation below reuses it (same generator, same result)."""
+        nonlocal search
         t0 = time.perf_counter()
         try:
             search = network_search(net, data, model, rng=search_rng,
                                     time_budget=_budget(deadline, SEARCH_SHARE * REFUTE_SHARE * time_limit))
-        except Exception as exc:  # noqa: BLE001 - without it the bound starts from the neurons alone
+        except Exception as exc:  # noqa: BLE001 - without it the bound's incumbent has its own starts
             details["search_error"] = f"{type(exc).__name__}: {exc}"
         timings["search_s"] = time.perf_counter() - t0
-        if search is not None:
-            found = [search.directions[:, :SEARCH_STARTS]]
-            if search.best_direction is not None:
-                found.append(search.best_direction[:, None])
-            starts = np.hstack(found if starts is None else [starts, *found])
+        if search is None:
+            return None
+        details["refutation"] = search.summary()
+        found = [search.directions[:, :SEARCH_STARTS]]
+        if search.best_direction is not None:
+            found.append(search.best_direction[:, None])
+        return np.hstack(found)
 
     def record(b: LowerBound) -> None:
         nonlocal lb, gap
@@ -347,7 +352,8 @@ def verify(
             bound = bound_for(nu1, shift, data, model, mode=mode, needed=needed, allowed=allowed,
                               seconds=_budget(deadline, BOUND_SHARE * time_limit),
                               short_seconds=_budget(deadline, SHORT_SHARE * time_limit), starts=starts,
-                              progress=progress, jobs=jobs, scheduler=scheduler, limit=time_limit)
+                              progress=progress, jobs=jobs, scheduler=scheduler, limit=time_limit,
+                              more_starts=searched)
         except FloatingPointError as exc:
             details["reason"] = f"numerical failure while bounding: {exc}"
         timings["dual_bound_s"] = time.perf_counter() - t1
@@ -366,8 +372,7 @@ def verify(
         bounded = bound is None or bound.patterns == "bounded"
         # bounded mode: the convex program comes from the refutation (with the violated patterns)
         w = find_witness(net, data, model, hint, L, errL, Xt, errors, program=not bounded)
-        if w is None or bounded:  # the refutation (bounded mode: also beside a witness from the bound,
-            # the better kept; its convex program's time grows with the data)
+        if w is None:  # the refutation (its convex program's time grows with the data)
             info: dict = {}
             try:
                 r = refute(net, data, model, time_budget=_budget(deadline, REFUTE_SHARE * time_limit), info=info,

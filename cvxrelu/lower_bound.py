@@ -358,6 +358,7 @@ def lower_bound(
     jobs: int | None = 1,
     scheduler: str | None = None,
     max_nodes: int | None = None,
+    more_starts=None,
 ) -> LowerBound:
     """Certified lower bound on P* from the dual point nu1 (see the module docstring).
 
@@ -380,6 +381,8 @@ def lower_bound(
         bit-identical whatever they are (docs/scale.md).
     max_nodes : bounded mode: node limit of the branch and bound (0: the cheap bounds and the
         root relaxation only, which do not depend on the time).
+    more_starts : bounded mode: passed to bounds.bound_dual_constraint (a callable giving more
+        directions for its incumbent, called only when its cheap bounds do not settle).
     """
     t0 = time.perf_counter()
     X, y = data.X, data.y
@@ -417,7 +420,7 @@ def lower_bound(
 
         mb = bound_dual_constraint(Xt, nu1, free_bias=model.hidden_bias == "free", stop_below=stop_below,
                                    stop_above=stop_above, time_limit=time_limit, starts=starts,
-                                   progress=progress, max_nodes=max_nodes)
+                                   progress=progress, max_nodes=max_nodes, more_starts=more_starts)
         if not (math.isfinite(mb.upper) and mb.upper >= 0):
             raise FloatingPointError(f"no finite bound on the dual constraint ({mb.method}: {mb.upper})")
         M, M_err, argmax, sign = float(mb.lower), 0.0, mb.argmax, int(mb.sign)

@@ -464,3 +464,38 @@ def test_starts_seed_the_incumbent_and_progress_reports():
     res = bound_dual_constraint(Xt, nu, time_limit=1.5, starts=rng.standard_normal((5, 3)), progress=P())
     assert res.lower > 0 and res.upper >= res.lower
     assert seen and seen[0].startswith("Bounding M")
+
+
+def test_more_starts_is_asked_only_when_the_cheap_stages_do_not_settle():
+    """``more_starts`` (verify's refutation search) is called once, after the norm bounds, the
+    spike-free test and the first ascent, and only when they have not settled the question; a
+    direction it gives that attains more than ``stop_above`` stops the bound before branching,
+    with that value as the attained one."""
+    rng = np.random.default_rng(3)
+    # orthonormal rows: spike-free, settled exactly by the cheap stage
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 8)))
+    calls = []
+    res = bound_dual_constraint(Q.T.copy(), rng.standard_normal(8), more_starts=lambda: calls.append(1))
+    assert res.method == "spike-free" and calls == []
+    # tests/data/d10_sampled.npz: the first ascent attains M / beta = 1 + 5e-7 at the network's
+    # gradient; the refutation's search finds more than 1.1, which ends the bound before branching
+    from pathlib import Path
+
+    from cvxrelu.lower_bound import dual_start, live_directions
+    from cvxrelu.model import Dataset, Model, Network
+    from cvxrelu.refute import network_search
+
+    z = np.load(Path(__file__).with_name("data") / "d10_sampled.npz")
+    data, model = Dataset(z["X"], z["y"]), Model(beta=float(z["beta"]))
+    net = Network(U=z["U"], alpha=z["alpha"])
+    nu, _ = dual_start(net, data, model)
+    Xt, beta = model.augment(data.X), model.beta
+    search = network_search(net, data, model)
+    assert search.ratio > 1.1
+    stop = 1.01 * beta
+    without = bound_dual_constraint(Xt, nu, stop_above=stop, starts=live_directions(net, model), max_nodes=0)
+    assert without.lower <= stop
+    res = bound_dual_constraint(Xt, nu, stop_above=stop, starts=live_directions(net, model), max_nodes=50,
+                                more_starts=lambda: calls.append(1) or search.directions)
+    assert calls == [1]
+    assert res.nodes == 0 and res.lower >= search.ratio * beta * (1 - 1e-12) and res.upper >= res.lower
