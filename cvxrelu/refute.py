@@ -500,7 +500,11 @@ def network_search(net: Network, data: Dataset, model: Model, *,
     REFUTE_ROUNDS rounds. FloatingPointError when the gradient is not finite."""
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     Xt = model.augment(data.X)
-    base = merged(scaled(net, model), Xt, model)
+    return _search(net, data, model, Xt, merged(scaled(net, model), Xt, model), time_budget, rng)
+
+
+def _search(net, data, model, Xt, base, time_budget, rng) -> Refutation:
+    """network_search with the augmented data and the merged network already at hand."""
     nu = search_dual_point(net, data, model)
     if not np.all(np.isfinite(nu)):
         raise FloatingPointError("non-finite loss gradient")
@@ -558,7 +562,7 @@ def refute(
     base = merged(scaled(net, model), Xt, model)
     if search is None:
         try:
-            search = network_search(net, data, model, time_budget=SEARCH_SHARE * time_budget, rng=rng)
+            search = _search(net, data, model, Xt, base, SEARCH_SHARE * time_budget, rng)
         except FloatingPointError as exc:
             info["errors"].append(str(exc))
             return None
