@@ -890,6 +890,16 @@ def bound_dual_constraint(Xt, nu, *, free_bias: bool = False, stop_below: float 
     return res
 
 
+def _finite_columns(starts, dt: int, name: str) -> np.ndarray:
+    """Start directions as the finite columns of a (dt, S) array (a vector is one column)."""
+    st = np.asarray(starts, dtype=np.float64)
+    if st.ndim == 1:
+        st = st[:, None]
+    if st.shape[0] != dt:
+        raise ValueError(f"{name} must have {dt} rows, got shape {st.shape}")
+    return st[:, np.all(np.isfinite(st), axis=0)]
+
+
 def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progress, max_nodes,
            details, t0, more_starts=None) -> MBound:
     """bound_dual_constraint on data whose non-zero entries are in range."""
@@ -934,12 +944,7 @@ def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progre
     pick = np.linspace(0, n - 1, min(n, DATA_STARTS)).astype(int)
     cols = [np.column_stack(S), Xt[pick].T, rng.standard_normal((dt, RANDOM_STARTS))]
     if starts is not None:
-        st = np.asarray(starts, dtype=np.float64)
-        if st.ndim == 1:
-            st = st[:, None]
-        if st.shape[0] != dt:
-            raise ValueError(f"starts must have {dt} rows, got shape {st.shape}")
-        cols.append(st[:, np.all(np.isfinite(st), axis=0)])
+        cols.append(_finite_columns(starts, dt, "starts"))
     if not free_bias:
         # for orthogonal rows, Y^T w_+ is the maximizer (module docstring, spike-free data)
         qn = np.linalg.norm(A, axis=1)
@@ -959,10 +964,8 @@ def _bound(Xt, nu, free_bias, stop_below, stop_above, time_limit, starts, progre
         return done_now
     if more_starts is not None:
         more = more_starts()
-        if more is not None and more.shape[1]:
-            if more.shape[0] != dt:
-                raise ValueError(f"more_starts must have {dt} rows, got shape {more.shape}")
-            inc.offer(more[:, np.all(np.isfinite(more), axis=0)])
+        if more is not None and np.size(more):
+            inc.offer(_finite_columns(more, dt, "more_starts"))
             done_now = done(upper, method, inc)
             if done_now.complete:
                 return done_now
