@@ -215,3 +215,36 @@ def test_bounded_mode_seeds_the_bound_with_the_refutation_search():
     wobj = objective(cert.witness, data, model)
     assert wobj == cert.witness_objective < cert.objective
     assert cert.lower_bound <= wobj
+
+
+def test_report_only_witness_bound_does_not_branch(monkeypatch):
+    """Once the witness is better than the tolerance allows, nothing can certify from its gradient:
+    the bound there only sharpens the report. It gets the cheap bounds and no branching
+    (WITNESS_BOUND_NODES), so it does not spend SHORT_SHARE of the time limit (6 s on
+    bench/solve.py's 10-D networks) and does not depend on the clock."""
+    import cvxrelu.certificate as C
+    from cvxrelu.lower_bound import certifying_bound, dual_start
+
+    rng = np.random.default_rng(0)  # planted 10-D data (a 5-neuron network and noise)
+    X, U0, a0 = rng.standard_normal((200, 10)), rng.standard_normal((10, 5)), rng.standard_normal(5)
+    y = np.maximum(X @ U0, 0) @ a0 + 0.1 * rng.standard_normal(200)
+    data, model = Dataset(X, y), Model(beta=0.2)
+    net = train_gradient(data, model, width=6, seed=1, iters=300)
+    calls = []
+    real = C.bound_for
+
+    def spy(*a, **kw):
+        b = real(*a, **kw)
+        calls.append((kw.get("max_nodes"), b.details.get("nodes"), b.method))
+        return b
+
+    monkeypatch.setattr(C, "bound_for", spy)
+    cert = verify(net, data, model, time_limit=60.0)
+    assert cert.status is Status.SUBOPTIMAL and cert.to_dict()["patterns"] == "bounded"
+    nu_w, _ = dual_start(cert.witness, data, model)
+    needed = cert.objective * (1 - cert.tolerance)
+    assert certifying_bound(nu_w, data.y, model, needed) == -math.inf  # report only
+    assert len(calls) == 2  # the network's gradient, then the witness's
+    assert calls[1][0] == C.WITNESS_BOUND_NODES == 0
+    assert calls[1][1] is not None and calls[1][1] <= 2, calls  # the root only
+    assert cert.lower_bound <= cert.witness_objective
