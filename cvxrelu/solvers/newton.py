@@ -55,6 +55,7 @@ from scipy.linalg import cho_solve
 
 from ..errors import SolverError
 from ..model import Model
+from .polish import ratio_step
 
 SOLVER_NAME = "cvxrelu-newton (log-barrier Newton + face polish)"
 
@@ -87,10 +88,12 @@ MIN_MARGIN = 1e-9
 ACTIVE_FACTOR = 1.0
 SUPPORT_TOL = 1e-6
 #: Face Newton: stop when the gradient norm is below POLISH_GRAD times its scale; at most
-#: POLISH_ITERS iterations and POLISH_ROUNDS active-set rounds.
+#: POLISH_ITERS iterations and POLISH_ROUNDS active-set rounds, within the deadline (each ratio
+#: step holds one more row at zero and each collapse drops one block; 8 rounds before the ratio
+#: step, when every violated row joined at once).
 POLISH_GRAD = 1e-13
 POLISH_ITERS = 60
-POLISH_ROUNDS = 8
+POLISH_ROUNDS = 100
 #: The polished blocks must satisfy (A u)_k >= -POLISH_FEAS ||xt_k|| ||u|| on every row.
 POLISH_FEAS = 1e-12
 #: The polished point is kept when its objective is at most the barrier's plus this (relative).
@@ -526,9 +529,10 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
     """Newton's method on the face identified at the barrier point; (U, c) or None.
 
     Non-zero blocks keep their coordinates in the null space of their active rows; the
-    program is then smooth in those coordinates (for every loss). Rows the result violates
-    join the active set, active rows whose multiplier has the wrong sign are released, and a
-    block that collapses leaves the support, for at most POLISH_ROUNDS rounds.
+    program is then smooth in those coordinates (for every loss). When the result leaves a
+    cone, the point steps towards it as far as the first row reaching zero and that row is
+    held (polish.ratio_step); active rows whose multiplier has the wrong sign are released, and
+    a block that collapses leaves the support, for at most POLISH_ROUNDS rounds.
     """
     beta = P.beta
     Nb = np.linalg.norm(U[:, P.pen], axis=1)
@@ -555,16 +559,19 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
             for b in collapsed:
                 U[b] = 0.0
             continue
-        changed = False
-        for b in sup:
-            sb = P.A[b] @ U2[b]
-            bad = sb < -POLISH_FEAS * np.linalg.norm(U2[b])
-            if bad.any():
-                if np.all(act[b][bad]):
-                    return None
-                act[b] = act[b] | bad
-                changed = True
-        if changed:
+        # a row the Newton point violates: step only as far as the first row reaching zero and
+        # hold that row (polish.ratio_step; holding every violated row at once took whole faces)
+        step = ratio_step(P.A, U, U2, sup, act, POLISH_FEAS)
+        if step is None:
+            return None
+        alpha, blocking = step
+        if blocking:
+            U = U.copy()
+            U[sup] += alpha * (U2[sup] - U[sup])
+            if c is not None and c2 is not None:
+                c = c + alpha * (c2 - c)
+            for b, k in blocking:
+                act[b][k] = True
             continue
         rel = _wrong_sign(P, U2, c2, sup, act)
         if rel:

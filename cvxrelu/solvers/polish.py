@@ -23,7 +23,7 @@ def polished(sol: ConvexSolution, Xt, y, S, model: Model, support) -> ConvexSolu
     W, V, c = sol.W, sol.V, sol.c
     before = convex_objective(Xt, y, S, W, V, c, model)
     try:
-        out = polish_squared(Xt, y, S, W, V, c, model, support=support)
+        out = polish_squared(Xt, y, S, W, V, c, model, support=support, why=info)
     except (np.linalg.LinAlgError, RuntimeError, FloatingPointError, ValueError) as exc:
         out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
     info["polished"] = out is not None
@@ -39,8 +39,10 @@ def polished(sol: ConvexSolution, Xt, y, S, model: Model, support) -> ConvexSolu
 POLISH_ACTIVE = 1e-9
 #: Polish only when the support has at most this many free coordinates (dense Newton).
 POLISH_MAX_DIM = 4000
-#: Rounds of the polish (its active-set corrections happen between rounds), and its time budget.
-POLISH_ROUNDS = 30
+#: Rounds of the polish (its active-set corrections happen between rounds: each ratio step holds
+#: one more row at zero, each collapse drops one block), and its time budget. 30 before the
+#: ratio step; the 95-pattern program of tests/test_polish_face.py takes 28.
+POLISH_ROUNDS = 100
 POLISH_SECONDS = 60.0
 #: Without a support from the solver, blocks above this times the largest are non-zero.
 POLISH_SUPPORT = 1e-7
@@ -61,7 +63,8 @@ POLISH_DAMP0 = 1e-12
 POLISH_ITERS = 50
 
 
-def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: float = None):
+def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: float = None,
+                   why: dict | None = None):
     """Newton refinement of a squared-loss solution on its identified face (to full precision).
 
     Interior-point solutions are accurate to the solver's tolerance in the objective, hence only
@@ -73,13 +76,21 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
 
     and Newton's method with a backtracking line search converges quadratically. Between
     rounds (at most POLISH_ROUNDS, within ``time_limit`` seconds, POLISH_SECONDS by default) the
-    face is corrected as in an active-set method: a row the refined point violates joins its
-    block's active set, an active row with a negative multiplier is released, a block that
+    face is corrected as in an active-set method: when the refined point leaves a cone, the
+    point steps towards it only as far as the first row reaching zero, which joins its block's
+    active set (``ratio_step``), an active row with a negative multiplier is released, a block that
     collapses or turns around leaves the support, and a zero block whose dual constraint is
     violated joins it. Blocks of one sign with parallel directions are merged first. The result
     is returned only when every block is in its cone (to POLISH_FEAS) and the program's
-    objective did not rise; otherwise None (the caller keeps the solver's answer).
+    objective did not rise; otherwise None (the caller keeps the solver's answer), and
+    ``why["polish_declined"]`` (when ``why`` is given) says which test failed.
     """
+
+    def declined(reason: str):
+        if why is not None:
+            why["polish_declined"] = reason
+        return None
+
     deadline = time.perf_counter() + (POLISH_SECONDS if time_limit is None else time_limit)
     Xt = np.asarray(Xt, dtype=np.float64)
     n, dt = Xt.shape
@@ -90,10 +101,10 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     sup = support if support is not None else full > POLISH_SUPPORT * max(float(full.max(initial=0.0)), 1e-300)
     sup = np.flatnonzero(np.asarray(sup, dtype=bool) & (full > 0))
     if sup.size == 0:
-        return None
+        return declined("no non-zero block")
     N = model.neuron_norm(U[sup].T)
     if np.any(N <= 1e-12 * float(N.max())):
-        return None  # a pure-bias block (free hidden bias): N is not smooth there
+        return declined("a pure-bias block (free hidden bias): the penalty is not smooth there")
     # Blocks of one sign with parallel directions lie on a face shared by their cells (in 1-D
     # the optimal kinks sit at data points, Cor. 3.2): their sum lies in every one of those
     # cones and predicts the same, with the same penalty. Merge them, or the split between
@@ -129,10 +140,11 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     act = {int(b): A[b] @ U[b] <= POLISH_ACTIVE * xn * full[b] for b in sup}
     for _ in range(POLISH_ROUNDS):
         if time.perf_counter() > deadline:
-            return None
+            return declined("out of time")
         out = _newton_on_face(Xt, y, S, U, c, model, sup, A, act, deadline)
         if out is None:
-            return None
+            return declined("out of time" if time.perf_counter() > deadline else
+                            f"more than POLISH_MAX_DIM = {POLISH_MAX_DIM} free coordinates")
         U2, c2, collapsed = out
         # a block that shrinks to nothing or turns around wants to be zero: drop it and redo
         if U2 is not None:
@@ -140,17 +152,24 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
         if collapsed:
             sup = np.array([b for b in sup if int(b) not in collapsed], dtype=int)
             if sup.size == 0:
-                return None
+                return declined("every block collapsed")
             continue
-        violated = False
-        for b in sup:
-            bad = A[b] @ U2[b] < -POLISH_FEAS * xn * np.linalg.norm(U2[b])
-            if bad.any():
-                if np.all(act[b][bad]):
-                    return None
-                act[b] |= bad
-                violated = True
-        if violated:
+        # a row the refined point violates: step from the current point towards it only as far
+        # as the first row reaches zero (the ratio test of an active-set method), and hold that
+        # row at zero. Holding every violated row at once over-constrained the blocks: on 2-D
+        # data with a hidden bias (3 coordinates per block) they lost their whole face one after
+        # another, and the polish ended with every block collapsed (docs/method.md section 9)
+        step = ratio_step(A, U, U2, sup, act, POLISH_FEAS * xn)
+        if step is None:
+            return declined("a row held at zero left its cone")
+        alpha, blocking = step
+        if blocking:
+            U = U.copy()
+            U[sup] += alpha * (U2[sup] - U[sup])
+            if c is not None and c2 is not None:
+                c = c + alpha * (c2 - c)
+            for b, k in blocking:
+                act[b][k] = True
             continue
         # an active row whose multiplier has the wrong sign holds its block against the optimum:
         # release it (g_b + beta dN(w_b) = A_act' mu needs mu >= 0)
@@ -178,9 +197,40 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
         # slightly, and then its program objective is below that of any feasible point
         L0 = network_objective(Xt, y, W, V, c0, model)
         if network_objective(Xt, y, W2, V2, c2, model) > L0 + POLISH_SLACK * max(1.0, abs(L0)):
-            return None
+            return declined("the polished network is worse than the solver's (POLISH_SLACK)")
         return W2, V2, c2
-    return None
+    return declined(f"the face did not settle in POLISH_ROUNDS = {POLISH_ROUNDS} rounds")
+
+
+def ratio_step(A, U, U2, blocks, act, feas):
+    """The ratio test of a primal active-set method, between the current point U and the Newton
+    point U2 on the current face: (alpha, [(b, k)]), the largest step alpha in [0, 1] along
+    U2 - U that keeps every row of every block in its cone, and the rows that reach zero there
+    (to be held at zero); (1.0, []) when U2 violates no row; None when U2 violates only rows
+    already held at zero (the face itself is inconsistent).
+
+    A[b] (rows, dims): block b's cone rows, (A[b] u)_k >= 0 inside the cone; act[b] the rows held
+    at zero; a row is violated below -feas * ||U2[b]|| (``feas`` a scalar, or one value per row).
+    Holding every violated row at once instead over-constrains the blocks (docs/method.md
+    section 9, the face polish).
+    """
+    alpha, blocking = 1.0, []
+    for b in blocks:
+        new = A[b] @ U2[b]
+        bad = new < -feas * np.linalg.norm(U2[b])
+        if not bad.any():
+            continue
+        rows = np.flatnonzero(bad & ~act[b])
+        if rows.size == 0:
+            return None
+        old = A[b][rows] @ U[b]
+        t = np.clip(old / np.maximum(old - new[rows], 1e-300), 0.0, 1.0)
+        k = int(np.argmin(t))
+        if t[k] < alpha:
+            alpha, blocking = float(t[k]), [(b, int(rows[k]))]
+        elif t[k] == alpha:
+            blocking.append((b, int(rows[k])))
+    return alpha, blocking
 
 
 def _wrong_sign_rows(Xt, y, S, U, c, model: Model, sup, A, act, tol: float = 1e-9):
