@@ -55,7 +55,7 @@ from scipy.linalg import cho_solve
 
 from ..errors import SolverError
 from ..model import Model
-from .polish import ratio_step
+from .polish import POLISH_TINY, ratio_step
 
 SOLVER_NAME = "cvxrelu-newton (log-barrier Newton + face polish)"
 
@@ -705,7 +705,7 @@ def _face_newton(P: _Problem, U, c, sup, act, deadline):
             sl = slice(offs[j], offs[j + 1])
             u = B @ x[sl]
             nu = float(np.linalg.norm(u))
-            if nu <= 1e-10 * n0[j]:
+            if nu <= max(1e-10 * n0[j], POLISH_TINY * max(n0)):  # at the norm's kink: collapses
                 return j, None
             qv = u / nu
             g[sl] += beta * (B.T @ qv)
