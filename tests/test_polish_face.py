@@ -70,3 +70,39 @@ def test_a_declined_polish_says_why(monkeypatch):
     assert out.solver_info["polished"] is False
     assert "POLISH_ROUNDS" in out.solver_info["polish_declined"]
     assert np.array_equal(out.W, W) and np.array_equal(out.V, V)
+
+
+def test_pure_bias_block_of_the_all_ones_cell_goes_into_the_free_constant():
+    """tests/data/polish_pure_bias.npz: Clarabel's answer to a restricted program of column
+    generation on the "2d-400" data with a free hidden bias (squared loss, output bias none,
+    beta = 0.05; the interior-point method had stalled on it). A block u = (0, b) of the
+    all-ones cell carries a constant at no penalty and sits at the penalty's kink, and the
+    polish used to give up on it. A free hidden bias makes a free output constant available,
+    so the polish moves the constant into c and goes on: the result has no pure-bias block,
+    every block in its cone, the same network objective or lower, and predictions within the
+    solver's accuracy of the solver's."""
+    z = np.load(Path(__file__).with_name("data") / "polish_pure_bias.npz")
+    Xt, y, S, W, V, c = z["Xt"], z["y"], z["S"], z["W"], z["V"], float(z["c"])
+    model = Model(beta=float(z["beta"]), loss="squared", hidden_bias="free", output_bias="none")
+    U = np.vstack([W, V])
+    N = model.neuron_norm(U.T)
+    pure = (N <= 1e-12 * N.max()) & (np.linalg.norm(U, axis=1) > 0)
+    assert pure.any() and all(S[b % S.shape[0]].all() for b in np.flatnonzero(pure))  # the case
+    why = {}
+    out = polish_squared(Xt, y, S, W, V, c, model, why=why)
+    assert out is not None, why
+    W2, V2, c2 = out
+    U2 = np.vstack([W2, V2])
+    N2 = model.neuron_norm(U2.T)
+    assert not np.any((N2 <= 1e-12 * N2.max()) & (np.linalg.norm(U2, axis=1) > 0))
+    from cvxrelu.convex import network_objective
+
+    assert network_objective(Xt, y, W2, V2, c2, model) <= network_objective(Xt, y, W, V, c, model)
+    xn = np.linalg.norm(Xt, axis=1)
+    for b in range(U2.shape[0]):
+        if np.any(U2[b]):
+            A = cone_matrix(Xt, S[b % S.shape[0]])
+            assert np.all(A @ U2[b] >= -POLISH_FEAS * xn * np.linalg.norm(U2[b])), b
+    before = block_predictions(Xt, S, W, V) + c
+    after = block_predictions(Xt, S, W2, V2) + c2
+    assert np.max(np.abs(after - before)) <= 1e-4 * np.max(np.abs(before))

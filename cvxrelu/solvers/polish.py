@@ -107,8 +107,22 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
     if sup.size == 0:
         return declined("no non-zero block")
     N = model.neuron_norm(U[sup].T)
-    if np.any(N <= 1e-12 * float(N.max())):
-        return declined("a pure-bias block (free hidden bias): the penalty is not smooth there")
+    pure = N <= 1e-12 * float(N.max())
+    if np.any(pure):
+        # a pure-bias block (free hidden bias, u = (0, b)) sits at the penalty's kink. In the
+        # all-ones cell it adds the constant sg b to every prediction at no penalty, which is
+        # what the free output constant (a free hidden bias makes one available) carries: fold
+        # it into c. Elsewhere the polish cannot handle it
+        if (c is None or model.effective_output_bias != "free"
+                or not all(S[b % p].all() for b in sup[pure])):
+            return declined("a pure-bias block (free hidden bias): the penalty is not smooth there")
+        U = U.copy()
+        for b in sup[pure]:
+            c = c + (1.0 if b < p else -1.0) * float(U[b, -1])
+            U[b] = 0.0
+        sup = sup[~pure]
+        if sup.size == 0:
+            return declined("no non-zero block besides constants")
     # Blocks of one sign with parallel directions lie on a face shared by their cells (in 1-D
     # the optimal kinks sit at data points, Cor. 3.2): their sum lies in every one of those
     # cones and predicts the same, with the same penalty. Merge them, or the split between
