@@ -113,7 +113,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
         # all-ones cell it adds the constant sg b to every prediction at no penalty, which is
         # what the free output constant (a free hidden bias makes one available) carries: fold
         # it into c. Elsewhere the polish cannot handle it
-        if (c is None or model.effective_output_bias != "free"
+        if (c is None or model.hidden_bias != "free" or model.effective_output_bias != "free"
                 or not all(S[b % p].all() for b in sup[pure])):
             return declined("a pure-bias block (free hidden bias): the penalty is not smooth there")
         U = U.copy()
