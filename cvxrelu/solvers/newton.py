@@ -55,7 +55,7 @@ from scipy.linalg import cho_solve
 
 from ..errors import SolverError
 from ..model import Model
-from .polish import POLISH_TINY, ratio_step
+from .polish import POLISH_TINY, ratio_step, too_far
 
 SOLVER_NAME = "cvxrelu-newton (log-barrier Newton + face polish)"
 
@@ -88,12 +88,12 @@ MIN_MARGIN = 1e-9
 ACTIVE_FACTOR = 1.0
 SUPPORT_TOL = 1e-6
 #: Face Newton: stop when the gradient norm is below POLISH_GRAD times its scale; at most
-#: POLISH_ITERS iterations and POLISH_ROUNDS active-set rounds, within the deadline (each ratio
-#: step holds one more row at zero and each collapse drops one block; 8 rounds before the ratio
-#: step, when every violated row joined at once).
+#: POLISH_ITERS iterations and POLISH_ROUNDS active-set rounds (ratio steps and releases; a
+#: collapse drops a block and is not counted), within the deadline and polish.too_far. 8 rounds
+#: of any kind before the ratio step, when every violated row joined at once.
 POLISH_GRAD = 1e-13
 POLISH_ITERS = 60
-POLISH_ROUNDS = 100
+POLISH_ROUNDS = 30
 #: The polished blocks must satisfy (A u)_k >= -POLISH_FEAS ||xt_k|| ||u|| on every row.
 POLISH_FEAS = 1e-12
 #: The polished point is kept when its objective is at most the barrier's plus this (relative).
@@ -508,13 +508,16 @@ def _solve_on(P: _Problem, d0, deadline, gap_rel, polish, progress):
         except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
             out, info["polish_error"] = None, f"{type(exc).__name__}: {exc}"
         Nb = np.linalg.norm(U[:, P.pen], axis=1)
-        if out is None and float(np.max(Nb, initial=0.0)) <= SUPPORT_TOL * max(1.0, float(np.max(T))):
+        if float(np.max(Nb, initial=0.0)) <= SUPPORT_TOL * max(1.0, float(np.max(T))):
             # every block's penalized part at the barrier's scale of mu: the zero network (with
-            # its best constant) is the candidate face when the blocks do not collapse one by
-            # one within the rounds. With a free hidden bias the blocks may also carry free
-            # constants that cancel (pure-bias blocks of the all-ones cell, +-b): the penalty
-            # does not see them, and they are replaced by the one best constant
-            out = _zero_network(P, U, c)
+            # its best constant) is a candidate face too, and the better of it and the polished
+            # point is kept (the polish may settle on blocks of 1e-14 instead of zero). With a
+            # free hidden bias the blocks may also carry free constants that cancel (pure-bias
+            # blocks of the all-ones cell, +-b): the penalty does not see them, and they are
+            # replaced by the one best constant
+            zero = _zero_network(P, U, c)
+            if out is None or P.objective(*zero) <= P.objective(*out):
+                out = zero
         if out is not None:
             U2, c2 = out
             obj2 = P.objective(U2, c2)
@@ -544,7 +547,8 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
     for b in range(P.nb):
         if b not in sup:
             U[b] = 0.0
-    for _ in range(POLISH_ROUNDS):
+    rounds, last_violated = 0, None  # active-set rounds (a collapse drops a block for good: not counted)
+    while rounds < POLISH_ROUNDS:
         if time.perf_counter() > deadline:
             return None
         if not sup:
@@ -564,7 +568,10 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
         step = ratio_step(P.A, U, U2, sup, act, POLISH_FEAS)
         if step is None:
             return None
-        alpha, blocking = step
+        alpha, blocking, violated = step
+        if too_far(violated, last_violated, rounds, POLISH_ROUNDS):
+            return None
+        rounds, last_violated = rounds + 1, violated
         if blocking:
             U = U.copy()
             U[sup] += alpha * (U2[sup] - U[sup])
