@@ -55,7 +55,7 @@ from scipy.linalg import cho_solve
 
 from ..errors import SolverError
 from ..model import Model
-from .polish import POLISH_TINY, ratio_step, too_far
+from .polish import POLISH_TINY, hold_step, ratio_step, too_far
 
 SOLVER_NAME = "cvxrelu-newton (log-barrier Newton + face polish)"
 
@@ -573,12 +573,7 @@ def polish_face(P: _Problem, U, T, c, mu, deadline):
             return None
         rounds, last_violated = rounds + 1, violated
         if blocking:
-            U = U.copy()
-            U[sup] += alpha * (U2[sup] - U[sup])
-            if c is not None and c2 is not None:
-                c = c + alpha * (c2 - c)
-            for b, k in blocking:
-                act[b][k] = True
+            U, c = hold_step(U, U2, c, c2, sup, act, alpha, blocking)
             continue
         rel = _wrong_sign(P, U2, c2, sup, act)
         if rel:

@@ -190,12 +190,7 @@ def polish_squared(Xt, y, S, W, V, c, model: Model, support=None, time_limit: fl
                             "(POLISH_VIOLATED_PER_ROUND): the solver's face is far from the optimum's")
         rounds, last_violated = rounds + 1, violated
         if blocking:
-            U = U.copy()
-            U[sup] += alpha * (U2[sup] - U[sup])
-            if c is not None and c2 is not None:
-                c = c + alpha * (c2 - c)
-            for b, k in blocking:
-                act[b][k] = True
+            U, c = hold_step(U, U2, c, c2, sup, act, alpha, blocking)
             continue
         # an active row whose multiplier has the wrong sign holds its block against the optimum:
         # release it (g_b + beta dN(w_b) = A_act' mu needs mu >= 0)
@@ -258,6 +253,18 @@ def ratio_step(A, U, U2, blocks, act, feas):
         elif t[k] == alpha:
             blocking.append((b, int(rows[k])))
     return alpha, blocking, violated
+
+
+def hold_step(U, U2, c, c2, blocks, act, alpha, blocking):
+    """(U, c) moved by ``alpha`` towards (U2, c2) on ``blocks``, with the rows of ``blocking``
+    held at zero from now on (in ``act``): the step of ``ratio_step``."""
+    U = U.copy()
+    U[blocks] += alpha * (U2[blocks] - U[blocks])
+    if c is not None and c2 is not None:
+        c = c + alpha * (c2 - c)
+    for b, k in blocking:
+        act[b][k] = True
+    return U, c
 
 
 def too_far(violated: int, before: int | None, rounds: int, limit: int) -> bool:
