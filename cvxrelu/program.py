@@ -153,8 +153,10 @@ def _solve_program(
     Newton method, e.g. on Clarabel's InsufficientProgress; and Clarabel as a second opinion
     on small programs where it ends short of its tolerances), ``first-order`` when the
     interior-point method would need more than IPM_MAX_BYTES (``ipm_bytes``); for the
-    logistic loss Clarabel, then the barrier Newton method when it fails or ends short (``ipm``
-    on the logistic loss: the barrier method first, then Clarabel).
+    logistic loss Clarabel, then the barrier Newton method when it fails or ends short, except
+    under a free hidden bias, where the barrier method comes first (``ipm`` on the logistic
+    loss: the barrier method first, then Clarabel). Under a free hidden bias the squared loss's
+    program is first solved without the all-ones cell (``_all_ones_ratio``).
     Whenever two backends ran, the better network by evaluated objective is kept and the
     record says so (``fallback_from``, ``second_opinion_for``, ``second_opinion``); a
     SolverError escapes only when every backend failed. Squared-loss solutions are refined
@@ -168,7 +170,8 @@ def _solve_program(
     here (an unknown backend or option is an InputError, never silently ignored).
 
     ``accept_almost``: the logistic loss under ``auto`` keeps Clarabel's ``almost_solved`` answer
-    without the barrier method's second opinion (a failure still falls back). Column generation
+    without the barrier method's second opinion, or the barrier's ``inaccurate`` one without
+    Clarabel's where the barrier comes first (a failure still falls back). Column generation
     uses it for its intermediate programs: their answers only steer the working set (every
     network is evaluated and every bound is certified independently), and the barrier's second
     opinion cost 30-150 s per program at n = 200 where Clarabel takes under a second
@@ -186,19 +189,25 @@ def _solve_program(
     if solver == "first-order":
         return solve_first_order(Xt, y, S, model, progress=progress, **fo_opts)
     if model.loss != "squared":
-        if solver in ("clarabel", "auto"):
+        if solver == "clarabel" or (solver == "auto" and model.hidden_bias != "free"):
             # auto: Clarabel first (3-9x faster than the barrier method on these programs, measured
             # in docs/benchmarks.md), the barrier Newton method when it fails (InsufficientProgress)
-            # or ends short of its tolerances (AlmostSolved): the better network is kept
+            # or ends short of its tolerances (AlmostSolved): the better network is kept. Under a
+            # free hidden bias Clarabel stopped with InsufficientProgress on most programs (5 of
+            # the first 8 of the 2-D n = 400 case, 3-8 s each before the barrier's 1-2 s), so
+            # auto takes the barrier first there, as ``ipm`` does
             return _with_fallback(lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts),
                                   lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel",
                                   accept=(SolverStatus.SOLVED, SolverStatus.ALMOST_SOLVED) if (
                                       accept_almost and solver == "auto") else (SolverStatus.SOLVED,))
-        # ipm: the barrier Newton method first (no exponential cones), Clarabel when it fails or
-        # ends short of its tolerances
+        # ipm (and auto under a free hidden bias): the barrier Newton method first (no exponential
+        # cones), Clarabel when it fails or ends short of its tolerances; with ``accept_almost``
+        # (column generation's intermediate programs) auto keeps an inaccurate barrier answer,
+        # as it keeps Clarabel's almost-solved one
         return _with_fallback(lambda: _barrier(Xt, y, S, model, hints),
                               lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, model,
-                              "barrier")
+                              "barrier", accept=(SolverStatus.SOLVED, SolverStatus.INACCURATE) if (
+                                  accept_almost and solver == "auto") else (SolverStatus.SOLVED,))
     if solver == "clarabel":
         return _with_fallback(
             lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),

@@ -107,6 +107,39 @@ def test_clarabel_failure_falls_back_to_the_barrier(monkeypatch, loss, solver):
     assert abs(network_objective(Xt, y, sol.W, sol.V, sol.c, m) - ref) <= 1e-7 * abs(ref)
 
 
+def test_logistic_free_hidden_bias_takes_the_barrier_first(monkeypatch):
+    """Under a free hidden bias Clarabel stopped with InsufficientProgress on most of column
+    generation's logistic programs: auto asks the barrier method first there (the answer agrees
+    with cvxpy), and an intermediate program (accept_almost) keeps an inaccurate barrier answer
+    without asking Clarabel."""
+    Xt, y, P, m = _program(loss="logistic", hb="free", ob="none")
+    calls = []
+    real = program.solve_convex_program
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(program, "solve_convex_program", counted)
+    sol = program.solve_program(Xt, y, P, m)
+    assert sol.solver.startswith("cvxrelu-newton") and sol.status is SolverStatus.SOLVED
+    assert not calls
+    ref = cvxpy_program(Xt, y, P, m)
+    assert abs(network_objective(Xt, y, sol.W, sol.V, sol.c, m) - ref) <= 1e-7 * abs(ref)
+    barrier = program._barrier
+
+    def short(*a, **k):
+        out = barrier(*a, **k)
+        out.solver_info["status"] = SolverStatus.INACCURATE
+        return out
+
+    monkeypatch.setattr(program, "_barrier", short)
+    kept = program.solve_program(Xt, y, P, m, accept_almost=True)
+    assert kept.status is SolverStatus.INACCURATE and not calls
+    program.solve_program(Xt, y, P, m)  # a final program still gets Clarabel's second opinion
+    assert calls
+
+
 def test_squared_ipm_and_clarabel_failure_reaches_the_barrier(monkeypatch):
     Xt, y, P, m = _program(loss="squared", hb="free", ob="none")
 
