@@ -189,6 +189,9 @@ def _solve_program(
     if solver == "first-order":
         return solve_first_order(Xt, y, S, model, progress=progress, **fo_opts)
     if model.loss != "squared":
+        # column generation's intermediate programs under auto keep an answer short of the
+        # tolerances without the other backend's second opinion (``accept_almost``)
+        steer = accept_almost and solver == "auto"
         if solver == "clarabel" or (solver == "auto" and model.hidden_bias != "free"):
             # auto: Clarabel first (3-9x faster than the barrier method on these programs, measured
             # in docs/benchmarks.md), the barrier Newton method when it fails (InsufficientProgress)
@@ -198,16 +201,16 @@ def _solve_program(
             # auto takes the barrier first there, as ``ipm`` does
             return _with_fallback(lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts),
                                   lambda: _barrier(Xt, y, S, model, hints), Xt, y, model, "clarabel",
-                                  accept=(SolverStatus.SOLVED, SolverStatus.ALMOST_SOLVED) if (
-                                      accept_almost and solver == "auto") else (SolverStatus.SOLVED,))
+                                  accept=(SolverStatus.SOLVED, SolverStatus.ALMOST_SOLVED) if steer
+                                  else (SolverStatus.SOLVED,))
         # ipm (and auto under a free hidden bias): the barrier Newton method first (no exponential
         # cones), Clarabel when it fails or ends short of its tolerances; with ``accept_almost``
         # (column generation's intermediate programs) auto keeps an inaccurate barrier answer,
         # as it keeps Clarabel's almost-solved one
         return _with_fallback(lambda: _barrier(Xt, y, S, model, hints),
                               lambda: solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, model,
-                              "barrier", accept=(SolverStatus.SOLVED, SolverStatus.INACCURATE) if (
-                                  accept_almost and solver == "auto") else (SolverStatus.SOLVED,))
+                              "barrier", accept=(SolverStatus.SOLVED, SolverStatus.INACCURATE) if steer
+                              else (SolverStatus.SOLVED,))
     if solver == "clarabel":
         return _with_fallback(
             lambda: polished(solve_convex_program(Xt, y, S, model, settings=cl_opts), Xt, y, S, model, None),
@@ -216,7 +219,7 @@ def _solve_program(
     if model.hidden_bias == "free" and solver in ("auto", "ipm") and ones.any() and not ones.all():
         # the all-ones cell's blocks make the interior point stall (their biases and the free
         # constant trade at no cost: an unbounded optimal set); solve without them, and keep that
-        # answer when they are not needed (``_all_ones_needed``)
+        # answer when they are not needed (``_all_ones_ratio``)
         sub = _solve_program(Xt, y, S[~ones], model, solver=solver, progress=progress,
                              hints=None if hints is None else np.asarray(hints)[~ones], settings=settings)
         ratio = _all_ones_ratio(Xt, y, S[~ones], sub, model)

@@ -73,6 +73,17 @@ def _program(loss="logistic", hb="none", ob="none", n=30, seed=0, p=12):
 # ----------------------------------------------------------------------------- policy
 
 
+def _ending(solver, status):
+    """``solver`` with every answer's status set to ``status`` (a backend ending short)."""
+
+    def wrapped(*a, **k):
+        out = solver(*a, **k)
+        out.solver_info["status"] = status
+        return out
+
+    return wrapped
+
+
 def _boom(*a, **k):
     raise SolverError("Clarabel stopped with status InsufficientProgress after 40 iterations")
 
@@ -126,14 +137,7 @@ def test_logistic_free_hidden_bias_takes_the_barrier_first(monkeypatch):
     assert not calls
     ref = cvxpy_program(Xt, y, P, m)
     assert abs(network_objective(Xt, y, sol.W, sol.V, sol.c, m) - ref) <= 1e-7 * abs(ref)
-    barrier = program._barrier
-
-    def short(*a, **k):
-        out = barrier(*a, **k)
-        out.solver_info["status"] = SolverStatus.INACCURATE
-        return out
-
-    monkeypatch.setattr(program, "_barrier", short)
+    monkeypatch.setattr(program, "_barrier", _ending(program._barrier, SolverStatus.INACCURATE))
     kept = program.solve_program(Xt, y, P, m, accept_almost=True)
     assert kept.status is SolverStatus.INACCURATE and not calls
     program.solve_program(Xt, y, P, m)  # a final program still gets Clarabel's second opinion
@@ -184,12 +188,7 @@ def test_short_barrier_gets_a_second_opinion_and_the_better_network_wins(monkeyp
         s.V *= 0.5
         return s
 
-    def inaccurate(*a, **k):
-        s = real(*a, **k)
-        s.solver_info["status"] = "inaccurate"
-        return s
-
-    monkeypatch.setattr(program, "solve_barrier", inaccurate)
+    monkeypatch.setattr(program, "solve_barrier", _ending(real, "inaccurate"))
     monkeypatch.setattr(program, "solve_convex_program", worse)
     sol = program.solve_program(Xt, y, P, m, solver="ipm")
     assert sol.solver.startswith("cvxrelu-newton") and "second_opinion" in sol.solver_info
@@ -445,14 +444,7 @@ def test_tight_sweep_script_runs_every_mode():
 
 def test_accept_almost_keeps_clarabels_answer_without_the_barrier(monkeypatch):
     Xt, y, P, m = _program(hb="penalized", ob="free")
-    real = program.solve_convex_program
-
-    def almost(*a, **k):
-        s = real(*a, **k)
-        s.solver_info["status"] = SolverStatus.ALMOST_SOLVED
-        return s
-
-    monkeypatch.setattr(program, "solve_convex_program", almost)
+    monkeypatch.setattr(program, "solve_convex_program", _ending(program.solve_convex_program, SolverStatus.ALMOST_SOLVED))
     monkeypatch.setattr(program, "solve_barrier", _boom)
     sol = program.solve_program(Xt, y, P, m, accept_almost=True)
     assert sol.solver == "clarabel" and sol.status is SolverStatus.ALMOST_SOLVED
